@@ -1,0 +1,53 @@
+"""Resource limits for one walk, and the errors raised when one trips.
+
+The defaults never stop a real vendor image (a 10 GB DVD, a 200k-file bundle) yet stop a
+decompression bomb within a fraction of a second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GiB = 1024**3
+MiB = 1024**2
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds applied while walking one image."""
+
+    max_depth: int = 16
+    max_total_bytes: int = 256 * GiB  # all decompressed bytes read, at every depth
+    max_member_bytes: int = 64 * GiB  # one member's content
+    max_ratio: float = 1000.0  # decompressed / compressed, for a member and for the whole image
+    ratio_floor_bytes: int = 64 * MiB  # ratio is only enforced once this much has been produced
+    max_members: int = 2_000_000
+    max_path_length: int = 4096
+    timeout: float | None = None  # seconds per image
+    max_spool_bytes: int = 64 * GiB  # a non-seekable member copied to a temporary file for a seeking reader
+
+
+class WalkError(Exception):
+    """A member could not be read; the message is the reason shown to the user."""
+
+    kind = "error"
+
+
+class LimitExceeded(WalkError):
+    """A configured limit tripped; the walk stops reading the offending member or image."""
+
+    kind = "limit"
+
+
+class BudgetExhausted(LimitExceeded):
+    """An image-wide limit tripped (total bytes, member count, overall ratio, time): the walk stops."""
+
+
+class Unsupported(WalkError):
+    """The member is recognised but this variant cannot be read (e.g. encrypted)."""
+
+    kind = "unsupported"
+
+
+class TimeoutExceeded(BudgetExhausted):
+    """The per-image time budget ran out."""

@@ -1,0 +1,118 @@
+"""Plain data types passed between the layers: entries, problems and whole inventories.
+
+Nothing here knows any file format. The walker produces these; inventory, diff, series, footprint and
+report only consume them.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+#: Separator between a container's logical path and the path of a member inside it.
+NEST = "!/"
+
+#: Version of the inventory/JSON schema. Bump on any incompatible change.
+SCHEMA_VERSION = 1
+
+
+class EntryKind(enum.StrEnum):
+    """What an entry is, independent of the format that stored it."""
+
+    FILE = "file"
+    DIR = "dir"
+    SYMLINK = "symlink"
+    HARDLINK = "hardlink"
+    DEVICE = "device"
+    OTHER = "other"
+
+
+def frozen_meta(meta: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """Return a read-only copy of a metadata mapping, so frozen entries stay immutable."""
+    return MappingProxyType(dict(meta or {}))
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One member found at any depth of an image (or the image itself, at depth 0).
+
+    ``size`` is the uncompressed size of the member's content; ``stored_size`` is what the member
+    occupies inside its container when the container says so (compressed size in a ZIP, for example).
+    ``container`` names the format the walker opened this entry as (``None`` for a leaf); ``opened`` is
+    false when a container was recognised but not (fully) opened, e.g. past the depth limit.
+    """
+
+    path: str
+    kind: EntryKind
+    size: int | None
+    depth: int
+    stored_size: int | None = None
+    sha256: str | None = None
+    detected: str | None = None
+    mode: int | None = None
+    mtime: float | None = None
+    link_target: str | None = None
+    container: str | None = None
+    opened: bool = False
+    meta: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def parent(self) -> str | None:
+        """Logical path of the container holding this entry (``None`` for the image itself)."""
+        if NEST not in self.path:
+            return None
+        return self.path.rsplit(NEST, 1)[0]
+
+    @property
+    def name(self) -> str:
+        """Path of the entry inside its own container."""
+        return self.path.rsplit(NEST, 1)[-1]
+
+    @property
+    def is_leaf_file(self) -> bool:
+        """True for file content that counts towards the unpacked footprint (not an opened container)."""
+        return self.kind is EntryKind.FILE and not (self.container and self.opened)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something that could not be read completely; ``path`` is the logical path where it happened."""
+
+    path: str
+    reason: str
+    kind: str = "error"  # error | limit | unsupported | mismatch | warning
+
+    def line(self) -> str:
+        """The one-line message shown to a person."""
+        return f"{self.path}: {self.reason}"
+
+    @property
+    def makes_incomplete(self) -> bool:
+        """Warnings and metadata mismatches are reported but do not mean content is missing."""
+        return self.kind not in ("warning", "mismatch")
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """Everything known about one image: its entries (root first) and what could not be read."""
+
+    source: str
+    entries: tuple[Entry, ...]
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def root(self) -> Entry:
+        """The entry for the image file itself."""
+        return self.entries[0]
+
+    @property
+    def complete(self) -> bool:
+        """False when any member could not be read (the figures are then a lower bound)."""
+        return not any(p.makes_incomplete for p in self.problems)
+
+    def by_path(self) -> dict[str, Entry]:
+        """Entries keyed by logical path."""
+        return {e.path: e for e in self.entries}

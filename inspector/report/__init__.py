@@ -1,0 +1,1 @@
+"""Renderers: turn inventories, diffs and series into tables, JSON, CSV, Markdown and HTML."""

@@ -1,0 +1,101 @@
+"""Human renderings of one inventory: summary, container table, and a flat or tree listing."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from inspector.inventory import container_summaries, totals
+from inspector.model import NEST, EntryKind, Inventory
+from inspector.report.common import markdown_table, size, table
+
+
+def summary(inv: Inventory) -> str:
+    """The three footprints and the counts, in a few lines."""
+    t = totals(inv)
+    root = inv.root
+    fmt = root.container or root.detected or "file"
+    lines = [
+        f"{root.path}  ({fmt})",
+        f"  download size      {size(t.download_size)} ({t.download_size:,} bytes)",
+        f"  unpacked footprint {size(t.unpacked_size)} ({t.unpacked_size:,} bytes) in {t.files:,} files",
+        f"  structure          {t.containers} containers opened, {t.dirs:,} dirs, {t.symlinks:,} links, "
+        f"nesting depth {t.max_depth}",
+    ]
+    if t.unopened_containers:
+        lines.append(f"  not opened         {t.unopened_containers} containers (see problems)")
+    if not inv.complete:
+        lines.append(f"  INCOMPLETE         {t.problems} problem(s): figures are a lower bound")
+    elif inv.problems:
+        lines.append(f"  warnings           {t.problems}")
+    return "\n".join(lines)
+
+
+def containers_table(inv: Inventory, markdown: bool = False) -> str:
+    """One row per opened container: format, own size, stored size of its members, unpacked below it."""
+    rows = [
+        [c.format, size(c.size), size(c.stored_size), size(c.unpacked_size), f"{c.files:,}", _indent(c.path, c.depth)]
+        for c in container_summaries(inv)
+    ]
+    headers = ["format", "size", "stored", "unpacked", "files", "container"]
+    render = markdown_table if markdown else table
+    return render(rows, headers, right={1, 2, 3, 4})
+
+
+def _indent(path: str, depth: int) -> str:
+    return ("  " * depth) + (path.rsplit(NEST, 1)[-1] if depth else path)
+
+
+def listing(inv: Inventory, tree: bool = False, markdown: bool = False) -> str:
+    """Every entry: flat (full logical paths) or as an indented tree."""
+    rows = []
+    for e in inv.entries[1:]:
+        kind = e.kind.value
+        if e.container:
+            kind = f"{e.container}{'' if e.opened else ' (unopened)'}"
+        name = e.path
+        if tree:
+            inner = e.path.rsplit(NEST, 1)[-1]
+            level = e.depth - 1 + inner.count("/")
+            name = "  " * level + inner.rsplit("/", 1)[-1] + ("/" if e.kind is EntryKind.DIR else "")
+            if e.container and e.opened:
+                name += "!"
+        if e.link_target:
+            name += f" -> {e.link_target}"
+        rows.append([
+            size(e.size) if e.kind is EntryKind.FILE else "",
+            size(e.stored_size) if e.stored_size is not None and e.stored_size != e.size else "",
+            kind if kind != "file" else (e.detected or ""),
+            (e.sha256 or "")[:12],
+            name,
+        ])
+    headers = ["size", "stored", "type", "sha256", "path"]
+    render = markdown_table if markdown else table
+    return render(rows, headers, right={0, 1})
+
+
+def problems_text(inv: Inventory) -> str:
+    """One line per problem, as ``kind: path: reason``."""
+    return "\n".join(f"{p.kind}: {p.line()}" for p in inv.problems)
+
+
+CSV_FIELDS = ["path", "kind", "size", "stored_size", "sha256", "detected", "container", "opened", "depth",
+              "mode", "mtime", "link_target"]
+
+
+def to_csv(inv: Inventory) -> str:
+    """One CSV row per entry (RFC 4180, header row first)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_FIELDS)
+    for e in inv.entries:
+        row = []
+        for f in CSV_FIELDS:
+            v = getattr(e, f)
+            if f == "kind":
+                v = e.kind.value
+            elif f == "mode" and v is not None:
+                v = oct(v)
+            row.append("" if v is None else v)
+        w.writerow(row)
+    return buf.getvalue()

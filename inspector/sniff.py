@@ -1,0 +1,89 @@
+"""Content type of a leaf file from its first bytes: what it is when it is not a container we open.
+
+Container formats are recognised by the handlers in ``inspector.unpack.registry``; this module names
+everything else (executables, kernel modules, deltas, text) so reports can group and profiles can match.
+"""
+
+from __future__ import annotations
+
+import struct
+
+# Formats we recognise but do not (yet) open: (name, offset, magic).
+_KNOWN: tuple[tuple[str, int, bytes], ...] = (
+    ("vmtar", 257, b"visor  \x00"),
+    ("wim", 0, b"MSWIM\x00\x00\x00"),
+    ("squashfs", 0, b"hsqs"),
+    ("pdf", 0, b"%PDF-"),
+    ("png", 0, b"\x89PNG\r\n\x1a\n"),
+    ("jpeg", 0, b"\xff\xd8\xff"),
+    ("gif", 0, b"GIF8"),
+    ("lz4", 0, b"\x04\x22\x4d\x18"),
+    ("lzip", 0, b"LZIP"),
+    ("pkcs7-pem", 0, b"-----BEGIN PKCS7-----"),
+    ("pem", 0, b"-----BEGIN "),
+    ("msdelta-pa30", 0, b"PA30"),
+    ("msdelta-pa19", 0, b"PA19"),
+    ("msdelta-pa31", 0, b"PA31"),
+    ("java-class", 0, b"\xca\xfe\xba\xbe"),
+    ("xml", 0, b"<?xml"),
+    ("qcow", 0, b"QFI\xfb"),
+    ("vhdx", 0, b"vhdxfile"),
+    ("vmdk", 0, b"KDMV"),
+    ("ext-fs", 1080, b"\x53\xef"),
+)
+
+
+def detect_type(head: bytes) -> str:
+    """Name the type of content starting with ``head`` (``elf``, ``pe``, ``text``, ``data``, ...)."""
+    if not head:
+        return "empty"
+    if head.startswith(b"\x7fELF"):
+        return _elf(head)
+    if head.startswith(b"MZ"):
+        return _pe(head)
+    if len(head) >= 8 and head[4:8] == b"PA30" and head[:4] != b"PA30":
+        return "msdelta-pa30"  # CRC32-prefixed delta as found in update packages
+    for name, offset, magic in _KNOWN:
+        if head[offset : offset + len(magic)] == magic:
+            return name
+    if head[:4] in (b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe"):
+        return "mach-o"
+    if head.startswith(b"DC") and len(head) > 3 and head[2:3].isupper() and head[3] == 1:
+        return "msdelta-dcm"
+    if head.startswith(b"#!"):
+        return "script"
+    return "text" if _looks_text(head[:8192]) else "data"
+
+
+def _elf(head: bytes) -> str:
+    if len(head) < 18:
+        return "elf"
+    etype = struct.unpack_from("<H" if head[5] == 1 else ">H", head, 16)[0]
+    return {1: "elf-relocatable", 2: "elf-executable", 3: "elf-shared", 4: "elf-core"}.get(etype, "elf")
+
+
+def _pe(head: bytes) -> str:
+    if len(head) >= 0x40:
+        (off,) = struct.unpack_from("<I", head, 0x3C)
+        if off + 4 <= len(head) and head[off : off + 4] == b"PE\x00\x00":
+            return "pe"
+    return "dos-mz"
+
+
+def _looks_text(sample: bytes) -> bool:
+    if b"\x00" in sample:
+        return False
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(sample) - 4:  # a multi-byte character cut at the end of the sample is fine
+            try:
+                sample.decode("latin-1")
+            except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes anything
+                return False
+            return sum(b < 32 and b not in (9, 10, 12, 13) for b in sample) == 0 and _printable(sample)
+    return True
+
+
+def _printable(sample: bytes) -> bool:
+    return sum(0x20 <= b < 0x7F or b in (9, 10, 13) for b in sample) >= 0.9 * len(sample)

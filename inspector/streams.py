@@ -1,0 +1,279 @@
+"""Stream plumbing shared by the walker and the unpackers.
+
+``TrackedStream`` is the one wrapper every member's content goes through: it keeps the first bytes for
+sniffing, hashes and counts everything that passes, and enforces the per-member and per-image limits,
+so a member is read exactly once whether it is a leaf or a container being unpacked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from inspector.limits import BudgetExhausted, LimitExceeded, Limits, TimeoutExceeded
+
+#: Bytes kept from the start of each member for content sniffing (ISO 9660 needs 32 KiB + a sector).
+HEAD_SIZE = 64 * 1024
+#: Read size used when draining or copying streams.
+CHUNK = 1024 * 1024
+
+
+@dataclass
+class Budget:
+    """Shared counters for one image walk: total bytes produced, members seen, time left."""
+
+    limits: Limits
+    image_size: int = 0
+    total_bytes: int = 0
+    members: int = 0
+    deadline: float | None = field(default=None)
+
+    def start(self) -> None:
+        """Start the clock for the per-image timeout."""
+        if self.limits.timeout is not None:
+            self.deadline = time.monotonic() + self.limits.timeout
+
+    def check_time(self) -> None:
+        """Raise once the per-image time budget is spent."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise TimeoutExceeded(f"timed out after {self.limits.timeout:g} s (--timeout)")
+
+    def add_bytes(self, n: int) -> None:
+        """Account for ``n`` more decompressed bytes and enforce the image-wide bounds."""
+        self.total_bytes += n
+        lim = self.limits
+        if self.total_bytes > lim.max_total_bytes:
+            raise BudgetExhausted(f"total unpacked bytes exceed {lim.max_total_bytes} (--max-total)")
+        if (
+            self.image_size
+            and self.total_bytes > lim.ratio_floor_bytes
+            and self.total_bytes > lim.max_ratio * 4 * self.image_size
+        ):
+            raise BudgetExhausted(
+                f"image expands more than {lim.max_ratio * 4:g}x its size across all layers "
+                "(decompression bomb?)"
+            )
+
+    def add_member(self) -> None:
+        """Account for one more member and enforce the member-count bound."""
+        self.members += 1
+        if self.members > self.limits.max_members:
+            raise BudgetExhausted(f"more than {self.limits.max_members} members (--max-members)")
+        if self.members & 0xFF == 0:
+            self.check_time()
+
+
+class TrackedStream(io.RawIOBase):
+    """Read-once view of a member's content that sniffs, hashes, counts and limits as it goes.
+
+    ``ratio_base`` returns the number of compressed bytes consumed so far to produce this content (for a
+    decompressed stream), so a member expanding beyond ``Limits.max_ratio`` is stopped early.
+    """
+
+    def __init__(
+        self,
+        raw: BinaryIO,
+        budget: Budget,
+        *,
+        ratio_base: Callable[[], int] | None = None,
+        hash_content: bool = True,
+    ) -> None:
+        super().__init__()
+        self._raw = raw
+        self._budget = budget
+        self._ratio_base = ratio_base
+        self._hash = hashlib.sha256() if hash_content else None
+        self._head = b""
+        self._head_pos = 0  # how much of the head has been handed out
+        self._eof = False
+        self.count = 0  # bytes handed out (and hashed)
+
+    # -- sniffing -------------------------------------------------------------------------------------
+    def peek_head(self, n: int = HEAD_SIZE) -> bytes:
+        """Return up to ``n`` bytes from the start without consuming them (only before any read)."""
+        if self._head_pos:
+            raise RuntimeError("peek_head after reading")
+        while len(self._head) < n and not self._eof:
+            chunk = self._raw.read(n - len(self._head))
+            if not chunk:
+                self._eof = True
+                break
+            self._head += chunk
+        return self._head[:n]
+
+    @property
+    def head(self) -> bytes:
+        """The bytes kept by ``peek_head`` (still available after reading has started)."""
+        return self._head
+
+    # -- reading --------------------------------------------------------------------------------------
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        view = memoryview(b).cast("B")
+        if self._head_pos < len(self._head):
+            n = min(len(view), len(self._head) - self._head_pos)
+            view[:n] = self._head[self._head_pos : self._head_pos + n]
+            self._head_pos += n
+        else:
+            if self._eof:
+                return 0
+            if hasattr(self._raw, "readinto"):
+                n = self._raw.readinto(view) or 0
+            else:  # pragma: no cover - all our raw streams have readinto
+                data = self._raw.read(len(view))
+                n = len(data)
+                view[:n] = data
+            if n == 0:
+                self._eof = True
+                return 0
+        self._account(view[:n])
+        return n
+
+    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+        if size is None or size < 0:
+            return self.readall()
+        buf = bytearray(size)
+        n = self.readinto(buf)
+        return bytes(buf[:n])
+
+    def readall(self) -> bytes:
+        parts = []
+        while True:
+            chunk = self.read(CHUNK)
+            if not chunk:
+                return b"".join(parts)
+            parts.append(chunk)
+
+    def _account(self, data: memoryview) -> None:
+        n = len(data)
+        if self._hash is not None:
+            self._hash.update(data)
+        self.count += n
+        budget = self._budget
+        budget.add_bytes(n)
+        limits = budget.limits
+        if self.count > limits.max_member_bytes:
+            raise LimitExceeded(f"member larger than {limits.max_member_bytes} bytes (--max-member)")
+        if self._ratio_base is not None and self.count > limits.ratio_floor_bytes:
+            base = max(self._ratio_base(), 1)
+            if self.count > limits.max_ratio * base:
+                raise LimitExceeded(
+                    f"expands more than {limits.max_ratio:g}x ({self.count} bytes from {base}) "
+                    "(decompression bomb?)"
+                )
+        budget.check_time()
+
+    def drain(self) -> None:
+        """Read (and hash) whatever the consumer left unread."""
+        buf = bytearray(CHUNK)
+        while self.readinto(buf):
+            pass
+
+    @property
+    def sha256(self) -> str | None:
+        """Hex SHA-256 of everything read so far (the whole content once drained)."""
+        return self._hash.hexdigest() if self._hash is not None else None
+
+
+class IterReader(io.RawIOBase):
+    """A readable stream over an iterator of byte blocks (libarchive's ``get_blocks``, for example)."""
+
+    def __init__(self, blocks: Iterable[bytes]) -> None:
+        super().__init__()
+        self._blocks: Iterator[bytes] = iter(blocks)
+        self._pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        view = memoryview(b).cast("B")
+        while not self._pending:
+            block = next(self._blocks, None)
+            if block is None:
+                return 0
+            self._pending = memoryview(block)
+        n = min(len(view), len(self._pending))
+        view[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+
+class RangeReader(io.RawIOBase):
+    """A seekable window ``[offset, offset+length)`` of a seekable file (a partition, a stored member)."""
+
+    def __init__(self, fh: BinaryIO, offset: int, length: int) -> None:
+        super().__init__()
+        self._fh = fh
+        self._offset = offset
+        self._length = length
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, pos: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_CUR:
+            pos += self._pos
+        elif whence == io.SEEK_END:
+            pos += self._length
+        self._pos = max(0, pos)
+        return self._pos
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        view = memoryview(b).cast("B")
+        n = min(len(view), self._length - self._pos)
+        if n <= 0:
+            return 0
+        self._fh.seek(self._offset + self._pos)
+        got = self._fh.readinto(view[:n]) or 0  # type: ignore[attr-defined]
+        self._pos += got
+        return got
+
+
+def copy_stream(src: BinaryIO, dst: BinaryIO, limit: int) -> int:
+    """Copy ``src`` to ``dst`` (at most ``limit`` bytes, else LimitExceeded); return the byte count."""
+    total = 0
+    while True:
+        chunk = src.read(CHUNK)
+        if not chunk:
+            return total
+        total += len(chunk)
+        if total > limit:
+            raise LimitExceeded(f"spool larger than {limit} bytes (--max-spool)")
+        dst.write(chunk)
+
+
+def hash_file(path: str) -> str:
+    """SHA-256 of a file on disk, read in large chunks (hashlib releases the GIL while hashing)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        buf = bytearray(CHUNK)
+        view = memoryview(buf)
+        while n := fh.readinto(buf):
+            h.update(view[:n])
+    return h.hexdigest()
+
+
+__all__ = [
+    "Budget",
+    "TrackedStream",
+    "IterReader",
+    "RangeReader",
+    "copy_stream",
+    "hash_file",
+    "HEAD_SIZE",
+    "CHUNK",
+]

@@ -1,0 +1,96 @@
+"""The contract between the walker and the unpackers (one module per format family).
+
+An unpacker is a ``Handler``: it says whether some leading bytes are its format (``match``) and turns a
+readable stream of that format into ``Member`` records (``members``). Each member can be opened once, as
+a stream, and only until the next member is requested: formats are read front to back, never extracted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, Protocol
+
+from inspector.limits import WalkError
+from inspector.model import EntryKind
+from inspector.streams import Budget
+
+
+@dataclass(frozen=True)
+class Member:
+    """One member of a container as its unpacker sees it.
+
+    ``name`` is the member's path inside the container, ``/``-separated, without a leading ``/``.
+    ``open`` returns the member's content stream; it is valid until the unpacker is asked for the next
+    member. ``compressed_progress`` (for decompressing wrappers) returns how many compressed bytes have
+    been consumed so far, to bound the expansion ratio while streaming.
+    """
+
+    name: str
+    kind: EntryKind = EntryKind.FILE
+    size: int | None = None
+    stored_size: int | None = None
+    mode: int | None = None
+    mtime: float | None = None
+    link_target: str | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    open: Callable[[], BinaryIO] | None = None
+    compressed_progress: Callable[[], int] | None = None
+
+
+@dataclass(frozen=True)
+class SniffInfo:
+    """What a handler may look at to decide whether it reads a member: its first bytes and its name."""
+
+    head: bytes
+    name: str
+    size: int | None
+
+
+@dataclass
+class UnpackContext:
+    """What an unpacker gets besides the stream: who it is reading, the budget and where to report.
+
+    ``meta`` collects container-level metadata (a VIB's descriptor, which ISO tree was read, ...) that
+    the walker attaches to the container's entry. ``problem`` records a non-fatal problem about a member
+    (``name`` relative to this container, or ``None`` for the container itself).
+    """
+
+    path: str
+    name: str
+    size: int | None
+    head: bytes
+    budget: Budget
+    spool: Callable[[BinaryIO], BinaryIO]
+    problem: Callable[[str | None, str, str], None]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class Handler(Protocol):
+    """One format family's unpacker. ``name`` is the format id reported in entries (``tar``, ``zip``…)."""
+
+    name: str
+    #: True when ``members`` needs ``seek``/``tell`` (the walker then spools non-seekable input).
+    needs_seekable: bool
+
+    def match(self, info: SniffInfo) -> bool:
+        """Whether this handler reads content starting with ``info.head``."""
+        ...
+
+    def members(self, stream: BinaryIO, ctx: UnpackContext) -> Iterator[Member]:
+        """Yield the container's members in storage order."""
+        ...
+
+
+class FormatError(WalkError):
+    """The content does not follow its format (corrupt, truncated, inconsistent)."""
+
+
+def strip_suffix(name: str, suffixes: dict[str, str]) -> str:
+    """Name of a decompressed payload from its wrapper's name (``a.tgz`` -> ``a.tar``, ``b.gz`` -> ``b``)."""
+    base = name.rsplit("/", 1)[-1]
+    lower = base.lower()
+    for suffix, replacement in suffixes.items():
+        if lower.endswith(suffix) and len(base) > len(suffix):
+            return base[: -len(suffix)] + replacement
+    return base + ".out"

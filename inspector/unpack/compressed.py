@@ -1,0 +1,334 @@
+"""Single-stream compression wrappers: gzip, bzip2, xz/lzma and zstd.
+
+Each wrapper is a container with exactly one member, the decompressed payload, named after the gzip
+FNAME field where present (ESXi payloads say ``stage.vtar``), else after the wrapper's name without its
+suffix (``a.tgz`` -> ``a.tar``). Concatenated streams are decompressed as one payload, as ``gzip -dc``
+does; bytes after the last stream (ESXi's 256-byte signature after an xz stream, zero padding) are
+reported in the container's metadata, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import bz2
+import io
+import lzma
+import struct
+import zlib
+from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO
+
+import zstandard
+
+from inspector.streams import CHUNK
+from inspector.unpack.base import FormatError, Member, SniffInfo, UnpackContext, strip_suffix
+
+GZIP_MAGIC = b"\x1f\x8b\x08"
+BZIP2_MAGIC = b"BZh"
+XZ_MAGIC = b"\xfd7zXZ\x00"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+_SUFFIXES = {
+    "gzip": {".tgz": ".tar", ".taz": ".tar", ".gz": "", ".z": "", ".vgz": ".vtar"},
+    "bzip2": {".tbz2": ".tar", ".tbz": ".tar", ".bz2": "", ".bz": ""},
+    "xz": {".txz": ".tar", ".xz": "", ".lzma": ""},
+    "zstd": {".tzst": ".tar", ".zst": "", ".zstd": ""},
+}
+
+
+def gzip_fname(head: bytes) -> str | None:
+    """The original file name stored in a gzip header (FNAME), if any and if it fits in ``head``."""
+    if len(head) < 10 or not head.startswith(GZIP_MAGIC):
+        return None
+    flags = head[3]
+    if not flags & 0x08:
+        return None
+    pos = 10
+    if flags & 0x04:  # FEXTRA
+        if len(head) < pos + 2:
+            return None
+        (xlen,) = struct.unpack_from("<H", head, pos)
+        pos += 2 + xlen
+    end = head.find(b"\x00", pos)
+    if end < 0:
+        return None
+    raw = head[pos:end]
+    name = raw.decode("latin-1").replace("\\", "/").rsplit("/", 1)[-1]
+    return name or None
+
+
+class DecompressReader(io.RawIOBase):
+    """Bounded-memory decompression of one or more concatenated streams of one codec.
+
+    ``new_decompressor`` makes a fresh decompressor object with the zlib/bz2/lzma interface
+    (``decompress(data, max_length)``, ``eof``, ``unused_data``, ``needs_input``).
+    """
+
+    def __init__(self, src: BinaryIO, new_decompressor: Callable[[], Any], magic: bytes) -> None:
+        super().__init__()
+        self._src = src
+        self._new = new_decompressor
+        self._magic = magic
+        self._d = new_decompressor()
+        self._input = b""
+        self._src_eof = False
+        self.consumed = 0  # compressed bytes taken from the source
+        self.streams = 1
+        self.trailing = b""  # first bytes after the last stream, kept for the report
+        self.trailing_size = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def _fill(self) -> None:
+        if not self._input and not self._src_eof:
+            self._input = self._src.read(CHUNK)
+            self.consumed += len(self._input)
+            if not self._input:
+                self._src_eof = True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        view = memoryview(b).cast("B")
+        while True:
+            if self._d.eof:
+                rest = self._d.unused_data + self._input
+                self._input = b""
+                while len(rest) < len(self._magic) and not self._src_eof:
+                    more = self._src.read(CHUNK)
+                    self.consumed += len(more)
+                    if not more:
+                        self._src_eof = True
+                    rest += more
+                if rest.startswith(self._magic):
+                    self._d = self._new()
+                    self.streams += 1
+                    self._input = rest
+                    continue
+                self._note_trailing(rest)
+                return 0
+            if self._d.needs_input if hasattr(self._d, "needs_input") else not self._pending_output():
+                self._fill()
+                if self._src_eof and not self._input:
+                    raise FormatError("truncated compressed stream (unexpected end of data)")
+            try:
+                out = self._d.decompress(self._input, len(view))
+            except (zlib.error, OSError, lzma.LZMAError, EOFError, ValueError) as exc:
+                raise FormatError(f"corrupt compressed data: {exc}") from exc
+            self._input = self._unconsumed()
+            if out:
+                n = len(out)
+                view[:n] = out
+                return n
+
+    def _pending_output(self) -> bool:
+        return bool(getattr(self._d, "unconsumed_tail", b""))
+
+    def _unconsumed(self) -> bytes:
+        tail = getattr(self._d, "unconsumed_tail", None)
+        return tail if tail is not None else b""
+
+    def _note_trailing(self, rest: bytes) -> None:
+        self.trailing = rest[:64]
+        size = len(rest)
+        while not self._src_eof:
+            more = self._src.read(CHUNK)
+            self.consumed += len(more)
+            if not more:
+                self._src_eof = True
+            size += len(more)
+        self.trailing_size = size
+
+
+class _ZlibGzip:
+    """zlib's gzip decoder with the ``needs_input``-style interface of bz2/lzma decompressors."""
+
+    def __init__(self) -> None:
+        self._z = zlib.decompressobj(31)
+
+    @property
+    def eof(self) -> bool:
+        return self._z.eof
+
+    @property
+    def unused_data(self) -> bytes:
+        return self._z.unused_data
+
+    @property
+    def unconsumed_tail(self) -> bytes:
+        return self._z.unconsumed_tail
+
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        return self._z.decompress(data, max_length)
+
+
+class _BufferedDecompressor:
+    """bz2/lzma decompressors keep their own input buffer: give them input only when they ask."""
+
+    def __init__(self, d: Any) -> None:
+        self._d = d
+
+    @property
+    def eof(self) -> bool:
+        return self._d.eof
+
+    @property
+    def unused_data(self) -> bytes:
+        return self._d.unused_data
+
+    @property
+    def needs_input(self) -> bool:
+        return self._d.needs_input
+
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        return self._d.decompress(data, max_length)
+
+
+class _CodecHandler:
+    """Shared logic of the four wrappers: one member, the decompressed payload."""
+
+    name = ""
+    magic = b""
+    needs_seekable = False
+
+    def match(self, info: SniffInfo) -> bool:
+        return info.head.startswith(self.magic)
+
+    def payload_name(self, ctx: UnpackContext) -> str:
+        return strip_suffix(ctx.name, _SUFFIXES[self.name])
+
+    def reader(self, stream: BinaryIO) -> DecompressReader:
+        raise NotImplementedError
+
+    def members(self, stream: BinaryIO, ctx: UnpackContext) -> Iterator[Member]:
+        reader = self.reader(stream)
+        yield Member(
+            name=self.payload_name(ctx),
+            open=lambda: reader,  # type: ignore[arg-type,return-value]
+            compressed_progress=lambda: reader.consumed,
+        )
+        # The walker has read the payload to its end by now: report what followed the last stream.
+        ctx.meta["streams"] = reader.streams
+        if reader.trailing_size:
+            ctx.meta["trailing_bytes"] = reader.trailing_size
+            if reader.trailing.strip(b"\x00"):
+                ctx.meta["trailing_head"] = reader.trailing[:32].decode("latin-1")
+                ctx.problem(
+                    None,
+                    f"{reader.trailing_size} bytes after the last {self.name} stream (kept, not decoded)",
+                    "warning",
+                )
+
+
+class GzipHandler(_CodecHandler):
+    name = "gzip"
+    magic = GZIP_MAGIC
+
+    def payload_name(self, ctx: UnpackContext) -> str:
+        return gzip_fname(ctx.head) or super().payload_name(ctx)
+
+    def reader(self, stream: BinaryIO) -> DecompressReader:
+        return DecompressReader(stream, _ZlibGzip, b"\x1f\x8b")
+
+
+class Bzip2Handler(_CodecHandler):
+    name = "bzip2"
+    magic = BZIP2_MAGIC
+
+    def match(self, info: SniffInfo) -> bool:
+        h = info.head
+        return h.startswith(BZIP2_MAGIC) and len(h) > 9 and h[3:4] in b"123456789" and h[4:10] in (
+            b"\x31\x41\x59\x26\x53\x59",
+            b"\x17\x72\x45\x38\x50\x90",
+        )
+
+    def reader(self, stream: BinaryIO) -> DecompressReader:
+        return DecompressReader(stream, lambda: _BufferedDecompressor(bz2.BZ2Decompressor()), b"BZh")
+
+
+class XzHandler(_CodecHandler):
+    name = "xz"
+    magic = XZ_MAGIC
+
+    def reader(self, stream: BinaryIO) -> DecompressReader:
+        return DecompressReader(
+            stream, lambda: _BufferedDecompressor(lzma.LZMADecompressor(lzma.FORMAT_XZ)), XZ_MAGIC
+        )
+
+
+class _ZstdReader(io.RawIOBase):
+    """zstd frames through python-zstandard's bounded stream reader, counting compressed input."""
+
+    def __init__(self, src: BinaryIO) -> None:
+        super().__init__()
+        self._counting = _CountingReader(src)
+        self._reader = zstandard.ZstdDecompressor(max_window_size=1 << 31).stream_reader(
+            self._counting, read_size=CHUNK, read_across_frames=True, closefd=False
+        )
+        self.streams = 1
+        self.trailing = b""
+        self.trailing_size = 0
+        self._done = False
+
+    @property
+    def consumed(self) -> int:
+        return self._counting.count
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        if self._done:
+            return 0
+        try:
+            return self._reader.readinto(b)
+        except zstandard.ZstdError as exc:
+            if "Unknown frame descriptor" in str(exc) and self._reader.tell() > 0:
+                # Data after the last frame (ESXi 9 appends a footer): drain and report it.
+                self._done = True
+                self.trailing_size = -1
+                return 0
+            raise FormatError(f"corrupt zstd data: {exc}") from exc
+
+
+class _CountingReader(io.RawIOBase):
+    def __init__(self, src: BinaryIO) -> None:
+        super().__init__()
+        self._src = src
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:  # type: ignore[override]
+        data = self._src.read(n)
+        self.count += len(data)
+        return data
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(b))
+        memoryview(b)[: len(data)] = data
+        return len(data)
+
+
+class ZstdHandler(_CodecHandler):
+    name = "zstd"
+    magic = ZSTD_MAGIC
+
+    def reader(self, stream: BinaryIO) -> DecompressReader:
+        return _ZstdReader(stream)  # type: ignore[return-value]
+
+    def members(self, stream: BinaryIO, ctx: UnpackContext) -> Iterator[Member]:
+        reader = _ZstdReader(stream)
+        yield Member(
+            name=self.payload_name(ctx),
+            open=lambda: reader,  # type: ignore[arg-type,return-value]
+            compressed_progress=lambda: reader.consumed,
+        )
+        if reader.trailing_size:
+            before = reader.consumed
+            rest = stream.read()
+            ctx.meta["trailing_data"] = True
+            ctx.problem(
+                None,
+                f"data after the last zstd frame ({len(rest)} more bytes after {before} read; kept, not decoded)",
+                "warning",
+            )
