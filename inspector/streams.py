@@ -169,11 +169,16 @@ class TrackedStream(io.RawIOBase):
                 )
         budget.check_time()
 
-    def drain(self) -> None:
-        """Read (and hash) whatever the consumer left unread."""
+    def drain(self, sink: BinaryIO | None = None) -> None:
+        """Read (and hash) whatever the consumer left unread, copying it to ``sink`` if given.
+
+        With a sink the content must not have been read yet (the head is replayed into it).
+        """
         buf = bytearray(CHUNK)
-        while self.readinto(buf):
-            pass
+        view = memoryview(buf)
+        while n := self.readinto(buf):
+            if sink is not None:
+                sink.write(view[:n])
 
     @property
     def sha256(self) -> str | None:

@@ -31,6 +31,8 @@ UNOPENED_CONTAINERS = frozenset({"vmtar", "wim", "squashfs", "qcow", "vmdk", "vh
 MEMORY_SPOOL = 16 * 1024 * 1024
 
 ProgressFn = Callable[[int, int], None]
+#: ``capture(logical_path, size)`` -> a writable binary file to receive that leaf's content, or None.
+CaptureFn = Callable[[str, "int | None"], "BinaryIO | None"]
 
 
 class _MemberReadError(Exception):
@@ -105,10 +107,14 @@ class Walker:
         limits: Limits | None = None,
         handlers: Sequence[Handler] = HANDLERS,
         progress: ProgressFn | None = None,
+        capture: CaptureFn | None = None,
     ) -> None:
         self.limits = limits or Limits()
         self.handlers = tuple(handlers)
         self.progress = progress
+        #: Asked once per leaf file; content is copied to the returned file while it is hashed (used by
+        #: diff to keep the bytes of changed files for delta estimates without a second walk).
+        self.capture = capture
 
     # -- public -----------------------------------------------------------------------------------
     def inventory(self, path: str | os.PathLike[str]) -> Inventory:
@@ -203,7 +209,10 @@ class Walker:
                 state.problem(logical, f"{detected} container recognised but not opened (no reader)",
                               "unsupported")
             if root_hash is None:
-                ts.drain()
+                sink = None
+                if self.capture is not None and not opened and container is None:
+                    sink = self.capture(logical, member.size)
+                ts.drain(sink)
             complete = True
         except (_MemberReadError, _Abort):
             raise
