@@ -12,7 +12,8 @@ import typer
 from inspector import exitcodes
 from inspector.limits import GiB, Limits, WalkError
 from inspector.model import Inventory
-from inspector.walker import ProgressFn, Walker
+from inspector.sources import load_inventory
+from inspector.walker import ProgressFn
 
 MaxDepth = typer.Option(16, "--max-depth", min=0, help="Open containers nested at most this deep.")
 Timeout = typer.Option(None, "--timeout", min=0.0, help="Give up on one image after this many seconds.")
@@ -51,7 +52,7 @@ def walk_image(path: Path, limits: Limits, show_progress: bool) -> Inventory:
     """Walk one image; a missing or unreadable image is a one-line error and exit 2."""
     with progress_bar(path.name, show_progress) as cb:
         try:
-            return Walker(limits, progress=cb).inventory(path)
+            return load_inventory(path, limits, progress=cb)
         except WalkError as exc:
             fail(str(exc))
     raise AssertionError("unreachable")
