@@ -301,8 +301,9 @@ class Walker:
             meta=meta,
         )
         opened = False
+        members = handler.members(source, ctx)
         try:
-            for child in handler.members(source, ctx):
+            for child in members:
                 state.budget.add_member()
                 if len(child.name) > self.limits.max_path_length:
                     report(child.name[:200] + "...", f"member name longer than "
@@ -327,6 +328,7 @@ class Walker:
             meta["incomplete"] = True
             opened = True
         finally:
+            members.close()  # stops a handler's background reader even when we leave early
             if spool is not None:
                 spool.close()
             if root_hash is not None and not root_hash.done():

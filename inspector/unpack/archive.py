@@ -7,6 +7,7 @@ and their data is streamed block by block, never extracted. The format is fixed 
 
 from __future__ import annotations
 
+import ctypes
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,11 +19,34 @@ import libarchive.exception
 from inspector.limits import Unsupported, WalkError
 from inspector.model import EntryKind
 from inspector.names import member_path
-from inspector.streams import CHUNK, IterReader
+from inspector.streams import CHUNK
 from inspector.unpack.base import FormatError, Member, SniffInfo, UnpackContext
 
 TAR_MAGICS = (b"ustar\x0000", b"ustar  \x00", b"ustar\x00")
 VMTAR_MAGIC = b"visor  \x00"
+
+
+class _EntryReader(io.RawIOBase):
+    """The current entry's data, read by libarchive straight into the caller's buffer (no copies).
+
+    libarchive-c's ``get_blocks`` copies every 4 KiB page into a new bytes object; reading into our
+    1 MiB buffers instead cuts the per-byte Python overhead by two orders of magnitude.
+    """
+
+    def __init__(self, archive_p: object) -> None:
+        super().__init__()
+        self._archive_p = archive_p
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        view = memoryview(b).cast("B")
+        n = len(view)
+        if n == 0:
+            return 0
+        cbuf = (ctypes.c_char * n).from_buffer(view)
+        return int(libarchive.ffi.read_data(self._archive_p, cbuf, n))
 
 
 class _GuardedReader(io.RawIOBase):
@@ -124,14 +148,23 @@ class LibarchiveHandler:
                     raw_name = entry.pathname
                     if raw_name is None:
                         raise FormatError("member without a name")
+                    if self.name == "ar" and raw_name in ("/", "//", "/SYM64/"):
+                        continue  # the symbol index and the GNU long-name table: format-internal, as `ar t` shows
+                    link = entry.linkpath if kind in (EntryKind.SYMLINK, EntryKind.HARDLINK) else None
+                    if kind is EntryKind.HARDLINK:
+                        link = member_path(link) if link else link  # a hard link names another member
+                        if size:
+                            # cpio stores a hard-linked file's data with its last link (the earlier links
+                            # are empty): this entry carries the content, so it is a file.
+                            kind = EntryKind.FILE
                     yield Member(
                         name=member_path(raw_name),
                         kind=kind,
                         size=size if kind is EntryKind.FILE else None,
                         mode=(entry.mode & 0o7777) if entry.mode else None,
                         mtime=entry.mtime,
-                        link_target=entry.linkpath if kind in (EntryKind.SYMLINK, EntryKind.HARDLINK) else None,
-                        open=(lambda e=entry: IterReader(e.get_blocks())) if kind is EntryKind.FILE else None,  # type: ignore[misc]
+                        link_target=link,
+                        open=(lambda: _EntryReader(archive._pointer)) if kind is EntryKind.FILE else None,
                     )
         except libarchive.exception.ArchiveError as exc:
             if guard.error is not None:

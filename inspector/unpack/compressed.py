@@ -19,13 +19,16 @@ from typing import Any, BinaryIO
 
 import zstandard
 
-from inspector.streams import CHUNK
+from inspector.streams import CHUNK, ReadAheadReader
 from inspector.unpack.base import FormatError, Member, SniffInfo, UnpackContext, strip_suffix
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
 BZIP2_MAGIC = b"BZh"
 XZ_MAGIC = b"\xfd7zXZ\x00"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+#: Compressed members at least this large are decompressed in a background thread (see ReadAheadReader).
+READ_AHEAD_MIN = 1024 * 1024
 
 _SUFFIXES = {
     "gzip": {".tgz": ".tar", ".taz": ".tar", ".gz": "", ".z": "", ".vgz": ".vtar"},
@@ -200,11 +203,17 @@ class _CodecHandler:
 
     def members(self, stream: BinaryIO, ctx: UnpackContext) -> Iterator[Member]:
         reader = self.reader(stream)
-        yield Member(
-            name=self.payload_name(ctx),
-            open=lambda: reader,  # type: ignore[arg-type,return-value]
-            compressed_progress=lambda: reader.consumed,
-        )
+        payload: BinaryIO = reader  # type: ignore[assignment]
+        if ctx.size is None or ctx.size >= READ_AHEAD_MIN:
+            payload = ReadAheadReader(reader)  # type: ignore[assignment]
+        try:
+            yield Member(
+                name=self.payload_name(ctx),
+                open=lambda: payload,
+                compressed_progress=lambda: reader.consumed,
+            )
+        finally:
+            payload.close()
         # The walker has read the payload to its end by now: report what followed the last stream.
         ctx.meta["streams"] = reader.streams
         if reader.trailing_size:
@@ -318,11 +327,17 @@ class ZstdHandler(_CodecHandler):
 
     def members(self, stream: BinaryIO, ctx: UnpackContext) -> Iterator[Member]:
         reader = _ZstdReader(stream)
-        yield Member(
-            name=self.payload_name(ctx),
-            open=lambda: reader,  # type: ignore[arg-type,return-value]
-            compressed_progress=lambda: reader.consumed,
-        )
+        payload: BinaryIO = reader  # type: ignore[assignment]
+        if ctx.size is None or ctx.size >= READ_AHEAD_MIN:
+            payload = ReadAheadReader(reader)  # type: ignore[assignment]
+        try:
+            yield Member(
+                name=self.payload_name(ctx),
+                open=lambda: payload,
+                compressed_progress=lambda: reader.consumed,
+            )
+        finally:
+            payload.close()
         if reader.trailing_size:
             before = reader.consumed
             rest = stream.read()
