@@ -1,0 +1,53 @@
+"""Footprint figures over an inventory, and the JSON round trip."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import tarfile
+from pathlib import Path
+
+from inspector.inventory import container_summaries, totals
+from inspector.serialize import inventory_from_dict, inventory_to_dict
+from inspector.walker import walk
+
+
+def _tgz(tmp_path: Path) -> Path:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for name, data in {"a": b"A" * 1000, "b/c": b"C" * 234}.items():
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            tf.addfile(ti, io.BytesIO(data))
+    p = tmp_path / "r.tgz"
+    p.write_bytes(gzip.compress(buf.getvalue(), mtime=0))
+    return p
+
+
+def test_unpacked_footprint_is_the_sum_of_leaf_files_only(tmp_path: Path) -> None:
+    t = totals(walk(_tgz(tmp_path)))
+    assert t.unpacked_size == 1234
+    assert t.files == 2
+    assert t.containers == 2
+
+
+def test_download_size_is_the_image_file_size(tmp_path: Path) -> None:
+    p = _tgz(tmp_path)
+    assert totals(walk(p)).download_size == p.stat().st_size
+
+
+def test_container_summary_reports_stored_and_unpacked_bytes(tmp_path: Path) -> None:
+    p = _tgz(tmp_path)
+    rows = {c.path: c for c in container_summaries(walk(p))}
+    assert rows["r.tgz"].stored_size == p.stat().st_size  # the payload's compressed bytes
+    assert rows["r.tgz!/r.tar"].unpacked_size == 1234
+    assert rows["r.tgz!/r.tar"].files == 2
+
+
+def test_json_round_trip_keeps_every_entry(tmp_path: Path) -> None:
+    inv = walk(_tgz(tmp_path))
+    data = json.loads(json.dumps(inventory_to_dict(inv)))
+    assert data["schema"] == "inspector.inventory" and data["schema_version"] == 1
+    back = inventory_from_dict(data)
+    assert back.entries == inv.entries

@@ -1,0 +1,180 @@
+"""The walker: recursion, logical paths, hashing, limits and error handling, independent of formats."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from inspector.limits import Limits, WalkError
+from inspector.model import EntryKind
+from inspector.walker import Walker, walk
+
+
+def _tar(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for name, data in files.items():
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            tf.addfile(ti, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def test_root_entry_is_the_image_with_its_size_and_hash(tmp_path: Path) -> None:
+    p = tmp_path / "plain.bin"
+    p.write_bytes(b"\x00\x01" * 1000)
+    inv = walk(p)
+    assert inv.root.path == "plain.bin"
+    assert inv.root.size == 2000
+    assert inv.root.sha256 == hashlib.sha256(b"\x00\x01" * 1000).hexdigest()
+    assert inv.root.depth == 0 and not inv.root.opened
+
+
+def test_nested_containers_get_bang_slash_paths_at_every_depth(tmp_path: Path) -> None:
+    inner = gzip.compress(_tar({"usr/bin/x": b"payload"}), mtime=0)
+    p = tmp_path / "outer.zip"
+    p.write_bytes(_zip({"inner.tgz": inner}))
+    paths = {e.path: e for e in walk(p).entries}
+    leaf = paths["outer.zip!/inner.tgz!/inner.tar!/usr/bin/x"]
+    assert leaf.depth == 3
+    assert leaf.sha256 == hashlib.sha256(b"payload").hexdigest()
+    assert paths["outer.zip!/inner.tgz"].container == "gzip" and paths["outer.zip!/inner.tgz"].opened
+
+
+def test_container_entry_hash_covers_its_whole_content(tmp_path: Path) -> None:
+    data = _tar({"a": b"1" * 5000})
+    p = tmp_path / "x.tar"
+    p.write_bytes(data)
+    inv = walk(p)
+    assert inv.root.sha256 == hashlib.sha256(data).hexdigest()
+    assert inv.root.size == len(data)
+
+
+def test_entries_are_listed_parent_before_children(tmp_path: Path) -> None:
+    p = tmp_path / "a.tgz"
+    p.write_bytes(gzip.compress(_tar({"f": b"x"}), mtime=0))
+    order = [e.path for e in walk(p).entries]
+    assert order.index("a.tgz") < order.index("a.tgz!/a.tar") < order.index("a.tgz!/a.tar!/f")
+
+
+def test_depth_limit_leaves_deeper_containers_unopened_and_reports_it(tmp_path: Path) -> None:
+    data = b"core"
+    for _ in range(5):
+        data = gzip.compress(data, mtime=0)
+    p = tmp_path / "deep.gz"
+    p.write_bytes(data)
+    inv = Walker(Limits(max_depth=2)).inventory(p)
+    unopened = [e for e in inv.entries if e.container and not e.opened]
+    assert len(unopened) == 1 and unopened[0].depth == 2
+    assert any(pr.kind == "limit" and "deeper than 2" in pr.reason for pr in inv.problems)
+    assert not inv.complete
+
+
+def test_corrupt_member_is_reported_at_its_path_and_siblings_still_listed(tmp_path: Path) -> None:
+    good = gzip.compress(b"fine", mtime=0)
+    bad = bytearray(gzip.compress(bytes(range(256)) * 64, mtime=0))
+    bad[30:40] = b"\xff" * 10
+    p = tmp_path / "bundle.zip"
+    p.write_bytes(_zip({"bad.gz": bytes(bad), "good.gz": good}))
+    inv = walk(p)
+    paths = {e.path for e in inv.entries}
+    assert "bundle.zip!/good.gz!/good" in paths
+    assert any(pr.path.startswith("bundle.zip!/bad.gz") for pr in inv.problems)
+    assert not inv.complete
+
+
+def test_total_bytes_budget_stops_the_walk_with_a_limit_problem(tmp_path: Path) -> None:
+    p = tmp_path / "zeros.gz"
+    p.write_bytes(gzip.compress(b"\x00" * (8 << 20), mtime=0))
+    inv = Walker(Limits(max_total_bytes=1 << 20)).inventory(p)
+    assert any(pr.kind == "limit" and "total unpacked" in pr.reason for pr in inv.problems)
+    assert not inv.complete
+
+
+def test_expansion_ratio_limit_stops_a_bomb(tmp_path: Path) -> None:
+    p = tmp_path / "bomb.gz"
+    p.write_bytes(gzip.compress(b"\x00" * (64 << 20), mtime=0))
+    inv = Walker(Limits(max_ratio=100, ratio_floor_bytes=1 << 20)).inventory(p)
+    assert any(pr.kind == "limit" and "expands more than" in pr.reason for pr in inv.problems)
+
+
+def test_missing_image_raises_a_walk_error_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(WalkError, match="missing.iso"):
+        walk(tmp_path / "missing.iso")
+
+
+def test_directory_is_not_an_image(tmp_path: Path) -> None:
+    with pytest.raises(WalkError, match="not a regular file"):
+        walk(tmp_path)
+
+
+def test_capture_receives_exactly_the_requested_leaf_contents(tmp_path: Path) -> None:
+    p = tmp_path / "a.tgz"
+    p.write_bytes(gzip.compress(_tar({"keep": b"K" * 3000, "skip": b"S"}), mtime=0))
+    got: dict[str, io.BytesIO] = {}
+
+    def capture(path: str, size: int | None) -> io.BytesIO | None:
+        if path.endswith("keep"):
+            got[path] = io.BytesIO()
+            return got[path]
+        return None
+
+    Walker(capture=capture).inventory(p)
+    assert {k: v.getvalue() for k, v in got.items()} == {"a.tgz!/a.tar!/keep": b"K" * 3000}
+
+
+def test_leaf_types_are_detected_from_content_not_names(tmp_path: Path) -> None:
+    elf = b"\x7fELF\x02\x01\x01" + b"\x00" * 9 + b"\x02\x00" + b"\x00" * 100
+    p = tmp_path / "x.tar"
+    p.write_bytes(_tar({"looks.txt": elf, "prog": b"hello world\n"}))
+    by = {e.name: e for e in walk(p).entries}
+    assert by["looks.txt"].detected == "elf-executable"
+    assert by["prog"].detected == "text"
+
+
+def test_walk_writes_nothing_outside_its_private_temp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    inner = _zip({"a": b"x" * 100})
+    p = tmp_path / "x.tgz"
+    p.write_bytes(gzip.compress(_tar({"nested.zip": inner}), mtime=0))
+    before = hashlib.sha256(p.read_bytes()).hexdigest()
+    inv = walk(p)
+    assert "x.tgz!/x.tar!/nested.zip!/a" in {e.path for e in inv.entries}
+    assert list(tmp.iterdir()) == []
+    assert hashlib.sha256(p.read_bytes()).hexdigest() == before
+
+
+def test_symlinks_and_dirs_carry_no_content_hash(tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        d = tarfile.TarInfo("dir")
+        d.type = tarfile.DIRTYPE
+        tf.addfile(d)
+        s = tarfile.TarInfo("dir/link")
+        s.type = tarfile.SYMTYPE
+        s.linkname = "../target"
+        tf.addfile(s)
+    p = tmp_path / "l.tar"
+    p.write_bytes(buf.getvalue())
+    by = {e.name: e for e in walk(p).entries}
+    assert by["dir"].kind is EntryKind.DIR and by["dir"].sha256 is None
+    assert by["dir/link"].kind is EntryKind.SYMLINK and by["dir/link"].link_target == "../target"
