@@ -42,6 +42,7 @@ class ContainerSummary:
     stored_size: int
     unpacked_size: int
     files: int
+    label: str | None = None  # a short human label from the unpacker (``net-ixgbe 3.7.13 (VIB)``)
 
 
 def totals(inv: Inventory) -> Totals:
@@ -108,6 +109,7 @@ def container_summaries(inv: Inventory) -> list[ContainerSummary]:
             stored_size=stored[p],
             unpacked_size=unpacked[p],
             files=files[p],
+            label=str(e.meta["label"]) if e.meta.get("label") else None,
         )
         for p, e in opened.items()
     ]

@@ -34,7 +34,8 @@ def summary(inv: Inventory) -> str:
 def containers_table(inv: Inventory, markdown: bool = False) -> str:
     """One row per opened container: format, own size, stored size of its members, unpacked below it."""
     rows = [
-        [c.format, size(c.size), size(c.stored_size), size(c.unpacked_size), f"{c.files:,}", _indent(c.path, c.depth)]
+        [c.format, size(c.size), size(c.stored_size), size(c.unpacked_size), f"{c.files:,}",
+         _indent(c.path, c.depth) + (f"  [{c.label}]" if c.label else "")]
         for c in container_summaries(inv)
     ]
     headers = ["format", "size", "stored", "unpacked", "files", "container"]
