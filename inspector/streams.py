@@ -90,6 +90,7 @@ class TrackedStream(io.RawIOBase):
         self._head = b""
         self._head_pos = 0  # how much of the head has been handed out
         self._eof = False
+        self._error: Exception | None = None  # a read error met while peeking, raised after the head
         self.count = 0  # bytes handed out (and hashed)
 
     # -- sniffing -------------------------------------------------------------------------------------
@@ -98,7 +99,16 @@ class TrackedStream(io.RawIOBase):
         if self._head_pos:
             raise RuntimeError("peek_head after reading")
         while len(self._head) < n and not self._eof:
-            chunk = self._raw.read(n - len(self._head))
+            try:
+                chunk = self._raw.read(n - len(self._head))
+            except BudgetExhausted:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a read error inside the head: sniff what was read,
+                if not self._head:  # and raise it when the reader gets past those bytes
+                    raise
+                self._error = exc
+                self._eof = True
+                break
             if not chunk:
                 self._eof = True
                 break
@@ -122,6 +132,8 @@ class TrackedStream(io.RawIOBase):
             self._head_pos += n
         else:
             if self._eof:
+                if self._error is not None:
+                    raise self._error
                 return 0
             if hasattr(self._raw, "readinto"):
                 n = self._raw.readinto(view) or 0

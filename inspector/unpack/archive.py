@@ -33,9 +33,10 @@ class _EntryReader(io.RawIOBase):
     1 MiB buffers instead cuts the per-byte Python overhead by two orders of magnitude.
     """
 
-    def __init__(self, archive_p: object) -> None:
+    def __init__(self, archive_p: object, guard: _GuardedReader | None = None) -> None:
         super().__init__()
         self._archive_p = archive_p
+        self._guard = guard
 
     def readable(self) -> bool:
         return True
@@ -46,7 +47,12 @@ class _EntryReader(io.RawIOBase):
         if n == 0:
             return 0
         cbuf = (ctypes.c_char * n).from_buffer(view)
-        return int(libarchive.ffi.read_data(self._archive_p, cbuf, n))
+        try:
+            return int(libarchive.ffi.read_data(self._archive_p, cbuf, n))
+        except libarchive.exception.ArchiveError as exc:
+            if self._guard is not None and self._guard.error is not None:
+                raise self._guard.error from None  # the stream under the archive failed: its reason
+            raise FormatError(f"corrupt member data: {getattr(exc, 'msg', None) or exc}") from None
 
 
 class _GuardedReader(io.RawIOBase):
@@ -164,7 +170,7 @@ class LibarchiveHandler:
                         mode=(entry.mode & 0o7777) if entry.mode else None,
                         mtime=entry.mtime,
                         link_target=link,
-                        open=(lambda: _EntryReader(archive._pointer)) if kind is EntryKind.FILE else None,
+                        open=(lambda: _EntryReader(archive._pointer, guard)) if kind is EntryKind.FILE else None,
                     )
         except libarchive.exception.ArchiveError as exc:
             if guard.error is not None:

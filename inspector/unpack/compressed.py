@@ -33,7 +33,7 @@ READ_AHEAD_MIN = 1024 * 1024
 _SUFFIXES = {
     "gzip": {".tgz": ".tar", ".taz": ".tar", ".gz": "", ".z": "", ".vgz": ".vtar"},
     "bzip2": {".tbz2": ".tar", ".tbz": ".tar", ".bz2": "", ".bz": ""},
-    "xz": {".txz": ".tar", ".xz": "", ".lzma": ""},
+    "xz": {".txz": ".tar", ".xz": "", ".lzma": "", ".vxz": ".vtar"},
     "zstd": {".tzst": ".tar", ".zst": "", ".zstd": ""},
 }
 
@@ -111,7 +111,7 @@ class DecompressReader(io.RawIOBase):
             if self._d.needs_input if hasattr(self._d, "needs_input") else not self._pending_output():
                 self._fill()
                 if self._src_eof and not self._input:
-                    raise FormatError("truncated compressed stream (unexpected end of data)")
+                    raise FormatError("compressed data ends before the end of the stream (truncated or corrupt)")
             try:
                 out = self._d.decompress(self._input, len(view))
             except (zlib.error, OSError, lzma.LZMAError, EOFError, ValueError) as exc:
@@ -218,7 +218,9 @@ class _CodecHandler:
         ctx.meta["streams"] = reader.streams
         if reader.trailing_size:
             ctx.meta["trailing_bytes"] = reader.trailing_size
-            if reader.trailing.strip(b"\x00"):
+            if reader.trailing.startswith(b"vmware_esx"):  # ESXi 6.7+ payload signature: expected metadata
+                ctx.meta["signature"] = reader.trailing[:13].decode("latin-1")
+            elif reader.trailing.strip(b"\x00"):
                 ctx.meta["trailing_head"] = reader.trailing[:32].decode("latin-1")
                 ctx.problem(
                     None,

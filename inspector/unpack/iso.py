@@ -10,11 +10,10 @@ no directory entry points at is listed as a member of its own under ``[boot]/``.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 import pycdlib
-from pycdlib import pycdlibio
 from pycdlib.pycdlibexception import PyCdlibException
 
 from inspector.model import EntryKind
@@ -110,15 +109,17 @@ class IsoHandler:
         except AttributeError:
             pass
         extents: dict[int, str] = {}
+        end = _truncated_end(iso, stream, ctx)
         try:
-            yield from self._walk(iso, tree, "/", "", extents, set(), ctx)
+            yield from self._walk(iso, tree, "/", "", extents, set(), ctx, stream, end)
             yield from self._boot_members(iso, stream, extents, ctx)
         except PyCdlibException as exc:
             raise FormatError(f"ISO 9660: {exc}") from None
 
     def _walk(
         self, iso: pycdlib.PyCdlib, tree: str, path: str, prefix: str,
-        extents: dict[int, str], seen_dirs: set[int], ctx: UnpackContext,
+        extents: dict[int, str], seen_dirs: set[int], ctx: UnpackContext, stream: BinaryIO,
+        end: int | None = None,
     ) -> Iterator[Member]:
         key = _PATH_KEY[tree]
         children = list(iso.list_children(**{key: path}))
@@ -149,12 +150,18 @@ class IsoHandler:
                     continue
                 yield Member(rel, EntryKind.DIR, mode=mode, mtime=mtime)
                 child_path = path.rstrip("/") + "/" + self._lookup_name(rec, tree, name)
-                yield from self._walk(iso, tree, child_path, rel + "/", extents, seen_dirs | {loc}, ctx)
+                yield from self._walk(iso, tree, child_path, rel + "/", extents, seen_dirs | {loc}, ctx, stream,
+                                      end)
                 continue
             size = rec.get_data_length()
-            inode = rec.inode
             if tree != "udf":
                 extents.setdefault(rec.extent_location(), rel)
+            offset = _data_offset(rec, tree, iso.logical_block_size)
+            if end is not None and offset is not None and offset + max(size, 0) >= end and (size or offset >= end):
+                # pycdlib shortens a file that runs past the end of the image to what is there: report it.
+                yield Member(rel, EntryKind.FILE, mode=mode, mtime=mtime, open=_fail(
+                    f"truncated image: file data at byte {offset} runs past the end of the image ({end} bytes)"))
+                continue
             yield Member(
                 rel,
                 EntryKind.FILE,
@@ -162,8 +169,8 @@ class IsoHandler:
                 stored_size=size,
                 mode=mode,
                 mtime=mtime,
-                open=(lambda i=inode: pycdlibio.PyCdlibIO(i, iso.logical_block_size))  # type: ignore[misc]
-                if inode is not None
+                open=(lambda o=offset, n=size: _ExtentReader(stream, o, n))  # type: ignore[misc]
+                if offset is not None and size
                 else (lambda: RangeReader(_EMPTY, 0, 0)),  # type: ignore[arg-type]
             )
 
@@ -212,6 +219,56 @@ class IsoHandler:
                     open=lambda r=rba, s=size: RangeReader(stream, r * SECTOR, s),  # type: ignore[misc]
                 )
         ctx.meta["el_torito"] = boot
+
+
+def _data_offset(rec: Any, tree: str, block_size: int) -> int | None:
+    """Byte offset of a file's data in the image (None when it has none).
+
+    Read straight from the image rather than through ``PyCdlibIO``: one seekable window per file, and
+    the boot catalog (which pycdlib gives no inode) is read like any other file.
+    """
+    ino = rec.inode
+    if ino is not None:
+        if ino.original_data_location == ino.DATA_ON_ORIGINAL_ISO:
+            return int(ino.orig_extent_loc) * block_size
+        return int(ino.fp_offset)
+    if tree == "udf":
+        return None
+    return int(rec.extent_location()) * block_size
+
+
+def _truncated_end(iso: pycdlib.PyCdlib, stream: BinaryIO, ctx: UnpackContext) -> int | None:
+    """The image's real size when it is shorter than its volume descriptor says (else None), reported."""
+    try:
+        recorded = int(iso.pvd.space_size) * iso.logical_block_size
+        actual = stream.seek(0, 2)
+    except (AttributeError, OSError, ValueError):
+        return None
+    if actual >= recorded:
+        return None
+    ctx.problem(None, f"truncated image: {actual} of the {recorded} bytes its volume descriptor records", "error")
+    return actual
+
+
+def _fail(reason: str) -> Callable[[], BinaryIO]:
+    """An ``open`` for a member whose content cannot be read: raises with the reason."""
+
+    def opener() -> BinaryIO:
+        raise FormatError(reason)
+
+    return opener
+
+
+class _ExtentReader(RangeReader):
+    """A file's extent; an image that ends inside it is an error, never a silently short file."""
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        n = super().readinto(b)
+        if n == 0 and len(b) and self.tell() < self._length:
+            raise FormatError(
+                f"truncated image: file data ends at byte {self.tell()} of {self._length} (image too short)"
+            )
+        return n
 
 
 class _Empty:
