@@ -26,7 +26,7 @@ from inspector.unpack.base import Handler, Member, SniffInfo, UnpackContext
 from inspector.unpack.registry import HANDLERS, find_handler
 
 #: Recognised container formats that no unpacker opens (yet): reported as unopened containers.
-UNOPENED_CONTAINERS = frozenset({"vmtar", "wim", "squashfs", "qcow", "vmdk", "vhdx"})
+UNOPENED_CONTAINERS = frozenset({"squashfs", "qcow", "vmdk", "vhdx"})
 #: Nested members up to this size are spooled to memory rather than to a temporary file.
 MEMORY_SPOOL = 16 * 1024 * 1024
 
@@ -212,7 +212,12 @@ class Walker:
                 sink = None
                 if self.capture is not None and not opened and container is None:
                     sink = self.capture(logical, member.size)
-                ts.drain(sink)
+                try:
+                    ts.drain(sink)
+                except Exception:
+                    if meta.get("incomplete"):  # the unpacker already reported why the content broke off
+                        raise _MemberReadError from None
+                    raise
             complete = True
         except (_MemberReadError, _Abort):
             raise
