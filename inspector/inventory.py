@@ -28,6 +28,7 @@ class Totals:
     max_depth: int
     problems: int
     complete: bool
+    unread_files: int = 0  # files whose content could not be read: listed, not counted in unpacked_size
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class ContainerSummary:
 
 def totals(inv: Inventory) -> Totals:
     """Image-wide totals of ``inv``."""
-    files = dirs = links = other = containers = unopened = 0
+    files = dirs = links = other = containers = unopened = unread = 0
     unpacked = 0
     max_depth = 0
     for e in inv.entries:
@@ -64,6 +65,9 @@ def totals(inv: Inventory) -> Totals:
             else:
                 unopened += 1
         if e.is_leaf_file:
+            if e.unread:
+                unread += 1
+                continue
             files += 1
             unpacked += e.size or 0
     return Totals(
@@ -78,6 +82,7 @@ def totals(inv: Inventory) -> Totals:
         max_depth=max_depth,
         problems=len(inv.problems),
         complete=inv.complete,
+        unread_files=unread,
     )
 
 
@@ -95,7 +100,7 @@ def container_summaries(inv: Inventory) -> list[ContainerSummary]:
         members[parent] += 1
         if e.kind is EntryKind.FILE:
             stored[parent] += e.stored_size if e.stored_size is not None else (e.size or 0)
-        if e.is_leaf_file:
+        if e.is_leaf_file and not e.unread:
             for anc in ancestors(e):
                 unpacked[anc] += e.size or 0
                 files[anc] += 1

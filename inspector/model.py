@@ -72,6 +72,11 @@ class Entry:
         return self.path.rsplit(NEST, 1)[-1]
 
     @property
+    def unread(self) -> bool:
+        """True for a file whose content could not be read completely (no hash; size is as declared)."""
+        return self.kind is EntryKind.FILE and self.sha256 is None
+
+    @property
     def is_leaf_file(self) -> bool:
         """True for file content that counts towards the unpacked footprint (not an opened container)."""
         return self.kind is EntryKind.FILE and not (self.container and self.opened)

@@ -24,6 +24,8 @@ def summary(inv: Inventory) -> str:
     ]
     if t.unopened_containers:
         lines.append(f"  not opened         {t.unopened_containers} containers (see problems)")
+    if t.unread_files:
+        lines.append(f"  unread             {t.unread_files} files could not be read (not counted above)")
     if not inv.complete:
         lines.append(f"  INCOMPLETE         {t.problems} problem(s): figures are a lower bound")
     elif inv.problems:
