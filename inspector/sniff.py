@@ -7,6 +7,9 @@ everything else (executables, kernel modules, deltas, text) so reports can group
 from __future__ import annotations
 
 import struct
+import zlib
+
+from inspector.streams import HEAD_SIZE
 
 # Formats we recognise but do not (yet) open: (name, offset, magic).
 _KNOWN: tuple[tuple[str, int, bytes], ...] = (
@@ -21,9 +24,6 @@ _KNOWN: tuple[tuple[str, int, bytes], ...] = (
     ("lzip", 0, b"LZIP"),
     ("pkcs7-pem", 0, b"-----BEGIN PKCS7-----"),
     ("pem", 0, b"-----BEGIN "),
-    ("msdelta-pa30", 0, b"PA30"),
-    ("msdelta-pa19", 0, b"PA19"),
-    ("msdelta-pa31", 0, b"PA31"),
     ("java-class", 0, b"\xca\xfe\xba\xbe"),
     ("xml", 0, b"<?xml"),
     ("qcow", 0, b"QFI\xfb"),
@@ -41,8 +41,9 @@ def detect_type(head: bytes) -> str:
         return _elf(head)
     if head.startswith(b"MZ"):
         return _pe(head)
-    if len(head) >= 8 and head[4:8] == b"PA30" and head[:4] != b"PA30":
-        return "msdelta-pa30"  # CRC32-prefixed delta as found in update packages
+    delta = msdelta_type(head)
+    if delta is not None:
+        return delta
     for name, offset, magic in _KNOWN:
         if head[offset : offset + len(magic)] == magic:
             return name
@@ -53,6 +54,35 @@ def detect_type(head: bytes) -> str:
     if head.startswith(b"#!"):
         return "script"
     return "text" if _looks_text(head[:8192]) else "data"
+
+
+def msdelta_type(head: bytes, size: int | None = None) -> str | None:
+    """``msdelta-pa30``/``-pa31``/``-pa19`` for a Microsoft delta (optionally CRC32-prefixed), else None.
+
+    Update packages store deltas either bare (``PA30`` + FILETIME + bitstream) or with a little-endian
+    CRC32 of the rest in front. A prefixed delta counts only when the CRC matches, which can be checked
+    when ``head`` holds the whole content (``size`` known, or ``head`` shorter than the sniff window);
+    a longer one is accepted on the signature alone. PA30/PA31 carry a FILETIME after the signature
+    whose high byte is below 3 (years before 2200), so text that happens to start with "PA30" is not
+    taken for a delta; PA19 (mspatcha) carries binary option flags instead, so it must not look like text.
+    """
+    whole = len(head) < HEAD_SIZE or (size is not None and len(head) >= size)
+    for start in (0, 4):
+        sig = head[start : start + 4]
+        if sig not in (b"PA30", b"PA31", b"PA19"):
+            continue
+        if start == 4:
+            if head[:4] in (b"PA30", b"PA31", b"PA19"):
+                continue
+            if whole and zlib.crc32(head[4:]) != int.from_bytes(head[:4], "little"):
+                continue
+        if sig == b"PA19":
+            if len(head) < start + 8 or _looks_text(head[start : start + 16]):
+                continue
+        elif len(head) < start + 12 or head[start + 11] >= 3:
+            continue
+        return "msdelta-" + sig.decode().lower()
+    return None
 
 
 def _elf(head: bytes) -> str:

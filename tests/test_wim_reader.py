@@ -1,0 +1,163 @@
+"""WIM: header, lookup table and XML for every compression; file trees for uncompressed and XPRESS WIMs."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from fixtures.microsoft import windows_tree
+from inspector.model import EntryKind
+from inspector.unpack import xpress
+from inspector.walker import walk
+from tests.conftest import require_tool
+
+
+def _wim(built, name: str) -> Path:  # noqa: ANN001 - pytest fixture
+    return next(p for p in built("wim") if p.name == name)
+
+
+def _children(inv, container: str) -> dict[str, object]:  # noqa: ANN001
+    prefix = container + "!/"
+    return {e.path[len(prefix):]: e for e in inv.entries if e.path.startswith(prefix) and "!/" not in
+            e.path[len(prefix):]}
+
+
+def _sevenzip_files(path: Path) -> dict[str, int]:
+    """Regular files and sizes as 7-Zip lists them (``7zz l``)."""
+    tool = "7zz" if subprocess.run(["which", "7zz"], capture_output=True).returncode == 0 else "7z"
+    out = subprocess.run([tool, "l", "-ba", str(path)], capture_output=True, text=True, check=True).stdout
+    files = {}
+    for line in out.splitlines():
+        if len(line) > 53 and line[20] != "D" and not line[53:].startswith("["):  # [1].xml: 7-Zip's own
+            files[line[53:]] = int(line[26:38])
+    return files
+
+
+def _wiminfo(path: Path) -> dict[str, str]:
+    out = subprocess.run(["wiminfo", str(path)], capture_output=True, text=True, check=True).stdout
+    return dict(re.findall(r"^([A-Za-z ]+):\s+(.*)$", out, re.M))
+
+
+def test_lzx_wim_reports_image_name_and_counts_like_wiminfo(built) -> None:  # noqa: ANN001
+    require_tool("wiminfo")
+    path = _wim(built, "install-lzx.wim")
+    inv = walk(path)
+    info = _wiminfo(path)
+    image = inv.root.meta["images"][0]
+    assert inv.root.meta["compression"] == "lzx" == info["Compression"].lower()
+    assert image["name"] == info["Name"]
+    assert image["dir_count"] == int(info["Directory Count"])
+    assert image["file_count"] == int(info["File Count"])
+    assert image["total_bytes"] == int(info["Total Bytes"])
+
+
+def test_lzx_wim_says_plainly_that_file_data_is_not_decoded(built) -> None:  # noqa: ANN001
+    inv = walk(_wim(built, "install-lzx.wim"))
+    assert [(p.kind, p.reason) for p in inv.problems] == [
+        ("unsupported", "LZX-compressed WIM: header, lookup table and XML read; file data not decoded")]
+    assert inv.root.meta["decoded"] is False
+
+
+def test_lzx_wim_streams_carry_original_and_stored_sizes_from_the_lookup_table(built) -> None:  # noqa: ANN001
+    require_tool("7zz")
+    path = _wim(built, "install-lzx.wim")
+    inv = walk(path)
+    streams = [e for e in inv.entries[1:] if e.path.startswith(f"{path.name}!/[streams]/")]
+    totals = inv.root.meta["streams"]
+    assert len(streams) == totals["count"]
+    assert sum(e.size for e in streams) == totals["original_bytes"]
+    assert sum(e.stored_size for e in streams) == totals["stored_bytes"] < totals["original_bytes"]
+    # every distinct file content 7-Zip decodes has a stream of that size
+    assert sorted({*_sevenzip_files(path).values()} - {0}) == sorted(e.size for e in streams)
+
+
+@pytest.mark.parametrize("name", ["install-none.wim", "install-xpress.wim"])
+def test_decodable_wim_lists_the_same_files_and_sizes_as_7zip(built, name: str) -> None:  # noqa: ANN001
+    require_tool("7zz")
+    path = _wim(built, name)
+    inv = walk(path)
+    ours = {k: e.size for k, e in _children(inv, path.name).items() if e.kind is EntryKind.FILE}
+    assert ours == _sevenzip_files(path)
+    assert inv.complete
+
+
+def test_decodable_wim_lists_the_same_paths_as_wimlib_dir(built) -> None:  # noqa: ANN001
+    require_tool("wimlib-imagex")
+    path = _wim(built, "install-xpress.wim")
+    out = subprocess.run(["wimlib-imagex", "dir", str(path), "1"], capture_output=True, text=True,
+                         check=True).stdout
+    theirs = {line.lstrip("/") for line in out.splitlines() if line != "/"}
+    assert set(_children(walk(path), path.name)) == theirs
+
+
+def test_xpress_wim_content_decodes_to_the_same_bytes_as_the_uncompressed_wim(built) -> None:  # noqa: ANN001
+    plain = walk(_wim(built, "install-none.wim"))
+    packed = walk(_wim(built, "install-xpress.wim"))
+
+    def hashes(inv, name):  # noqa: ANN001, ANN202
+        return {k: e.sha256 for k, e in _children(inv, name).items() if e.kind is EntryKind.FILE}
+
+    assert hashes(packed, "install-xpress.wim") == hashes(plain, "install-none.wim")
+    sizes = {k: (e.size, e.stored_size) for k, e in _children(packed, "install-xpress.wim").items()}
+    assert sizes["Windows/System32/ntoskrnl.exe"][1] < sizes["Windows/System32/ntoskrnl.exe"][0]
+    assert sizes["Windows/System32/config/SYSTEM"][1] == sizes["Windows/System32/config/SYSTEM"][0]  # stored raw
+
+
+def test_decoded_wim_members_are_sniffed_like_any_file(built) -> None:  # noqa: ANN001
+    inv = walk(_wim(built, "install-xpress.wim"))
+    kids = _children(inv, "install-xpress.wim")
+    assert kids["Windows/System32/ntoskrnl.exe"].detected == "pe"
+    assert kids["Users/Public/desktop.ini"].size == 0
+
+
+def test_multi_image_wim_prefixes_paths_with_the_image_index_like_7zip(built) -> None:  # noqa: ANN001
+    require_tool("7zz")
+    path = _wim(built, "multi-xpress.wim")
+    inv = walk(path)
+    ours = {k: e.size for k, e in _children(inv, path.name).items() if e.kind is EntryKind.FILE}
+    assert ours == _sevenzip_files(path)
+    assert [i["name"] for i in inv.root.meta["images"]] == ["Core (fixture)", "Full (fixture)"]
+    assert "2/Windows/System32/drivers/storvsp.sys" in ours and "1/Windows/System32/drivers/storvsp.sys" not in ours
+
+
+def test_wim_lookup_table_past_the_end_is_a_clear_error(built) -> None:  # noqa: ANN001
+    path = next(p for p in built("ms-bad") if p.name == "lookup-past-end.wim")
+    inv = walk(path)
+    assert not inv.complete
+    assert [p.line() for p in inv.problems] == [
+        f"lookup-past-end.wim: WIM: lookup table at offset {path.stat().st_size + 4096} (500 bytes) runs past "
+        f"the end of the file ({path.stat().st_size} bytes)"]
+
+
+def test_wim_stream_past_the_end_names_the_file_and_still_lists_the_rest(built) -> None:  # noqa: ANN001
+    path = next(p for p in built("ms-bad") if p.name == "stream-past-end.wim")
+    inv = walk(path)
+    assert not inv.complete
+    (problem,) = inv.problems
+    assert problem.path == "stream-past-end.wim!/Windows/System32/ntoskrnl.exe"
+    assert "runs past the end of the file" in problem.reason
+    kids = _children(inv, path.name)
+    kernel = kids["Windows/System32/ntoskrnl.exe"]
+    assert kernel.size == 48_000 and kernel.sha256 is None
+    assert kids["Windows/System32/hal.dll"].sha256 is not None
+    assert len([e for e in kids.values() if e.kind is EntryKind.FILE]) == len(windows_tree())
+
+
+def test_truncated_xpress_wim_is_a_clear_error_not_a_traceback(built) -> None:  # noqa: ANN001
+    path = next(p for p in built("ms-bad") if p.name == "xpress-truncated.wim")
+    inv = walk(path)
+    assert not inv.complete
+    assert "runs past the end of the file" in inv.problems[0].reason
+
+
+def test_xpress_decoder_rejects_a_chunk_without_its_huffman_table() -> None:
+    with pytest.raises(xpress.XpressError):
+        xpress.decompress(b"\x00" * 100, 10)
+
+
+def test_xpress_decoder_rejects_an_oversubscribed_code() -> None:
+    with pytest.raises(xpress.XpressError):
+        xpress.decompress(b"\x11" * 256 + b"\x00" * 16, 10)
