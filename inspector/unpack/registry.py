@@ -8,20 +8,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from inspector.unpack import archive, compressed, iso, zip
+from inspector.unpack import archive, compressed, deb, depot, disk, esxi, fat, iso, msu, vib, vmtar, wim, zip
 from inspector.unpack.base import Handler, SniffInfo
 
 HANDLERS: tuple[Handler, ...] = (
+    esxi.EsxiIsoHandler(),  # before iso: the ISO reader plus ESXi boot.cfg/imgdb metadata
     iso.IsoHandler(),
+    depot.DepotHandler(),  # before zip: a ZIP reader that also reads ESXi offline-bundle metadata
     zip.ZipHandler(),
+    wim.WimHandler(),
     archive.SEVENZIP,
+    msu.MSU,
+    msu.UPDATE_CAB,
     archive.CAB,
     archive.RAR,
     archive.XAR,
     archive.RPM,
+    deb.DEB,
+    vib.VibHandler(),  # before ar: an ar whose first member is descriptor.xml
     archive.AR,
     archive.CPIO,
+    vmtar.VmtarHandler(),  # before tar: same header layout, data elsewhere
     archive.TAR,
+    disk.DiskHandler(),
+    fat.FatHandler(),
     compressed.GzipHandler(),
     compressed.Bzip2Handler(),
     compressed.XzHandler(),
