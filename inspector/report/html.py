@@ -1,0 +1,195 @@
+"""The series report as ONE self-contained HTML file: plotly charts (library inlined), sortable tables.
+
+Opens offline: plotly.js is embedded once, inline, and no other resource is fetched. A small inline
+script records any script error and, once the charts are drawn, sets ``data-charts`` (number of charts
+with a non-empty SVG) and ``data-errors`` on the ``<html>`` element, which tests read from the DOM.
+"""
+
+from __future__ import annotations
+
+import html as _html
+from importlib import resources
+from pathlib import Path
+
+from inspector import __version__
+from inspector.report import series_text
+from inspector.report.common import size
+from inspector.series.compare import ratio_text
+from inspector.series.model import Comparison, SeriesReport
+
+MiB = 1024 * 1024
+_COLOURS = ("#c0392b", "#2471a3")  # vendor A, vendor B
+_CONFIG = {"displaylogo": False, "responsive": True}
+
+
+def _esc(text: object) -> str:
+    return _html.escape(str(text), quote=True)
+
+
+def _template(name: str) -> str:
+    return resources.files("inspector.report").joinpath("templates", name).read_text(encoding="utf-8")
+
+
+def _div(fig: object, div_id: str) -> str:
+    import plotly.io as pio
+
+    return pio.to_html(fig, include_plotlyjs=False, full_html=False, div_id=div_id, config=_CONFIG)
+
+
+def _layout(fig: object, title: str, height: int = 380) -> None:
+    fig.update_layout(  # type: ignore[attr-defined]
+        title={"text": title, "x": 0.01, "font": {"size": 15}}, height=height, template="plotly_white",
+        margin={"l": 60, "r": 20, "t": 50, "b": 60},
+        legend={"orientation": "h", "y": 1.0, "x": 1.0, "xanchor": "right", "yanchor": "bottom"},
+        font={"family": "system-ui, -apple-system, Segoe UI, sans-serif", "size": 12},
+    )
+
+
+def bars_figure(rep: SeriesReport, colour: str) -> object:
+    """Per-patch download vs delta (and replaced) bars, in MiB."""
+    import plotly.graph_objects as go
+
+    labels = [r.label for r in rep.rows]
+    fig = go.Figure()
+    fig.add_bar(name="download", x=labels, y=[r.download / MiB for r in rep.rows], marker_color=colour,
+                hovertemplate="%{x}<br>download %{y:.2f} MiB<extra></extra>")
+    fig.add_bar(name="delta", x=labels, y=[(r.churn.delta_bytes if r.churn else 0) / MiB for r in rep.rows],
+                marker_color="#7f8c8d", hovertemplate="%{x}<br>delta %{y:.2f} MiB<extra></extra>")
+    fig.add_bar(name="replaced", x=labels, y=[(r.churn.replaced_bytes if r.churn else 0) / MiB for r in rep.rows],
+                marker_color="#d5d8dc", hovertemplate="%{x}<br>replaced %{y:.2f} MiB<extra></extra>")
+    fig.update_layout(barmode="group", yaxis_title="MiB", xaxis_tickangle=-45)
+    _layout(fig, f"{rep.name}: download vs delta per patch")
+    return fig
+
+
+def cumulative_figure(reports: list[SeriesReport]) -> object:
+    """Cumulative patch download (solid) and delta (dotted) over time, one colour per vendor."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for rep, colour in zip(reports, _COLOURS, strict=False):
+        rows = [r for r in rep.rows if r.date is not None] or list(rep.rows)
+        x = [r.date.isoformat() if r.date else r.label for r in rows]
+        down, delta, a, d = [], [], 0, 0
+        for r in rows:
+            a += r.download
+            d += r.churn.delta_bytes if r.churn else 0
+            down.append(a / MiB)
+            delta.append(d / MiB)
+        labels = [r.label for r in rows]
+        fig.add_scatter(name=f"{rep.name} download", x=x, y=down, mode="lines+markers", line_shape="hv",
+                        line={"color": colour, "width": 2.5}, text=labels,
+                        hovertemplate="%{text} (%{x})<br>%{y:.2f} MiB downloaded<extra></extra>")
+        fig.add_scatter(name=f"{rep.name} delta", x=x, y=delta, mode="lines", line_shape="hv",
+                        line={"color": colour, "width": 1.5, "dash": "dot"}, text=labels,
+                        hovertemplate="%{text} (%{x})<br>%{y:.2f} MiB delta<extra></extra>")
+    fig.update_layout(yaxis_title="MiB (cumulative)")
+    _layout(fig, "Cumulative patch footprint over time")
+    return fig
+
+
+def treemap_figure(rep: SeriesReport) -> object:
+    """The latest release's unpacked footprint by container (and top-level directory inside each)."""
+    import plotly.graph_objects as go
+
+    nodes = rep.tree
+    fig = go.Figure(go.Treemap(
+        ids=[n.id for n in nodes], parents=[n.parent for n in nodes], labels=[n.label for n in nodes],
+        values=[n.value for n in nodes], branchvalues="total", maxdepth=4,
+        customdata=[size(n.value) for n in nodes],
+        hovertemplate="%{label}<br>%{customdata}<br>%{percentRoot:.1%} of the footprint<extra></extra>",
+        texttemplate="%{label}<br>%{customdata}",
+    ))
+    _layout(fig, f"Footprint treemap: {rep.tree_caption}", height=460)
+    fig.update_layout(treemapcolorway=["#2e86c1", "#28b463", "#f39c12", "#8e44ad", "#16a085", "#d35400",
+                                       "#7f8c8d", "#c0392b"])
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    return fig
+
+
+def _table(headers: list[str], rows: list[list[tuple[str, object]]], numeric: set[int]) -> str:
+    """A sortable table: each cell is (shown text, sort key)."""
+    head = "".join(f'<th class="{"num" if i in numeric else ""}" title="click to sort">{_esc(h)}</th>'
+                   for i, h in enumerate(headers))
+    body = []
+    for row in rows:
+        cells = "".join(f'<td class="{"num" if i in numeric else ""}" data-sort="{_esc(key)}">{_esc(text)}</td>'
+                        for i, (text, key) in enumerate(row))
+        body.append(f"<tr>{cells}</tr>")
+    return f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def rows_table(rep: SeriesReport) -> str:
+    """The per-patch table with raw byte counts as sort keys."""
+    rows = []
+    for r in rep.rows:
+        c = r.churn
+        cells: list[tuple[str, object]] = [
+            (str(r.index), r.index), (r.date.isoformat() if r.date else "-", r.date.isoformat() if r.date else ""),
+            (r.label, r.label), (r.kind or "-", r.kind or ""), (size(r.download), r.download),
+            (size(r.footprint_after), r.footprint_after),
+            (str(c.files_added) if c else "-", c.files_added if c else -1),
+            (str(c.files_removed) if c else "-", c.files_removed if c else -1),
+            (str(c.files_modified) if c else "-", c.files_modified if c else -1),
+            (size(c.replaced_bytes) if c else "-", c.replaced_bytes if c else -1),
+            (size(c.delta_bytes) if c else "-", c.delta_bytes if c else -1),
+            (series_text.reboot_text(r.reboot_required), series_text.reboot_text(r.reboot_required)),
+            (series_text.flags(r, rep), series_text.flags(r, rep)),
+        ]
+        rows.append(cells)
+    return _table(series_text.ROW_HEADERS, rows, numeric={0, 4, 5, 6, 7, 8, 9, 10})
+
+
+def _totals(rep: SeriesReport) -> str:
+    return "<pre class=\"totals\">" + _esc("\n".join(series_text.totals_lines(rep))) + "</pre>"
+
+
+def _series_section(rep: SeriesReport, n: int, colour: str) -> tuple[str, list[str]]:
+    divs = [_div(bars_figure(rep, colour), f"bars-{n}")]
+    if rep.tree:
+        divs.append(_div(treemap_figure(rep), f"tree-{n}"))
+    highlights = "".join(f'<div class="highlight">&#9650; {_esc(h.message)}</div>' for h in rep.highlights)
+    notes = "".join(f"<li>{_esc(x)}</li>" for x in rep.notes)
+    base = f", base <code>{_esc(rep.base)}</code> ({_esc(size(rep.base_footprint))})" if rep.base else ""
+    body = (f'<section><h2 style="border-color:{colour}">{_esc(rep.name)}</h2>'
+            f"<p class=\"sub\">{_esc(rep.model)} images{base}; {_esc(series_text.window_text(rep))}</p>"
+            f"{highlights}{divs[0]}<div class=\"wide\">{rows_table(rep)}</div>"
+            f'<div class="cols">{_totals(rep)}<ul class="notes">{notes}</ul></div>'
+            f"{''.join(divs[1:])}</section>")
+    return body, divs
+
+
+def _comparison(cmp: Comparison) -> str:
+    rows = [[(r.name, r.name),
+             (f"{r.a:.0f}" if r.name == "patches" else size(int(r.a)), r.a),
+             (f"{r.b:.0f}" if r.name == "patches" else size(int(r.b)), r.b),
+             (ratio_text(r.ratio), r.ratio if r.ratio is not None else -1)] for r in cmp.ratios]
+    return (f'<p class="sentence">{_esc(cmp.sentence)}.</p>'
+            + _table(["", cmp.a.name, cmp.b.name, "A/B"], rows, numeric={1, 2, 3}))
+
+
+def render_html(reports: list[SeriesReport], comparison: Comparison | None) -> str:
+    """The whole report as one HTML string (plotly.js inlined once)."""
+    from plotly.offline import get_plotlyjs
+
+    title = (f"{comparison.a.name} vs {comparison.b.name}" if comparison else reports[0].name) + " - patch series"
+    sections = []
+    if comparison is not None:
+        sections.append(f"<section><h2>Comparison</h2>{_comparison(comparison)}"
+                        f"{_div(cumulative_figure(reports), 'cumulative')}</section>")
+    else:
+        sections.append(f"<section>{_div(cumulative_figure(reports), 'cumulative')}</section>")
+    for n, (rep, colour) in enumerate(zip(reports, _COLOURS, strict=False)):
+        sections.append(_series_section(rep, n, colour)[0])
+    page = _template("series.html")
+    return (page.replace("{{title}}", _esc(title))
+            .replace("{{style}}", _template("report.css"))
+            .replace("{{plotlyjs}}", get_plotlyjs().replace("</script", "<\\/script"))
+            .replace("{{script}}", _template("report.js"))
+            .replace("{{version}}", _esc(__version__))
+            .replace("{{body}}", "\n".join(sections)))
+
+
+def write_html(path: Path, reports: list[SeriesReport], comparison: Comparison | None) -> None:
+    """Write the self-contained report to ``path``."""
+    path.write_text(render_html(reports, comparison), encoding="utf-8")

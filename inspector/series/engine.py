@@ -1,0 +1,321 @@
+"""A series measured: per-patch rows, totals inside a date window, and sharp churn between close releases.
+
+Two models (``SeriesSpec.model``):
+
+* ``full``: every release is a complete image. A patch's churn is the diff of its image against the
+  previous release's image (the first one against the manifest's ``base``, if any). The footprint after
+  the patch is the image's unpacked footprint.
+* ``incremental``: every release is a patch applied on top of ``base``. The installed state starts as
+  the base's files; each patch's files replace or add files by their path inside their container. A
+  patch's churn is the diff between the installed states before and after it, and the footprint after
+  the patch is the installed state's size (base plus the net growth of every patch so far).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from inspector.limits import Limits
+from inspector.report.common import size
+from inspector.series.churn import churn_between_inventories, overlay, state_inventory
+from inspector.series.model import (
+    FULL,
+    CategoryChurn,
+    Highlight,
+    Leaf,
+    OrderInfo,
+    PairChurn,
+    PatchRow,
+    ReleaseFacts,
+    ReleaseSpec,
+    SeriesReport,
+    SeriesSpec,
+    SeriesTotals,
+    TreeNode,
+)
+from inspector.series.order import order_releases
+from inspector.series.walk import diff_pairs, walk_releases
+
+#: A patch replacing at least this share of the previous footprint "replaced the whole image".
+WHOLE_IMAGE_SHARE = 0.5
+#: Releases at most this many days apart are "close".
+CLOSE_DAYS = 7
+#: A close patch is highlighted when it grows the footprint by this share of the previous footprint...
+SHARP_GROWTH_SHARE = 0.05
+#: ...or its delta is this many times the previous patch's delta and this share of the footprint.
+SHARP_DELTA_FACTOR = 4.0
+SHARP_DELTA_SHARE = 0.05
+
+
+class SeriesError(Exception):
+    """The series cannot be measured as asked; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class SeriesOptions:
+    """How to measure: date window, parallelism, walk limits, footprint profile."""
+
+    since: dt.date | None = None
+    until: dt.date | None = None
+    jobs: int = 1
+    limits: Limits | None = None
+    profile: str | None = None
+    close_days: int = CLOSE_DAYS
+
+
+def measure_series(spec: SeriesSpec, options: SeriesOptions | None = None) -> SeriesReport:
+    """Walk, order and diff the releases of ``spec`` and build its report (rows inside the window only).
+
+    Raises ``SeriesError`` for unusable input (a missing file, a window but undated releases) and
+    ``ReleaseError`` (from ``walk``) when a release cannot be opened at all.
+    """
+    opts = options or SeriesOptions()
+    if not spec.releases:
+        raise SeriesError(f"{spec.name}: no releases")
+    for path in [*(r.file for r in spec.releases), *([spec.base] if spec.base else [])]:
+        if not path.is_file():
+            raise SeriesError(f"{path}: no such file")
+    paths = [r.file for r in spec.releases] + ([spec.base] if spec.base else [])
+    facts_list = walk_releases(paths, opts.jobs, opts.limits, opts.profile)
+    facts = {str(p): f for p, f in zip(paths, facts_list, strict=True)}
+    base_facts = facts[str(spec.base)] if spec.base else None
+    ordered, order = order_releases(spec.releases, facts, spec.from_manifest)
+    dates = [r.date or (facts[str(r.file)].dates[-1] if facts[str(r.file)].dates else None) for r in ordered]
+    if opts.since or opts.until:
+        undated = [r.file.name for r, d in zip(ordered, dates, strict=True) if d is None]
+        if undated:
+            raise SeriesError(f"{spec.name}: --since/--until need a date for every release; none for "
+                              f"{', '.join(undated[:3])}{' ...' if len(undated) > 3 else ''} (give them in a manifest)")
+    inside = [i for i, d in enumerate(dates) if _in_window(d, opts.since, opts.until)]
+    churns, footprints = _churn(spec, ordered, facts, base_facts, inside, opts)
+    rows = [dataclasses.replace(_row(spec, ordered, facts, base_facts, dates, i, churns.get(i), footprints[i]),
+                                index=n)
+            for n, i in enumerate(inside, start=1)]
+    highlights = _highlights(rows, opts.close_days)
+    tree, caption = _tree(spec, ordered, facts, base_facts, inside)
+    problems = tuple(p for f in facts.values() for p in f.problems) + tuple(
+        p for c in churns.values() for p in c.problems)
+    notes = _notes(spec, order, rows)
+    return SeriesReport(
+        name=spec.name,
+        model=spec.model,
+        base=spec.base.name if spec.base else None,
+        base_footprint=base_facts.unpacked if base_facts else None,
+        order=order,
+        since=opts.since,
+        until=opts.until,
+        rows=tuple(rows),
+        totals=series_totals(rows),
+        highlights=highlights,
+        tree=tree,
+        tree_caption=caption,
+        notes=notes,
+        complete=all(f.complete for f in facts.values()) and all(c.complete for c in churns.values()),
+        problems=problems,
+    )
+
+
+def _in_window(d: dt.date | None, since: dt.date | None, until: dt.date | None) -> bool:
+    if d is None:
+        return True
+    return not ((since and d < since) or (until and d > until))
+
+
+def _churn(spec: SeriesSpec, ordered: list[ReleaseSpec], facts: dict[str, ReleaseFacts],
+           base: ReleaseFacts | None, inside: list[int], opts: SeriesOptions
+           ) -> tuple[dict[int, PairChurn], dict[int, int]]:
+    """Churn of each patch inside the window (keyed by position) and the footprint after every patch."""
+    if spec.model == FULL:
+        pairs, where = [], []
+        for i in inside:
+            prev = ordered[i - 1].file if i > 0 else spec.base
+            if prev is not None:
+                pairs.append((prev, ordered[i].file))
+                where.append(i)
+        results = diff_pairs(pairs, opts.jobs, opts.limits)
+        footprints = {i: facts[str(r.file)].unpacked for i, r in enumerate(ordered)}
+        return dict(zip(where, results, strict=True)), footprints
+    assert base is not None
+    state: dict[str, Leaf] = {leaf.name: leaf for leaf in base.leaves}
+    churns: dict[int, PairChurn] = {}
+    footprints: dict[int, int] = {}
+    wanted = set(inside)
+    for i, r in enumerate(ordered):
+        new_state = overlay(state, facts[str(r.file)].leaves)
+        if i in wanted:
+            churns[i] = churn_between_inventories(state_inventory(state), state_inventory(new_state))
+        footprints[i] = sum(leaf.size for leaf in new_state.values())
+        state = new_state
+    return churns, footprints
+
+
+def _row(spec: SeriesSpec, ordered: list[ReleaseSpec], facts: dict[str, ReleaseFacts], base: ReleaseFacts | None,
+         dates: list[dt.date | None], i: int, churn: PairChurn | None, footprint: int) -> PatchRow:
+    r = ordered[i]
+    f = facts[str(r.file)]
+    if i > 0:
+        previous: str | None = ordered[i - 1].label or ordered[i - 1].file.name
+    else:
+        previous = f"base {spec.base.name}" if spec.base else None
+    if churn is None:
+        previous = None
+    if r.reboot_required is not None:
+        reboot, source = r.reboot_required, "manifest"
+    elif f.reboot_required is not None:
+        reboot, source = f.reboot_required, "metadata"
+    else:
+        reboot, source = None, "unknown"
+    days = (dates[i] - dates[i - 1]).days if i > 0 and dates[i] and dates[i - 1] else None
+    whole = bool(churn and churn.old_unpacked and churn.replaced_bytes >= WHOLE_IMAGE_SHARE * churn.old_unpacked)
+    return PatchRow(
+        index=i + 1,
+        label=r.label or r.file.name,
+        file=r.file.name,
+        date=dates[i],
+        kind=r.kind,
+        notes=r.notes,
+        download=f.download,
+        footprint_after=footprint,
+        previous=previous,
+        churn=churn,
+        reboot_required=reboot,
+        reboot_source=source,
+        days_since_previous=days,
+        whole_image_replaced=whole,
+        complete=f.complete and (churn.complete if churn else True),
+        categories=_categories(spec, ordered, facts, base, i),
+    )
+
+
+def _categories(spec: SeriesSpec, ordered: list[ReleaseSpec], facts: dict[str, ReleaseFacts],
+                base: ReleaseFacts | None, i: int) -> tuple[CategoryChurn, ...]:
+    """Per-category footprint and replaced bytes (only with --profile, full-image series)."""
+    new = facts[str(ordered[i].file)]
+    if not new.categories or spec.model != FULL:
+        return ()
+    prev = facts[str(ordered[i - 1].file)] if i > 0 else base
+    old = {leaf.key: leaf.sha256 for leaf in prev.leaves} if prev else {}
+    replaced: Counter[str] = Counter()
+    for leaf in new.leaves:
+        if prev is not None and old.get(leaf.key, "-") != leaf.sha256:
+            replaced[leaf.category or "unclassified"] += leaf.size
+    return tuple(CategoryChurn(c, b, replaced.get(c, 0)) for c, b in new.categories)
+
+
+def series_totals(rows: Sequence[PatchRow]) -> SeriesTotals:
+    """Totals over ``rows``: counts, sums, mean and largest patch, per-kind and reboot counts."""
+    compared = [r for r in rows if r.churn is not None]
+    n = len(rows)
+    download = sum(r.download for r in rows)
+    delta = sum(r.churn.delta_bytes for r in compared if r.churn)
+    kinds = Counter(r.kind or "unspecified" for r in rows)
+    reboots = Counter({True: "yes", False: "no", None: "unknown"}[r.reboot_required] for r in rows)
+    return SeriesTotals(
+        patches=n,
+        download=download,
+        replaced_bytes=sum(r.churn.replaced_bytes for r in compared if r.churn),
+        delta_bytes=delta,
+        growth_bytes=sum(r.churn.growth_bytes for r in compared if r.churn),
+        files_added=sum(r.churn.files_added for r in compared if r.churn),
+        files_removed=sum(r.churn.files_removed for r in compared if r.churn),
+        files_modified=sum(r.churn.files_modified for r in compared if r.churn),
+        mean_download=download / n if n else 0.0,
+        largest_download=max(((r.label, r.download) for r in rows), key=lambda p: p[1], default=None),
+        mean_delta=delta / len(compared) if compared else 0.0,
+        largest_delta=max(((r.label, r.churn.delta_bytes) for r in compared if r.churn),
+                          key=lambda p: p[1], default=None),
+        kinds=tuple(sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))),
+        reboots=tuple((k, reboots.get(k, 0)) for k in ("yes", "no", "unknown")),
+        whole_image_replaced=sum(1 for r in rows if r.whole_image_replaced),
+        not_compared=n - len(compared),
+    )
+
+
+def _highlights(rows: Sequence[PatchRow], close_days: int) -> tuple[Highlight, ...]:
+    """Patches that grew or churned sharply within ``close_days`` of the previous release."""
+    out = []
+    prev_delta: int | None = None
+    for r in rows:
+        c = r.churn
+        if c is None:
+            prev_delta = None
+            continue
+        close = r.days_since_previous is not None and r.days_since_previous <= close_days
+        base = max(c.old_unpacked, 1)
+        grew = c.growth_bytes >= SHARP_GROWTH_SHARE * base
+        jumped = (prev_delta is not None and c.delta_bytes >= SHARP_DELTA_FACTOR * max(prev_delta, 1)
+                  and c.delta_bytes >= SHARP_DELTA_SHARE * base)
+        if close and (grew or jumped or r.whole_image_replaced):
+            days = r.days_since_previous or 0
+            parts = [f"{r.label}: " + (f"grew {size(c.growth_bytes)}" if c.growth_bytes > 0 else "churned")
+                     + f" in {days} day{'s' if days != 1 else ''} after {r.previous}"]
+            parts.append(f"replaced {size(c.replaced_bytes)} ({c.churn_ratio:.0%} of the footprint)")
+            if prev_delta:
+                parts.append(f"delta {size(c.delta_bytes)}, {c.delta_bytes / prev_delta:.0f}x the previous patch's")
+            else:
+                parts.append(f"delta {size(c.delta_bytes)}")
+            if c.components:
+                parts.append("top changed: " + ", ".join(f"{x.name} {size(x.replaced_bytes)}"
+                                                         for x in c.components[:3]))
+            out.append(Highlight(label=r.label, previous=r.previous or "", days=days, growth_bytes=c.growth_bytes,
+                                 delta_bytes=c.delta_bytes, replaced_bytes=c.replaced_bytes,
+                                 message="; ".join(parts), top_components=c.components[:3]))
+        prev_delta = c.delta_bytes
+    return tuple(out)
+
+
+def _tree(spec: SeriesSpec, ordered: list[ReleaseSpec], facts: dict[str, ReleaseFacts],
+          base: ReleaseFacts | None, inside: list[int]) -> tuple[tuple[TreeNode, ...], str]:
+    """Treemap nodes of the latest release in the window, with a caption saying what they show."""
+    if not inside:
+        return (), "no release in the window"
+    last = ordered[inside[-1]]
+    if spec.model == FULL:
+        return facts[str(last.file)].tree, f"{last.label or last.file.name}: unpacked footprint by container"
+    assert base is not None and spec.base is not None
+    patches = [facts[str(r.file)] for r in ordered[: inside[-1] + 1]]
+    patch_total = sum(p.unpacked for p in patches)
+    root = "(installed)"
+    nodes = [TreeNode(root, "", f"{spec.name} after {last.label or last.file.name}",
+                      base.unpacked + patch_total, "container")]
+    for n in base.tree:
+        nodes.append(TreeNode(n.id, n.parent or root, n.label, n.value, n.kind))
+    nodes.append(TreeNode("(patches)", root, f"{len(patches)} patches", patch_total, "container"))
+    for r, p in zip(ordered, patches, strict=False):
+        if p.unpacked:
+            nodes.append(TreeNode(f"(patch){p.source}", "(patches)", r.label or r.file.name, p.unpacked, "files"))
+    return tuple(nodes), (f"{spec.name}: base image {spec.base.name} and the payload of every patch applied on "
+                          "top of it (a replaced file is counted in both)")
+
+
+def _notes(spec: SeriesSpec, order: OrderInfo, rows: Sequence[PatchRow]) -> tuple[str, ...]:
+    notes = [f"order: {order.detail}"]
+    if spec.model == FULL:
+        notes.append("model: every release is a whole image; each patch is diffed against the previous release"
+                     + (f" (the first against base {spec.base.name})" if spec.base else ""))
+    else:
+        notes.append(f"model: incremental patches on base {spec.base.name if spec.base else '?'}; the footprint "
+                     "after a patch is the base plus every patch so far (files replaced by path); deltas are "
+                     "upper bounds (patch files counted whole)")
+    if any(r.churn is None for r in rows):
+        notes.append("the first release has nothing to compare with (name a base in a manifest)")
+    if any(r.reboot_required is None for r in rows):
+        notes.append("reboot 'unknown': neither the manifest nor the image metadata says")
+    return tuple(notes)
+
+
+def release_specs(paths: Sequence[Path]) -> list[ReleaseSpec]:
+    """Release specs for plain files/directories (a directory contributes its files, not recursively)."""
+    out = []
+    for p in paths:
+        if p.is_dir():
+            out += [ReleaseSpec(file=f) for f in sorted(p.iterdir())
+                    if f.is_file() and not f.name.startswith(".") and f.suffix.lower() != ".toml"]
+        else:
+            out.append(ReleaseSpec(file=p))
+    return out

@@ -1,0 +1,228 @@
+"""Plain data passed between the series layers: what was asked for, what was measured, what is reported.
+
+Everything here is a frozen dataclass of plain values (no inventories, no mapping proxies), so the
+per-release facts can cross a process boundary when releases are walked in parallel.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Version of the ``inspector series --json`` schema. Bump on any incompatible change.
+SERIES_SCHEMA_VERSION = 1
+
+#: Series models: every release is a complete image, or a patch applied on top of a base image.
+FULL = "full"
+INCREMENTAL = "incremental"
+
+
+@dataclass(frozen=True)
+class ReleaseSpec:
+    """One release as the user named it: a file, and whatever the manifest said about it."""
+
+    file: Path
+    label: str | None = None
+    date: dt.date | None = None
+    kind: str | None = None
+    notes: str | None = None
+    reboot_required: bool | None = None
+
+
+@dataclass(frozen=True)
+class SeriesSpec:
+    """One product's releases, as given (manifest order, or argument order before sorting)."""
+
+    name: str
+    releases: tuple[ReleaseSpec, ...]
+    base: Path | None = None
+    model: str = FULL
+    from_manifest: bool = False
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """One leaf file of a release: its in-container path (what an incremental patch replaces)."""
+
+    name: str
+    size: int
+    sha256: str | None
+    component: str
+    key: str = ""  # logical path without the image's own name (matches the same file across releases)
+    category: str | None = None  # footprint profile category (--profile)
+
+
+@dataclass(frozen=True)
+class TreeNode:
+    """One treemap node: a container, a top-level directory inside one, or loose files."""
+
+    id: str
+    parent: str
+    label: str
+    value: int
+    kind: str  # container | dir | files
+
+
+@dataclass(frozen=True)
+class ReleaseFacts:
+    """What walking one release file found, reduced to plain values."""
+
+    source: str
+    download: int
+    unpacked: int
+    files: int
+    complete: bool
+    problems: tuple[str, ...]
+    dates: tuple[dt.date, ...]  # release dates found in container metadata, newest last
+    version: str | None  # version/build found in the shallowest container metadata
+    reboot_required: bool | None  # from container metadata; None when nothing says
+    leaves: tuple[Leaf, ...]
+    tree: tuple[TreeNode, ...]
+    categories: tuple[tuple[str, int], ...] = ()  # per-category unpacked bytes (--profile)
+
+
+@dataclass(frozen=True)
+class ComponentChurn:
+    """Churn of one component (VIB, package, top-level directory) in one patch."""
+
+    name: str
+    replaced_bytes: int
+    delta_bytes: int
+    growth_bytes: int
+
+
+@dataclass(frozen=True)
+class PairChurn:
+    """The diff engine's verdict on one patch, reduced to what the series report needs."""
+
+    files_added: int
+    files_removed: int
+    files_modified: int
+    files_renamed: int
+    replaced_bytes: int
+    delta_bytes: int
+    delta_skipped: int
+    old_unpacked: int
+    new_unpacked: int
+    growth_bytes: int
+    churn_ratio: float
+    components: tuple[ComponentChurn, ...]  # largest replaced first
+    complete: bool = True
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CategoryChurn:
+    """One footprint-profile category in one patch: its size after the patch and the bytes replaced."""
+
+    category: str
+    footprint: int
+    replaced_bytes: int
+
+
+@dataclass(frozen=True)
+class OrderInfo:
+    """Which rule ordered the releases, said in words for the report."""
+
+    source: str  # manifest | metadata-date | metadata-version | name
+    detail: str
+
+
+@dataclass(frozen=True)
+class PatchRow:
+    """One patch of a series with its churn against the previous release (or the base)."""
+
+    index: int
+    label: str
+    file: str
+    date: dt.date | None
+    kind: str | None
+    notes: str | None
+    download: int
+    footprint_after: int
+    previous: str | None  # label of what this patch was compared with (None: nothing to compare with)
+    churn: PairChurn | None
+    reboot_required: bool | None
+    reboot_source: str  # manifest | metadata | unknown
+    days_since_previous: int | None
+    whole_image_replaced: bool
+    complete: bool
+    categories: tuple[CategoryChurn, ...] = ()
+
+
+@dataclass(frozen=True)
+class Highlight:
+    """A patch that grew or churned sharply within a few days of the previous release."""
+
+    label: str
+    previous: str
+    days: int
+    growth_bytes: int
+    delta_bytes: int
+    replaced_bytes: int
+    message: str
+    top_components: tuple[ComponentChurn, ...]
+
+
+@dataclass(frozen=True)
+class SeriesTotals:
+    """Figures over the patches inside the window."""
+
+    patches: int
+    download: int
+    replaced_bytes: int
+    delta_bytes: int
+    growth_bytes: int
+    files_added: int
+    files_removed: int
+    files_modified: int
+    mean_download: float
+    largest_download: tuple[str, int] | None
+    mean_delta: float
+    largest_delta: tuple[str, int] | None
+    kinds: tuple[tuple[str, int], ...]
+    reboots: tuple[tuple[str, int], ...]  # yes / no / unknown counts
+    whole_image_replaced: int
+    not_compared: int  # patches with nothing to compare against (first release without a base)
+
+
+@dataclass(frozen=True)
+class SeriesReport:
+    """One series, measured: rows and totals inside the window, plus how the figures were obtained."""
+
+    name: str
+    model: str
+    base: str | None
+    base_footprint: int | None
+    order: OrderInfo
+    since: dt.date | None
+    until: dt.date | None
+    rows: tuple[PatchRow, ...]
+    totals: SeriesTotals
+    highlights: tuple[Highlight, ...]
+    tree: tuple[TreeNode, ...]  # treemap of the latest release's footprint
+    tree_caption: str
+    notes: tuple[str, ...] = field(default_factory=tuple)
+    complete: bool = True
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """One compared figure: A's value, B's value and A/B (None when B is zero)."""
+
+    name: str
+    a: float
+    b: float
+    ratio: float | None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two series side by side."""
+
+    a: SeriesReport
+    b: SeriesReport
+    ratios: tuple[Ratio, ...]
+    sentence: str

@@ -1,0 +1,80 @@
+"""The two expensive steps of a series, each through one function that fans out over processes.
+
+``walk_releases`` reads every release file (walks it, or loads a saved inventory) and reduces it to
+``ReleaseFacts``; ``diff_pairs`` runs the diff engine on consecutive full images. Both take ``jobs``:
+1 runs in this process, more uses a process pool (results come back in input order either way).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from inspector.limits import Limits, WalkError
+from inspector.series.model import PairChurn, ReleaseFacts
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class ReleaseError(Exception):
+    """A release file could not be read at all; the message is one line for the user."""
+
+
+def _facts_task(args: tuple[Path, Limits | None, str | None]) -> ReleaseFacts | str:
+    from inspector.series.facts import release_facts
+    from inspector.sources import load_inventory
+
+    path, limits, profile_ref = args
+    try:
+        profile = None
+        if profile_ref is not None:
+            from inspector.footprint import load_profile
+
+            profile = load_profile(profile_ref)
+        return release_facts(load_inventory(path, limits), profile)
+    except (WalkError, ValueError, OSError) as exc:
+        return str(exc) or f"{path}: unreadable"
+
+
+def _diff_task(args: tuple[Path, Path, Limits | None]) -> PairChurn | str:
+    from inspector.series.churn import churn_between_images
+
+    old, new, limits = args
+    try:
+        return churn_between_images(old, new, limits)
+    except (WalkError, ValueError, OSError) as exc:
+        return f"diff {old.name} -> {new.name}: {exc}"
+
+
+def fan_out(fn: Callable[[T], R], items: Sequence[T], jobs: int) -> list[R]:
+    """``[fn(x) for x in items]``, over ``jobs`` worker processes when ``jobs > 1``."""
+    if jobs <= 1 or len(items) <= 1:
+        return [fn(x) for x in items]
+    with ProcessPoolExecutor(max_workers=min(jobs, len(items))) as pool:
+        return list(pool.map(fn, items))
+
+
+def walk_releases(paths: Sequence[Path], jobs: int = 1, limits: Limits | None = None,
+                  profile: str | None = None) -> list[ReleaseFacts]:
+    """Facts of every release file, in the order given. Raises ``ReleaseError`` if one cannot be read.
+
+    ``profile`` is a footprint profile name or file (per-category sizes); it is loaded in each worker.
+    """
+    results: list[Any] = fan_out(_facts_task, [(p, limits, profile) for p in paths], jobs)
+    for r in results:
+        if isinstance(r, str):
+            raise ReleaseError(r)
+    return results
+
+
+def diff_pairs(pairs: Sequence[tuple[Path, Path]], jobs: int = 1,
+               limits: Limits | None = None) -> list[PairChurn]:
+    """The diff engine's churn for each (old, new) pair of release files, in the order given."""
+    results: list[Any] = fan_out(_diff_task, [(a, b, limits) for a, b in pairs], jobs)
+    for r in results:
+        if isinstance(r, str):
+            raise ReleaseError(r)
+    return results
