@@ -52,6 +52,7 @@ def _indent(path: str, depth: int) -> str:
 def listing(inv: Inventory, tree: bool = False, markdown: bool = False) -> str:
     """Every entry: flat (full logical paths) or as an indented tree."""
     rows = []
+    levels: dict[str, int] = {inv.root.path: -1}
     for e in inv.entries[1:]:
         kind = e.kind.value
         if e.container:
@@ -59,7 +60,8 @@ def listing(inv: Inventory, tree: bool = False, markdown: bool = False) -> str:
         name = e.path
         if tree:
             inner = e.path.rsplit(NEST, 1)[-1]
-            level = e.depth - 1 + inner.count("/")
+            level = levels.get(e.parent or "", -1) + 1 + inner.count("/")
+            levels[e.path] = level
             name = "  " * level + inner.rsplit("/", 1)[-1] + ("/" if e.kind is EntryKind.DIR else "")
             if e.container and e.opened:
                 name += "!"
