@@ -1,0 +1,154 @@
+"""Data types of a diff between two inventories (the contract other layers code against).
+
+A ``DiffResult`` holds one ``Change`` per compared entry (unchanged leaf files included), the churn
+totals for the whole release pair and per component, and what could not be compared. Everything here is
+a frozen dataclass; the engine builds them, renderers and the series/footprint layers read them.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from inspector.model import NEST, Entry, Problem
+
+#: Version of the ``inspector.diff`` JSON schema. Bump on any incompatible change.
+DIFF_SCHEMA_VERSION = 1
+
+
+class ChangeStatus(str, enum.Enum):
+    """How an entry changed between the old and the new release."""
+
+    ADDED = "added"
+    REMOVED = "removed"
+    MODIFIED = "modified"
+    RENAMED = "renamed"
+    RENAMED_MODIFIED = "renamed_modified"
+    UNCHANGED = "unchanged"
+    METADATA = "metadata"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One paired or unpaired entry. ``delta_bytes`` is the estimated binary delta (modified files) or
+    the compressed size (added files); ``None`` when not computed or skipped (see ``delta_note``)."""
+
+    status: ChangeStatus
+    old: Entry | None
+    new: Entry | None
+    delta_bytes: int | None
+    component: str
+    #: Metadata fields that differ (``mode``, ``mtime``, ``link_target``), for any status.
+    changed_meta: tuple[str, ...] = ()
+    #: Why no delta estimate was made for a modified/added file (size bound, no content, ...).
+    delta_note: str | None = None
+
+    @property
+    def path(self) -> str:
+        """The new logical path if the entry exists in the new release, else the old one."""
+        entry = self.new if self.new is not None else self.old
+        assert entry is not None
+        return entry.path
+
+    @property
+    def is_file(self) -> bool:
+        """True when this change is about leaf file content (not a directory, link or container)."""
+        entry = self.new if self.new is not None else self.old
+        return entry is not None and entry.is_leaf_file
+
+    @property
+    def replaced_bytes(self) -> int:
+        """New size of an added or content-modified file (what a whole-file update ships), else 0."""
+        if self.is_file and self.status in (ChangeStatus.ADDED, ChangeStatus.MODIFIED,
+                                            ChangeStatus.RENAMED_MODIFIED):
+            return (self.new.size if self.new is not None else 0) or 0
+        return 0
+
+    @property
+    def size(self) -> int:
+        """The larger of the old and new sizes (what ``--min-size`` and "largest changes" sort by)."""
+        return max((self.old.size if self.old else 0) or 0, (self.new.size if self.new else 0) or 0)
+
+
+@dataclass(frozen=True)
+class ChurnTotals:
+    """Churn figures over a set of changes (the whole diff, or one component).
+
+    ``files_modified`` counts content changes, renamed ones included; ``files_renamed`` counts pure
+    renames/moves (content identical), so removed + modified + renamed + unchanged + metadata-only is
+    the number of old leaf files compared. ``delta_bytes`` sums the delta estimates of modified files,
+    the compressed sizes of added files, and the replaced size of any file without an estimate (an
+    upper bound); ``delta_skipped`` counts the modified or added files without an estimate.
+    """
+
+    files_added: int
+    files_removed: int
+    files_modified: int
+    files_renamed: int
+    files_unchanged: int
+    files_metadata_only: int
+    bytes_added: int
+    bytes_removed: int
+    bytes_modified_old: int
+    bytes_modified_new: int
+    replaced_bytes: int
+    delta_bytes: int
+    delta_skipped: int
+    old_unpacked: int
+    new_unpacked: int
+    growth_bytes: int
+    churn_ratio: float
+    old_download: int
+    new_download: int
+    #: Directories, links and other non-file entries added, removed or with changed metadata.
+    other_changes: int = 0
+
+    @property
+    def files_changed(self) -> int:
+        """Leaf files added, removed, modified, renamed or with changed metadata."""
+        return (self.files_added + self.files_removed + self.files_modified + self.files_renamed
+                + self.files_metadata_only)
+
+
+@dataclass(frozen=True)
+class DiffOptions:
+    """How a diff is computed. Deltas need both files' content (a second, capturing walk per side)."""
+
+    delta: bool = True
+    delta_max_bytes: int = 64 * 1024 * 1024
+    delta_method: str = "zstd"
+    #: zstd level for deltas and for the compressed size of added files (3 is ``zstd --patch-from``'s).
+    delta_level: int = 3
+
+
+@dataclass(frozen=True)
+class DiffResult:
+    """A complete diff of two releases (see the module docstring)."""
+
+    old_source: str
+    new_source: str
+    totals: ChurnTotals
+    changes: tuple[Change, ...]
+    components: tuple[tuple[str, ChurnTotals], ...]
+    complete: bool
+    problems: tuple[Problem, ...]
+    schema_version: int = DIFF_SCHEMA_VERSION
+    #: Subtrees skipped because a side could not be read there (``old: path`` / ``new: path``).
+    not_compared: tuple[str, ...] = ()
+    #: Renamed containers (old logical path, new logical path): the image itself if its name changed, and
+    #: every container whose path inside the image changed (version-aware rename or move).
+    renamed_containers: tuple[tuple[str, str], ...] = ()
+    options: DiffOptions = DiffOptions()
+    #: Why deltas were not estimated at all (``--no-delta``, saved inventories), else None.
+    delta_note: str | None = None
+
+    @property
+    def identical(self) -> bool:
+        """True when nothing differs and everything could be compared."""
+        return self.complete and not self.not_compared and all(
+            c.status is ChangeStatus.UNCHANGED for c in self.changes)
+
+
+def relative(path: str) -> str:
+    """A logical path without its image name (``a.iso!/x/y`` -> ``x/y``): what the two sides share."""
+    return path.split(NEST, 1)[1] if NEST in path else ""
