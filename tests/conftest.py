@@ -25,6 +25,32 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], list[Path
     return get
 
 
+_SESSION_STORE_DIR: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Before anything runs (session fixtures too), point the inventory store away from ~/.cache."""
+    import os
+    import tempfile
+
+    _SESSION_STORE_DIR.append(tempfile.mkdtemp(prefix="inspector-test-store-"))
+    os.environ["INSPECTOR_STORE"] = str(Path(_SESSION_STORE_DIR[-1]) / "store.sqlite")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the session's inventory store."""
+    for d in _SESSION_STORE_DIR:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _private_inventory_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own empty inventory store: nothing leaks between tests or into ~/.cache."""
+    path = tmp_path_factory.mktemp("store") / "store.sqlite"
+    monkeypatch.setenv("INSPECTOR_STORE", str(path))
+    return path
+
+
 def require_tool(*tools: str) -> None:
     """Skip the calling test when an independent tool is missing (CI installs them all)."""
     missing = [t for t in tools if shutil.which(t) is None]

@@ -9,8 +9,15 @@ from pathlib import Path
 import typer
 
 from inspector.commands import options
+from inspector.model import Inventory
 from inspector.report import inventory_text
 from inspector.serialize import inventory_to_dict
+
+
+class ExportFormat(str, Enum):
+    inv = "inv"
+    cyclonedx = "cyclonedx"
+    ncdu = "ncdu"
 
 
 class Listing(str, Enum):
@@ -32,8 +39,21 @@ def inventory(
     max_depth: int = options.MaxDepth,
     timeout: float | None = options.Timeout,
     max_total_gib: float = options.MaxTotal,
+    max_member_gib: float = options.MaxMember,
+    max_ratio: float = options.MaxRatio,
+    max_members: int = options.MaxMembers,
+    max_name_length: int = options.MaxNameLength,
     strict: bool = options.Strict,
     no_progress: bool = options.NoProgress,
+    output: Path | None = typer.Option(None, "--output", "-o", dir_okay=False,
+                                       help="Also write the inventory to this file (see --format)."),
+    export_format: ExportFormat = typer.Option(ExportFormat.inv, "--format",
+                                               help="Format of -o: inv (portable inventory that diff, series "
+                                               "and footprint accept in place of the image), cyclonedx "
+                                               "(SBOM JSON) or ncdu (browse with ncdu -f)."),
+    store: Path | None = options.StorePath,
+    no_store: bool = options.NoStore,
+    refresh: bool = options.Refresh,
 ) -> None:
     """Inventory every file inside IMAGE, at every nesting depth.
 
@@ -47,9 +67,15 @@ def inventory(
       inspector inventory bundle.zip --list flat --max-depth 2
 
       inspector inventory release.iso --json > release.json
+
+      inspector inventory release.iso -o release.inv
     """
-    limits = options.make_limits(max_depth, timeout, max_total_gib)
-    inv = options.walk_image(image, limits, not no_progress and not (as_json or as_csv))
+    limits = options.make_limits(max_depth, timeout, max_total_gib, max_member_gib, max_ratio, max_members,
+                                 max_name_length)
+    inv = options.walk_image(image, limits, not no_progress and not (as_json or as_csv),
+                             options.store_config(store, no_store, refresh))
+    if output is not None:
+        _export(inv, output, export_format)
     if as_json:
         typer.echo(json.dumps(inventory_to_dict(inv), indent=1, sort_keys=False, default=str))
     elif as_csv:
@@ -61,3 +87,18 @@ def inventory(
         typer.echo("\n".join(parts))
     options.report_problems(inv)
     raise typer.Exit(options.completion_code(inv.complete, strict))
+
+
+def _export(inv: Inventory, output: Path, fmt: ExportFormat) -> None:
+    """Write ``inv`` to ``output`` as a portable inventory, a CycloneDX SBOM or an ncdu tree."""
+    from inspector import portable
+    from inspector.report import export
+
+    try:
+        if fmt is ExportFormat.inv:
+            portable.write(inv, output)
+        else:
+            doc = export.to_cyclonedx(inv) if fmt is ExportFormat.cyclonedx else export.to_ncdu(inv)
+            output.write_text(json.dumps(doc, indent=None, separators=(",", ":")) + "\n", encoding="utf-8")
+    except OSError as exc:
+        options.fail(f"{output}: cannot write ({exc.strerror or exc})")
