@@ -87,10 +87,14 @@ class FormatError(WalkError):
 
 
 def strip_suffix(name: str, suffixes: dict[str, str]) -> str:
-    """Name of a decompressed payload from its wrapper's name (``a.tgz`` -> ``a.tar``, ``b.gz`` -> ``b``)."""
+    """Name of a decompressed payload from its wrapper's name (``a.tgz`` -> ``a.tar``, ``b.gz`` -> ``b``).
+
+    An unknown suffix is dropped (``TOOLS.T00`` -> ``TOOLS``); a name without one gets ``.out``.
+    """
     base = name.rsplit("/", 1)[-1]
     lower = base.lower()
     for suffix, replacement in suffixes.items():
         if lower.endswith(suffix) and len(base) > len(suffix):
             return base[: -len(suffix)] + replacement
-    return base + ".out"
+    stem, dot, _ = base.rpartition(".")
+    return stem if dot and stem else base + ".out"
