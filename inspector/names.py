@@ -7,8 +7,11 @@ inspector shows them as they are, escaped so that one name is one printable line
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: C0 and C1 controls and the Unicode line/paragraph separators: each would break a name's single line
+#: (``str.splitlines`` splits at \x85 too) or drive a terminal (\x9b is CSI).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def display_name(raw: str | bytes) -> str:
@@ -17,7 +20,12 @@ def display_name(raw: str | bytes) -> str:
         text = raw.decode("utf-8", "backslashreplace")
     else:
         text = raw.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return _CONTROL.sub(_escape, text)
+
+
+def _escape(m: re.Match[str]) -> str:
+    code = ord(m.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def member_path(raw: str | bytes) -> str:
@@ -35,3 +43,50 @@ def is_unsafe(name: str) -> bool:
     """True for names that would escape an extraction directory (reported, never followed)."""
     parts = name.replace("\\", "/").split("/")
     return name.startswith(("/", "\\")) or ".." in parts or bool(re.match(r"^[A-Za-z]:", name))
+
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
+def unsafe_reason(raw: str | bytes) -> str | None:
+    """Why a stored member name must never become a path on disk, or None when it is harmless.
+
+    Looks at the name as stored (before ``member_path`` drops a leading ``/``), so an absolute name is
+    still seen as one. The name is only ever reported, never used to build a path.
+    """
+    if isinstance(raw, bytes):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return "not valid UTF-8"
+    else:
+        text = raw
+        if _SURROGATE.search(text):
+            return "not valid UTF-8"
+    if "\x00" in text:
+        return "contains a NUL character"
+    if _CONTROL.search(text):
+        return "contains control characters"
+    if text.startswith(("/", "\\")):
+        return "absolute path"
+    if _DRIVE.match(text):
+        return "Windows drive letter"
+    if ".." in text.replace("\\", "/").split("/"):
+        return "'..' component escapes the extraction directory"
+    if "\\" in text:
+        return "backslash, a directory separator on Windows"
+    return None
+
+
+def checked_member_path(raw: str | bytes, report: Callable[[str | None, str, str], None]) -> str:
+    """``member_path(raw)``, reporting an unsafe stored name as a warning through ``report``.
+
+    Unpackers call this where they make member names (``report`` is ``UnpackContext.problem``), so the
+    warning shows the name exactly as stored (escaped), not the canonical path it is listed under.
+    """
+    name = member_path(raw)
+    why = unsafe_reason(raw)
+    if why is not None:
+        report(name, f"unsafe member name '{display_name(raw)}' ({why}): listed, never extracted", "warning")
+    return name

@@ -18,6 +18,8 @@ from inspector.limits import BudgetExhausted, LimitExceeded, Limits, TimeoutExce
 
 #: Bytes kept from the start of each member for content sniffing (ISO 9660 needs 32 KiB + a sector).
 HEAD_SIZE = 64 * 1024
+#: Members stopped by the expansion-ratio limit before the whole image is treated as a bomb.
+BOMBS_PER_IMAGE = 3
 #: Read size used when draining or copying streams.
 CHUNK = 1024 * 1024
 
@@ -31,6 +33,13 @@ class Budget:
     total_bytes: int = 0
     members: int = 0
     deadline: float | None = field(default=None)
+    bombs: int = 0  # members stopped by the per-member expansion ratio
+
+    def add_bomb(self, reason: str) -> None:
+        """Count one more member stopped by the ratio limit; the third one stops the whole image."""
+        self.bombs += 1
+        if self.bombs >= BOMBS_PER_IMAGE:
+            raise BudgetExhausted(f"{reason}; {self.bombs} members expanded like this: walk stopped")
 
     def start(self) -> None:
         """Start the clock for the per-image timeout."""
@@ -47,7 +56,7 @@ class Budget:
         self.total_bytes += n
         lim = self.limits
         if self.total_bytes > lim.max_total_bytes:
-            raise BudgetExhausted(f"total unpacked bytes exceed {lim.max_total_bytes} (--max-total)")
+            raise BudgetExhausted(f"total unpacked bytes exceed {lim.max_total_bytes} (--max-total-gib)")
         if (
             self.image_size
             and self.total_bytes > lim.ratio_floor_bytes
@@ -55,7 +64,7 @@ class Budget:
         ):
             raise BudgetExhausted(
                 f"image expands more than {lim.max_ratio * 4:g}x its size across all layers "
-                "(decompression bomb?)"
+                "(decompression bomb?); walk stopped (--max-ratio)"
             )
 
     def add_member(self) -> None:
@@ -171,14 +180,14 @@ class TrackedStream(io.RawIOBase):
         budget.add_bytes(n)
         limits = budget.limits
         if self.count > limits.max_member_bytes:
-            raise LimitExceeded(f"member larger than {limits.max_member_bytes} bytes (--max-member)")
+            raise LimitExceeded(f"member larger than {limits.max_member_bytes} bytes (--max-member-gib)")
         if self._ratio_base is not None and self.count > limits.ratio_floor_bytes:
             base = max(self._ratio_base(), 1)
             if self.count > limits.max_ratio * base:
-                raise LimitExceeded(
-                    f"expands more than {limits.max_ratio:g}x ({self.count} bytes from {base}) "
-                    "(decompression bomb?)"
-                )
+                reason = (f"expands more than {limits.max_ratio:g}x ({self.count} bytes from {base}) "
+                          "(decompression bomb?) (--max-ratio)")
+                budget.add_bomb(reason)
+                raise LimitExceeded(reason)
         budget.check_time()
 
     def drain(self, sink: BinaryIO | None = None) -> None:
@@ -348,7 +357,7 @@ def copy_stream(src: BinaryIO, dst: BinaryIO, limit: int) -> int:
             return total
         total += len(chunk)
         if total > limit:
-            raise LimitExceeded(f"spool larger than {limit} bytes (--max-spool)")
+            raise LimitExceeded(f"spool larger than {limit} bytes (--max-member-gib)")
         dst.write(chunk)
 
 

@@ -307,12 +307,17 @@ class Walker:
         )
         opened = False
         members = handler.members(source, ctx)
+        seen: set[str] = set()
         try:
             for child in members:
                 state.budget.add_member()
+                if child.name in seen:
+                    report(child.name, "duplicate member name: listed again, an extractor would overwrite the "
+                           "earlier one", "warning")
+                seen.add(child.name)
                 if len(child.name) > self.limits.max_path_length:
                     report(child.name[:200] + "...", f"member name longer than "
-                           f"{self.limits.max_path_length} characters; skipped", "limit")
+                           f"{self.limits.max_path_length} characters; skipped (--max-name-length)", "limit")
                     continue
                 try:
                     self._visit(state, child, f"{logical}{NEST}{child.name}", depth + 1)
@@ -323,6 +328,8 @@ class Walker:
             if isinstance(exc, BudgetExhausted):
                 state.problem(logical, _reason(exc), exc.kind)
             meta["incomplete"] = True
+            if root_hash is not None:
+                root_hash.cancel()  # the walk stops: nobody will ask for the image's hash
             raise _Abort from None
         except WalkError as exc:
             state.problem(logical, _reason(exc), exc.kind)
@@ -336,8 +343,8 @@ class Walker:
             members.close()  # stops a handler's background reader even when we leave early
             if spool is not None:
                 spool.close()
-            if root_hash is not None and not root_hash.done():
-                root_hash.cancel()
+        # Returned even when the reader failed part-way: the image's hash is still wanted (cancelling it
+        # here, as before, made the caller's result() raise CancelledError when the hash had not started).
         return root_hash, opened
 
 

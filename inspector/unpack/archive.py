@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import io
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -18,9 +19,13 @@ import libarchive.exception
 
 from inspector.limits import Unsupported, WalkError
 from inspector.model import EntryKind
-from inspector.names import member_path
+from inspector.names import checked_member_path, member_path
 from inspector.streams import CHUNK
 from inspector.unpack.base import FormatError, Member, SniffInfo, UnpackContext
+
+# libarchive-c logs libarchive's warnings ("Skipped 1 bytes before finding valid header") through the
+# logging module, which would print them on stderr as stray lines outside our one-line problem format.
+logging.getLogger("libarchive").setLevel(logging.ERROR)
 
 TAR_MAGICS = (b"ustar\x0000", b"ustar  \x00", b"ustar\x00")
 VMTAR_MAGIC = b"visor  \x00"
@@ -164,7 +169,7 @@ class LibarchiveHandler:
                             # are empty): this entry carries the content, so it is a file.
                             kind = EntryKind.FILE
                     yield Member(
-                        name=member_path(raw_name),
+                        name=checked_member_path(raw_name, ctx.problem),
                         kind=kind,
                         size=size if kind is EntryKind.FILE else None,
                         mode=(entry.mode & 0o7777) if entry.mode else None,

@@ -19,6 +19,7 @@ from typing import Any, BinaryIO
 
 import zstandard
 
+from inspector.names import display_name
 from inspector.streams import CHUNK, ReadAheadReader
 from inspector.unpack.base import FormatError, Member, SniffInfo, UnpackContext, strip_suffix
 
@@ -56,7 +57,7 @@ def gzip_fname(head: bytes) -> str | None:
         return None
     raw = head[pos:end]
     name = raw.decode("latin-1").replace("\\", "/").rsplit("/", 1)[-1]
-    return name or None
+    return display_name(name) or None  # FNAME is arbitrary bytes: one printable line, like every name
 
 
 class DecompressReader(io.RawIOBase):

@@ -12,11 +12,12 @@ import calendar
 import stat
 import zipfile
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
+from inspector.hardening import zip_overlap
 from inspector.limits import Unsupported
 from inspector.model import EntryKind
-from inspector.names import member_path
+from inspector.names import checked_member_path, display_name
 from inspector.unpack.base import FormatError, Member, SniffInfo, UnpackContext
 
 _METHODS = {0: "stored", 8: "deflate", 9: "deflate64", 12: "bzip2", 14: "lzma", 93: "zstd", 95: "xz", 99: "aes"}
@@ -57,12 +58,17 @@ class ZipHandler:
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
             raise FormatError(f"not a readable ZIP: {exc}") from None
         with zf:
+            overlap = zip_overlap(zf.infolist())
+            if overlap is not None:
+                first, second = (display_name(i.orig_filename) for i in overlap)
+                raise FormatError(f"overlapping ZIP entries (zip bomb?): '{second}' starts inside '{first}'; "
+                                  "no member read")
             if zf.comment:
                 ctx.meta["comment"] = zf.comment[:200].decode("utf-8", "replace")
             for info in zf.infolist():
-                yield self._member(zf, info)
+                yield self._member(zf, info, ctx)
 
-    def _member(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> Member:
+    def _member(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, ctx: UnpackContext) -> Member:
         unix_mode = info.external_attr >> 16 if info.create_system == 3 else 0
         if info.is_dir():
             kind = EntryKind.DIR
@@ -82,18 +88,21 @@ class ZipHandler:
         except (ValueError, OverflowError):
             mtime = None
 
+        opened: list[Any] = []
+
         def opener() -> BinaryIO:
             if info.flag_bits & 0x1:
                 raise Unsupported("encrypted ZIP member (no password)")
             try:
-                return _SafeZipExtFile(zf.open(info))  # type: ignore[return-value]
+                opened.append(zf.open(info))
+                return _SafeZipExtFile(opened[-1])  # type: ignore[return-value]
             except NotImplementedError as exc:
                 raise Unsupported(f"ZIP compression method {meta['method']}: {exc}") from None
             except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
                 raise FormatError(str(exc)) from None
 
         return Member(
-            name=member_path(info.filename),
+            name=checked_member_path(info.orig_filename, ctx.problem),
             kind=kind,
             size=info.file_size if kind is EntryKind.FILE else None,
             stored_size=info.compress_size if kind is EntryKind.FILE else None,
@@ -102,4 +111,16 @@ class ZipHandler:
             link_target=link,
             meta=meta,
             open=opener if kind is EntryKind.FILE else None,
+            compressed_progress=(lambda: _compressed_read(info, opened)) if kind is EntryKind.FILE else None,
         )
+
+
+def _compressed_read(info: zipfile.ZipInfo, opened: list[Any]) -> int:
+    """Compressed bytes of ``info`` consumed so far, so the ratio limit trips early in a zip bomb."""
+    ext = opened[-1] if opened else None
+    left = getattr(ext, "_compress_left", None)
+    if left is None:
+        return info.compress_size
+    # zipfile reads compressed input ahead; what zlib has not consumed yet waits in unconsumed_tail.
+    pending = len(getattr(getattr(ext, "_decompressor", None), "unconsumed_tail", b"") or b"")
+    return max(info.compress_size - left - pending, 0)

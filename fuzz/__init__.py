@@ -1,0 +1,1 @@
+"""Fuzz harness for the unpackers (see fuzz/README.md)."""
