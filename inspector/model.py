@@ -73,8 +73,12 @@ class Entry:
 
     @property
     def unread(self) -> bool:
-        """True for a file whose content could not be read completely (no hash; size is as declared)."""
-        return self.kind is EntryKind.FILE and self.sha256 is None
+        """True for a file whose content could not be read completely (no hash; size is as declared).
+
+        Opened containers are never "unread": a decompressed payload that is a container is not hashed
+        (its wrapper's hash identifies it), and a container that broke off is marked ``meta["incomplete"]``.
+        """
+        return self.kind is EntryKind.FILE and self.sha256 is None and not (self.container and self.opened)
 
     @property
     def is_leaf_file(self) -> bool:

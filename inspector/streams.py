@@ -124,6 +124,12 @@ class TrackedStream(io.RawIOBase):
             self._head += chunk
         return self._head[:n]
 
+    def skip_hash(self) -> None:
+        """Do not hash this content (only before it is read): used where another hash identifies it."""
+        if self._head_pos:
+            raise RuntimeError("skip_hash after reading")
+        self._hash = None
+
     @property
     def head(self) -> bytes:
         """The bytes kept by ``peek_head`` (still available after reading has started)."""

@@ -202,6 +202,11 @@ class Walker:
                     state.problem(logical, f"nested deeper than {self.limits.max_depth} levels; "
                                   f"{handler.name} not opened (--max-depth)", "limit")
                 else:
+                    if member.payload:
+                        # A decompressed payload that is itself a container (the tar of a .tgz, the dd of
+                        # a .dd.bz2): its wrapper's hash already identifies it and its members are hashed,
+                        # so hashing it too would only cost one more pass over every byte.
+                        ts.skip_hash()
                     root_hash, opened = self._unpack(state, handler, member, raw, ts, logical, depth, meta,
                                                      root_path)
             elif detected in UNOPENED_CONTAINERS:

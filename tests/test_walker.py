@@ -178,3 +178,14 @@ def test_symlinks_and_dirs_carry_no_content_hash(tmp_path: Path) -> None:
     by = {e.name: e for e in walk(p).entries}
     assert by["dir"].kind is EntryKind.DIR and by["dir"].sha256 is None
     assert by["dir/link"].kind is EntryKind.SYMLINK and by["dir/link"].link_target == "../target"
+
+
+def test_a_decompressed_payload_that_is_a_container_is_not_hashed_again(tmp_path: Path) -> None:
+    p = tmp_path / "a.tgz"
+    p.write_bytes(gzip.compress(_tar({"f": b"x" * 100}), mtime=0))
+    by = {e.path: e for e in walk(p).entries}
+    payload = by["a.tgz!/a.tar"]
+    assert payload.container == "tar" and payload.opened and payload.sha256 is None
+    assert not payload.unread  # identified by the wrapper's hash, not missing
+    assert by["a.tgz"].sha256 == hashlib.sha256(p.read_bytes()).hexdigest()
+    assert by["a.tgz!/a.tar!/f"].sha256 == hashlib.sha256(b"x" * 100).hexdigest()

@@ -36,6 +36,9 @@ class Member:
     meta: Mapping[str, Any] = field(default_factory=dict)
     open: Callable[[], BinaryIO] | None = None
     compressed_progress: Callable[[], int] | None = None
+    #: The whole decompressed content of its container (a gzip/xz/bzip2/zstd payload): the wrapper's own
+    #: hash identifies it, so the walker does not hash it again when it is itself a container.
+    payload: bool = False
 
 
 @dataclass(frozen=True)

@@ -212,6 +212,7 @@ class _CodecHandler:
                 name=self.payload_name(ctx),
                 open=lambda: payload,
                 compressed_progress=lambda: reader.consumed,
+                payload=True,
             )
         finally:
             payload.close()
@@ -338,6 +339,7 @@ class ZstdHandler(_CodecHandler):
                 name=self.payload_name(ctx),
                 open=lambda: payload,
                 compressed_progress=lambda: reader.consumed,
+                payload=True,
             )
         finally:
             payload.close()
