@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from inspector.model import NEST
 from inspector.limits import Limits
+from inspector.model import NEST
 from inspector.walker import Walker, walk
 from tests.conftest import require_tool
 
