@@ -1,4 +1,4 @@
-"""WIM: header, lookup table and XML for every compression; file trees for uncompressed and XPRESS WIMs."""
+"""WIM: header, lookup table and XML for every compression; file trees for uncompressed, XPRESS and LZX WIMs."""
 
 from __future__ import annotations
 
@@ -54,27 +54,14 @@ def test_lzx_wim_reports_image_name_and_counts_like_wiminfo(built) -> None:  # n
     assert image["total_bytes"] == int(info["Total Bytes"])
 
 
-def test_lzx_wim_says_plainly_that_file_data_is_not_decoded(built) -> None:  # noqa: ANN001
+def test_lzx_wim_is_decoded_file_by_file_without_problems(built) -> None:  # noqa: ANN001
     inv = walk(_wim(built, "install-lzx.wim"))
-    assert [(p.kind, p.reason) for p in inv.problems] == [
-        ("unsupported", "LZX-compressed WIM: header, lookup table and XML read; file data not decoded")]
-    assert inv.root.meta["decoded"] is False
+    assert inv.problems == () and inv.complete
+    assert inv.root.meta["decoded"] is True
+    assert "install-lzx.wim!/Windows/System32/ntoskrnl.exe" in inv.by_path()
 
 
-def test_lzx_wim_streams_carry_original_and_stored_sizes_from_the_lookup_table(built) -> None:  # noqa: ANN001
-    require_tool("7zz")
-    path = _wim(built, "install-lzx.wim")
-    inv = walk(path)
-    streams = [e for e in inv.entries[1:] if e.path.startswith(f"{path.name}!/[streams]/")]
-    totals = inv.root.meta["streams"]
-    assert len(streams) == totals["count"]
-    assert sum(e.size for e in streams) == totals["original_bytes"]
-    assert sum(e.stored_size for e in streams) == totals["stored_bytes"] < totals["original_bytes"]
-    # every distinct file content 7-Zip decodes has a stream of that size
-    assert sorted({*_sevenzip_files(path).values()} - {0}) == sorted(e.size for e in streams)
-
-
-@pytest.mark.parametrize("name", ["install-none.wim", "install-xpress.wim"])
+@pytest.mark.parametrize("name", ["install-none.wim", "install-xpress.wim", "install-lzx.wim"])
 def test_decodable_wim_lists_the_same_files_and_sizes_as_7zip(built, name: str) -> None:  # noqa: ANN001
     require_tool("7zz")
     path = _wim(built, name)
@@ -93,15 +80,16 @@ def test_decodable_wim_lists_the_same_paths_as_wimlib_dir(built) -> None:  # noq
     assert set(_children(walk(path), path.name)) == theirs
 
 
-def test_xpress_wim_content_decodes_to_the_same_bytes_as_the_uncompressed_wim(built) -> None:  # noqa: ANN001
+@pytest.mark.parametrize("name", ["install-xpress.wim", "install-lzx.wim"])
+def test_compressed_wim_content_decodes_to_the_same_bytes_as_the_uncompressed_wim(built, name: str) -> None:  # noqa: ANN001
     plain = walk(_wim(built, "install-none.wim"))
-    packed = walk(_wim(built, "install-xpress.wim"))
+    packed = walk(_wim(built, name))
 
     def hashes(inv, name):  # noqa: ANN001, ANN202
         return {k: e.sha256 for k, e in _children(inv, name).items() if e.kind is EntryKind.FILE}
 
-    assert hashes(packed, "install-xpress.wim") == hashes(plain, "install-none.wim")
-    sizes = {k: (e.size, e.stored_size) for k, e in _children(packed, "install-xpress.wim").items()}
+    assert hashes(packed, name) == hashes(plain, "install-none.wim")
+    sizes = {k: (e.size, e.stored_size) for k, e in _children(packed, name).items()}
     assert sizes["Windows/System32/ntoskrnl.exe"][1] < sizes["Windows/System32/ntoskrnl.exe"][0]
     assert sizes["Windows/System32/config/SYSTEM"][1] == sizes["Windows/System32/config/SYSTEM"][0]  # stored raw
 

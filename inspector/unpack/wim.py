@@ -5,15 +5,15 @@ stream: resource header, part number, reference count, SHA-1) and the UTF-16 XML
 (names, directory/file counts, total bytes). Those three are stored uncompressed even in LZX WIMs, so
 image names, counts and stored vs original sizes are reported for every WIM.
 
-Listed file by file when the metadata resources can be decoded (uncompressed and XPRESS WIMs): each
-image's directory tree (security data skipped, dentries walked iteratively), with file content decoded
-chunk by chunk on demand. Single-image WIMs list paths as they are; multi-image WIMs prefix the image
-index (``2/Windows/...``), as 7-Zip does. Hard links after the first are ``hardlink`` members; named
-data streams are members ``path:stream``.
+Listed file by file when the metadata resources can be decoded (uncompressed, XPRESS and LZX WIMs,
+chunks decoded by ``xpress.py`` / ``lzx.py``): each image's directory tree (security data skipped,
+dentries walked iteratively), with file content decoded chunk by chunk on demand. Single-image WIMs
+list paths as they are; multi-image WIMs prefix the image index (``2/Windows/...``), as 7-Zip does.
+Hard links after the first are ``hardlink`` members; named data streams are members ``path:stream``.
 
-LZX/LZMS WIMs: the file tree cannot be decoded here; each stream of the lookup table is listed as
-``[streams]/<sha1>`` with its original and stored size (streams stored uncompressed are still read and
-hashed), and an ``unsupported`` problem says what was not decoded.
+LZMS and solid WIMs/ESDs: the file tree cannot be decoded here; each stream of the lookup table is
+listed as ``[streams]/<sha1>`` with its original and stored size (streams stored uncompressed are
+still read and hashed), and an ``unsupported`` problem says what was not decoded.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from inspector.limits import LimitExceeded
 from inspector.model import EntryKind
 from inspector.names import display_name
 from inspector.streams import RangeReader
-from inspector.unpack import xpress
+from inspector.unpack import lzx, xpress
 from inspector.unpack.base import FormatError, Member, SniffInfo, UnpackContext
 
 MAGIC = b"MSWIM\x00\x00\x00"
@@ -190,7 +190,7 @@ def parse_xml(data: bytes) -> list[ImageInfo]:
 
 
 class ResourceReader(io.RawIOBase):
-    """The decoded content of one resource, read chunk by chunk (uncompressed or XPRESS)."""
+    """The decoded content of one resource, read chunk by chunk (uncompressed, XPRESS or LZX)."""
 
     def __init__(self, fh: BinaryIO, res: ResHdr, chunk_size: int, compression: str) -> None:
         super().__init__()
@@ -237,6 +237,12 @@ class ResourceReader(io.RawIOBase):
         data = self._read_at(start, end - start)
         if len(data) == usize:
             return data  # stored raw: did not compress
+        if self._compression == "lzx":
+            try:
+                return lzx.decompress(data, usize, self._chunk)
+            except lzx.LzxError as exc:
+                raise FormatError(f"WIM: corrupt LZX chunk {i} of resource at offset {self._res.offset}: "
+                                  f"{exc}") from None
         if self._compression != "xpress":
             raise FormatError(f"WIM: {self._compression} chunks cannot be decoded")
         try:
@@ -382,6 +388,8 @@ class WimHandler:
         file_size = stream.tell()
         stream.seek(0)
         hdr = parse_header(stream.read(HEADER_SIZE))
+        if hdr.compression != "none" and (hdr.chunk_size <= 0 or hdr.chunk_size & (hdr.chunk_size - 1)):
+            raise FormatError(f"WIM: chunk size {hdr.chunk_size} of a compressed WIM is not a power of two")
         for what, res in (("lookup table", hdr.lookup), ("XML data", hdr.xml)):
             if res.offset + res.stored_size > file_size:
                 raise FormatError(f"WIM: {what} at offset {res.offset} ({res.stored_size} bytes) runs past the "
@@ -406,7 +414,7 @@ class WimHandler:
             ctx.problem(None, f"header says {hdr.image_count} images, lookup table has {len(metadata)} "
                         "metadata resources", "mismatch")
         by_hash = {b.sha1: b for b in data_blobs}
-        decodable = hdr.compression in ("none", "xpress") and not any(b.res.flags & RES_SOLID for b in blobs)
+        decodable = hdr.compression in ("none", "xpress", "lzx") and not any(b.res.flags & RES_SOLID for b in blobs)
         if hdr.total_parts > 1:
             ctx.problem(None, f"spanned WIM part {hdr.part} of {hdr.total_parts}: streams in other parts "
                         "not read", "unsupported")
@@ -499,7 +507,8 @@ class WimHandler:
             name = f"[streams]/{blob.sha1.hex()}"
             meta = {"sha1": blob.sha1.hex(), "refcount": blob.refcount, "compressed": blob.res.compressed}
             readable = not blob.res.compressed and not blob.res.flags & RES_SOLID and blob.part in (0, hdr.part)
-            if blob.res.offset + blob.res.stored_size > file_size and blob.part in (0, hdr.part):
+            in_file = blob.part in (0, hdr.part) and not blob.res.flags & RES_SOLID  # solid: offset is in-resource
+            if in_file and blob.res.offset + blob.res.stored_size > file_size:
                 ctx.problem(name, f"stream at offset {blob.res.offset} ({blob.res.stored_size} bytes) runs past "
                             f"the end of the file ({file_size} bytes)", "error")
                 readable = False
