@@ -101,6 +101,14 @@ def test_total_replaced_bytes_of_b_match_the_patch_payloads(measured):
     assert b.totals.replaced_bytes == expected
 
 
+def test_incremental_delta_is_bounded_by_the_patch_download(measured):
+    _, b = measured
+    for row in b.rows:
+        assert row.churn is not None
+        assert row.churn.delta_bytes == min(row.churn.replaced_bytes, row.download)
+    assert b.totals.delta_bytes <= b.totals.download
+
+
 def test_close_rebuild_is_the_only_highlight(measured):
     a, b = measured
     rebuild = next(r for r in sc.vendor_a() if r.rebuild_all)

@@ -148,7 +148,13 @@ def _churn(spec: SeriesSpec, ordered: list[ReleaseSpec], facts: dict[str, Releas
     for i, r in enumerate(ordered):
         new_state = overlay(state, facts[str(r.file)].leaves)
         if i in wanted:
-            churns[i] = churn_between_inventories(state_inventory(state), state_inventory(new_state))
+            churn = churn_between_inventories(state_inventory(state), state_inventory(new_state))
+            # Without both files' contents the diff can only count changed files whole; the patch file
+            # itself already carries the change compressed, so its download size is the tighter bound.
+            patch_size = facts[str(r.file)].download
+            if churn.delta_bytes > patch_size:
+                churn = dataclasses.replace(churn, delta_bytes=patch_size)
+            churns[i] = churn
         footprints[i] = sum(leaf.size for leaf in new_state.values())
         state = new_state
     return churns, footprints
@@ -301,7 +307,7 @@ def _notes(spec: SeriesSpec, order: OrderInfo, rows: Sequence[PatchRow]) -> tupl
     else:
         notes.append(f"model: incremental patches on base {spec.base.name if spec.base else '?'}; the footprint "
                      "after a patch is the base plus every patch so far (files replaced by path); deltas are "
-                     "upper bounds (patch files counted whole)")
+                     "upper bounds (changed files counted whole, at most the patch's own download size)")
     if any(r.churn is None for r in rows):
         notes.append("the first release has nothing to compare with (name a base in a manifest)")
     if any(r.reboot_required is None for r in rows):
