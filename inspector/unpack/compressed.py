@@ -142,11 +142,20 @@ class DecompressReader(io.RawIOBase):
         self.trailing_size = size
 
 
+try:  # ISA-L's inflate (python-isal, PSF licence) is about twice as fast as zlib's on x86-64 and arm64.
+    from isal import isal_zlib as _inflate
+
+    _INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, _inflate.error)
+except ImportError:  # pragma: no cover - a platform without isal wheels: same API, slower
+    _inflate = zlib  # type: ignore[assignment]
+    _INFLATE_ERRORS = (zlib.error,)
+
+
 class _ZlibGzip:
-    """zlib's gzip decoder with the ``needs_input``-style interface of bz2/lzma decompressors."""
+    """A gzip decoder (ISA-L, else zlib) with the ``needs_input``-style interface of bz2/lzma decompressors."""
 
     def __init__(self) -> None:
-        self._z = zlib.decompressobj(31)
+        self._z = _inflate.decompressobj(31)
 
     @property
     def eof(self) -> bool:
@@ -161,7 +170,10 @@ class _ZlibGzip:
         return self._z.unconsumed_tail
 
     def decompress(self, data: bytes, max_length: int) -> bytes:
-        return self._z.decompress(data, max_length)
+        try:
+            return self._z.decompress(data, max_length)
+        except _INFLATE_ERRORS as exc:
+            raise zlib.error(str(exc)) from None
 
 
 class _BufferedDecompressor:
