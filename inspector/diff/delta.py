@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import sqlite3
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -233,6 +234,44 @@ class _NewCapture:
         self.results[rel] = estimate
 
 
+def _key(method: str, level: int, old_sha: str, new_sha: str) -> str:
+    return f"{method}:{level}:{old_sha}:{new_sha}"
+
+
+class _EstimateCache:
+    """Estimates kept in the inventory store (when it is enabled), keyed by the contents they measure."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @classmethod
+    def open(cls) -> _EstimateCache | None:
+        from inspector.store import default_store_path
+
+        path = default_store_path()
+        return cls(path) if path is not None else None
+
+    def get(self, keys: Iterable[str]) -> dict[str, int]:
+        from inspector.store import InventoryStore, StoreError
+
+        try:
+            with InventoryStore(self.path) as store:
+                return store.estimates(keys)
+        except (StoreError, sqlite3.Error):
+            return {}  # a broken or locked store only costs the cache
+
+    def put(self, values: Mapping[str, int]) -> None:
+        from inspector.store import InventoryStore, StoreError
+
+        if not values:
+            return
+        try:
+            with InventoryStore(self.path) as store:
+                store.put_estimates(values)
+        except (StoreError, sqlite3.Error):
+            pass
+
+
 def collect_contents(
     old_image: Path | None,
     new_image: Path,
@@ -265,6 +304,27 @@ def collect_contents(
         else:
             want_old[orel] = (nrel, o.sha256 or "")
     added_rel = {relative(n.path): n.sha256 for n in added}
+    # Estimates depend only on the two contents: reuse those made before, walk only for the rest.
+    cache = _EstimateCache.open()
+    keys: dict[str, tuple[str, str] | str] = {}  # cache key -> (old rel, new rel) of a delta, or new rel
+    for o, n in modified:
+        orel, nrel = relative(o.path), relative(n.path)
+        if orel in want_old and o.sha256 and n.sha256:
+            keys[_key(method, level, o.sha256, n.sha256)] = (orel, nrel)
+    for rel, sha in added_rel.items():
+        if sha:
+            keys[_key("zstd", level, "", sha)] = rel
+    known = cache.get(keys) if cache else {}
+    deltas: dict[tuple[str, str], int] = {}
+    compressed: dict[str, int] = {}
+    for key, size in known.items():
+        where = keys[key]
+        if isinstance(where, tuple):
+            deltas[where] = size
+            want_old.pop(where[0], None)
+        else:
+            compressed[where] = size
+            added_rel.pop(where, None)
     pair_of: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="inspector-diff-") as tmp:
         os.chmod(tmp, 0o700)
@@ -298,8 +358,6 @@ def collect_contents(
             nrel = relative(n.path)
             if nrel in wanted_new and nrel in pair_of:
                 wanted_new[nrel] = (wanted_new[nrel][0], n.sha256)
-        deltas: dict[tuple[str, str], int] = {}
-        compressed: dict[str, int] = {}
         if wanted_new:
             cap = _NewCapture(wanted_new, method, level, tmp)
             try:
@@ -315,4 +373,8 @@ def collect_contents(
             for rel in wanted_new:
                 if rel not in cap.results and rel not in notes:
                     notes[rel] = "new content not found on the second walk"
+    if cache:
+        fresh = {key: deltas[w] if isinstance(w, tuple) else compressed[w] for key, w in keys.items()
+                 if key not in known and (w in deltas if isinstance(w, tuple) else w in compressed)}
+        cache.put(fresh)
     return ContentPair(method, MappingProxyType(deltas), MappingProxyType(compressed), MappingProxyType(notes))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -262,6 +262,26 @@ class InventoryStore:
         if removed:
             self._conn.execute("VACUUM")
         return PruneResult(inventories=removed, locations=len(gone) + dangling, bytes_freed=int(freed))
+
+    # -- delta estimates ----------------------------------------------------------------------------
+    def estimates(self, keys: Iterable[str]) -> dict[str, int]:
+        """Stored estimates for those of ``keys`` that are known (see ``inspector.diff.delta``)."""
+        out: dict[str, int] = {}
+        keys = list(keys)
+        for i in range(0, len(keys), 500):
+            batch = keys[i : i + 500]
+            marks = ",".join("?" * len(batch))
+            out.update(self._conn.execute(f"SELECT key, size FROM estimates WHERE key IN ({marks})", batch))
+        return out
+
+    def put_estimates(self, values: Mapping[str, int]) -> None:
+        """Remember estimates (content-keyed, so they never go stale)."""
+        if not values:
+            return
+        now = time.time()
+        with self._transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO estimates (key, size, created) VALUES (?, ?, ?)",
+                           [(k, v, now) for k, v in values.items()])
 
     def check(self) -> str:
         """SQLite's own integrity check of the file: ``"ok"`` when sound."""

@@ -35,6 +35,15 @@ MIGRATIONS: tuple[str, ...] = (
         seen      REAL    NOT NULL
     );
     """,
+    # 2: delta and compressed-size estimates, keyed by the contents they were made from, so a diff of
+    #    two stored releases needs no second walk of either image.
+    """
+    CREATE TABLE estimates (
+        key      TEXT    PRIMARY KEY,  -- method:level:old_sha256:new_sha256 (old empty: compressed size)
+        size     INTEGER NOT NULL,
+        created  REAL    NOT NULL
+    );
+    """,
 )
 
 LATEST = len(MIGRATIONS)

@@ -1,0 +1,51 @@
+"""A second diff of the same pair reads neither image: inventories and delta estimates come from the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from inspector.diff import diff_images
+from inspector.walker import Walker
+
+
+@pytest.fixture()
+def pair(built) -> tuple[Path, Path]:
+    files = sorted(built("diff-tgz-pair"))
+    return files[0], files[1]
+
+
+def _count_walks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    walked: list[str] = []
+    original = Walker.inventory
+
+    def counting(self: Walker, path):  # type: ignore[no-untyped-def]
+        walked.append(str(path))
+        return original(self, path)
+
+    monkeypatch.setattr(Walker, "inventory", counting)
+    return walked
+
+
+def test_second_diff_of_a_stored_pair_walks_no_image(pair, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = diff_images(*pair)
+    walked = _count_walks(monkeypatch)
+    second = diff_images(*pair)
+    assert walked == []
+    assert second.totals == first.totals
+
+
+def test_cached_deltas_equal_the_computed_ones(pair) -> None:
+    first = diff_images(*pair)
+    second = diff_images(*pair)
+    assert first.totals.delta_bytes > 0 and first.totals.delta_skipped == 0
+    assert [c.delta_bytes for c in second.changes] == [c.delta_bytes for c in first.changes]
+
+
+def test_without_a_store_the_images_are_walked_again(pair, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INSPECTOR_STORE", "off")
+    diff_images(*pair)
+    walked = _count_walks(monkeypatch)
+    diff_images(*pair)
+    assert len(walked) >= 2
