@@ -7,6 +7,7 @@ a stream, and only until the next member is requested: formats are read front to
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Protocol
@@ -87,6 +88,34 @@ class Handler(Protocol):
 
 class FormatError(WalkError):
     """The content does not follow its format (corrupt, truncated, inconsistent)."""
+
+
+class ExactSlice(io.RawIOBase):
+    """The next ``size`` bytes of a forward-only stream, as a stream of their own.
+
+    A source that ends early raises ``FormatError(short_reason(missing_bytes))``: a member that runs past
+    the end of its archive is named, not silently cut.
+    """
+
+    def __init__(self, src: BinaryIO, size: int, short_reason: Callable[[int], str]) -> None:
+        super().__init__()
+        self._src = src
+        self.remaining = size
+        self._short_reason = short_reason
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        if self.remaining <= 0:
+            return 0
+        view = memoryview(b).cast("B")
+        data = self._src.read(min(len(view), self.remaining))
+        if not data:
+            raise FormatError(self._short_reason(self.remaining))
+        view[: len(data)] = data
+        self.remaining -= len(data)
+        return len(data)
 
 
 def strip_suffix(name: str, suffixes: dict[str, str]) -> str:

@@ -229,6 +229,10 @@ class _CodecHandler:
         finally:
             payload.close()
         # The walker has read the payload to its end by now: report what followed the last stream.
+        self.report_trailing(reader, stream, ctx)
+
+    def report_trailing(self, reader: DecompressReader, stream: BinaryIO, ctx: UnpackContext) -> None:
+        """Put what followed the last compressed stream into the container's metadata (or a warning)."""
         ctx.meta["streams"] = reader.streams
         if reader.trailing_size:
             ctx.meta["trailing_bytes"] = reader.trailing_size
@@ -341,26 +345,12 @@ class ZstdHandler(_CodecHandler):
     def reader(self, stream: BinaryIO) -> DecompressReader:
         return _ZstdReader(stream)  # type: ignore[return-value]
 
-    def members(self, stream: BinaryIO, ctx: UnpackContext) -> Iterator[Member]:
-        reader = _ZstdReader(stream)
-        payload: BinaryIO = reader  # type: ignore[assignment]
-        if ctx.size is None or ctx.size >= READ_AHEAD_MIN:
-            payload = ReadAheadReader(reader)  # type: ignore[assignment]
-        try:
-            yield Member(
-                name=self.payload_name(ctx),
-                open=lambda: payload,
-                compressed_progress=lambda: reader.consumed,
-                payload=True,
-            )
-        finally:
-            payload.close()
+    def report_trailing(self, reader: DecompressReader, stream: BinaryIO, ctx: UnpackContext) -> None:
         if reader.trailing_size:
-            before = reader.consumed
-            rest = stream.read()
+            # The frame reader reads ahead, so only the bytes past what it took can still be counted.
+            rest = 0
+            while chunk := stream.read(CHUNK):
+                rest += len(chunk)
             ctx.meta["trailing_data"] = True
-            ctx.problem(
-                None,
-                f"data after the last zstd frame ({len(rest)} more bytes after {before} read; kept, not decoded)",
-                "warning",
-            )
+            ctx.problem(None, "data after the last zstd frame (a footer or signature; kept, not decoded"
+                        + (f", at least {rest} bytes)" if rest else ")"), "warning")

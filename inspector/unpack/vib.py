@@ -24,7 +24,7 @@ from defusedxml.common import DefusedXmlException
 from inspector.model import EntryKind
 from inspector.names import member_path
 from inspector.streams import CHUNK
-from inspector.unpack.base import FormatError, Member, SniffInfo, UnpackContext
+from inspector.unpack.base import ExactSlice, FormatError, Member, SniffInfo, UnpackContext
 
 AR_MAGIC = b"!<arch>\n"
 #: Largest XML document (descriptor, bulletin, profile) read into memory.
@@ -259,28 +259,12 @@ def read_ar_header(block: bytes, offset: int) -> ArHeader:
     )
 
 
-class _Limited(io.RawIOBase):
-    """The next ``size`` bytes of a stream; a short stream is a clear error."""
+class _Limited(ExactSlice):
+    """The next ``size`` bytes of an ar archive: one member's content."""
 
     def __init__(self, src: BinaryIO, size: int, name: str) -> None:
-        super().__init__()
-        self._src = src
-        self.remaining = size
+        super().__init__(src, size, lambda missing: f"ar member {name} is truncated ({missing} bytes missing)")
         self._name = name
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
-        if self.remaining <= 0:
-            return 0
-        view = memoryview(b).cast("B")
-        data = self._src.read(min(len(view), self.remaining))
-        if not data:
-            raise FormatError(f"ar member {self._name} is truncated ({self.remaining} bytes missing)")
-        view[: len(data)] = data
-        self.remaining -= len(data)
-        return len(data)
 
     def skip_rest(self) -> None:
         while self.remaining > 0:

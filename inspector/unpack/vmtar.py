@@ -23,7 +23,7 @@ from typing import BinaryIO
 from inspector.model import EntryKind
 from inspector.names import member_path
 from inspector.streams import CHUNK
-from inspector.unpack.base import FormatError, Member, SniffInfo, UnpackContext
+from inspector.unpack.base import ExactSlice, FormatError, Member, SniffInfo, UnpackContext
 
 MAGIC = b"visor  \x00"
 BLOCK = 512
@@ -154,32 +154,18 @@ class _Source:
         return done
 
 
-class _Window(io.RawIOBase):
+class _Window(ExactSlice):
     """The next ``size`` bytes of the source as a stream; a short source is a clear error."""
 
     def __init__(self, src: _Source, size: int, name: str, start: int) -> None:
-        super().__init__()
-        self._src = src
-        self.remaining = size
+        super().__init__(
+            src,  # type: ignore[arg-type]
+            size,
+            lambda _missing: f"data runs past the end of the archive (needs bytes up to {start + size}, "
+            f"archive ends at {src.pos})",
+        )
+        self._src = src  # type: ignore[assignment]
         self._name = name
-        self._end = start + size
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
-        if self.remaining <= 0:
-            return 0
-        view = memoryview(b).cast("B")
-        data = self._src.read(min(len(view), self.remaining))
-        if not data:
-            raise FormatError(
-                f"data runs past the end of the archive (needs bytes up to {self._end}, "
-                f"archive ends at {self._src.pos})"
-            )
-        view[: len(data)] = data
-        self.remaining -= len(data)
-        return len(data)
 
     def finish(self) -> bool:
         """Skip what the consumer left unread; False when the archive ended first."""
