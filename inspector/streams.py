@@ -316,13 +316,17 @@ class IterReader(io.RawIOBase):
         return n
 
 
-class RangeReader(io.RawIOBase):
-    """A seekable window ``[offset, offset+length)`` of a seekable file (a partition, a stored member)."""
+class SeekableRaw(io.RawIOBase):
+    """Base of readers over ``length`` bytes that can seek anywhere cheaply (no decompression needed).
 
-    def __init__(self, fh: BinaryIO, offset: int, length: int) -> None:
+    Subclasses implement ``readinto`` from ``self._pos``; the walker lets seeking readers (ISO, ZIP, FAT)
+    work on such streams directly instead of spooling them.
+    """
+
+    cheap_seek = True
+
+    def __init__(self, length: int) -> None:
         super().__init__()
-        self._fh = fh
-        self._offset = offset
         self._length = length
         self._pos = 0
 
@@ -342,6 +346,15 @@ class RangeReader(io.RawIOBase):
             pos += self._length
         self._pos = max(0, pos)
         return self._pos
+
+
+class RangeReader(SeekableRaw):
+    """A seekable window ``[offset, offset+length)`` of a seekable file (a partition, a stored member)."""
+
+    def __init__(self, fh: BinaryIO, offset: int, length: int) -> None:
+        super().__init__(length)
+        self._fh = fh
+        self._offset = offset
 
     def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
         view = memoryview(b).cast("B")

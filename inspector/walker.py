@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 from inspector.limits import BudgetExhausted, Limits, WalkError
 from inspector.model import NEST, Entry, EntryKind, Inventory, Problem, frozen_meta
 from inspector.sniff import detect_type
-from inspector.streams import CHUNK, Budget, RangeReader, TrackedStream, copy_stream, hash_file
+from inspector.streams import CHUNK, Budget, TrackedStream, copy_stream, hash_file
 from inspector.unpack.base import Handler, Member, SniffInfo, UnpackContext
 from inspector.unpack.registry import HANDLERS, find_handler
 
@@ -93,10 +93,10 @@ class _PositionTracker(io.RawIOBase):
 
 
 def _cheap_seek(raw: Any) -> bool:
-    """Streams we may seek without re-decompressing: files, byte ranges of files, ISO extents."""
-    if isinstance(raw, (io.BufferedReader, io.FileIO, RangeReader, io.BytesIO, _PositionTracker)):
+    """Streams we may seek without re-decompressing: files, byte ranges of files (``SeekableRaw``)."""
+    if isinstance(raw, (io.BufferedReader, io.FileIO, io.BytesIO, _PositionTracker)):
         return True
-    return bool(getattr(raw, "cheap_seek", False)) or type(raw).__name__ == "PyCdlibIO"
+    return bool(getattr(raw, "cheap_seek", False))
 
 
 class Walker:

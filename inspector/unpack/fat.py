@@ -27,6 +27,7 @@ from typing import Any, BinaryIO
 
 from inspector.model import EntryKind
 from inspector.names import display_name
+from inspector.streams import SeekableRaw
 from inspector.unpack.base import FormatError, Member, SniffInfo, UnpackContext
 
 #: Directory nesting deeper than this is reported and not followed (FAT has no depth limit of its own).
@@ -333,32 +334,12 @@ class _Chain:
             i += 1
 
 
-class _FileReader(io.RawIOBase):
+class _FileReader(SeekableRaw):
     """Seekable stream over a file's clusters; reads whole runs of consecutive clusters at once."""
 
-    cheap_seek = True
-
     def __init__(self, fh: BinaryIO, bpb: Bpb, chain: _Chain | None, size: int, what: str) -> None:
-        super().__init__()
+        super().__init__(size)
         self._fh, self._bpb, self._chain, self._size, self._what = fh, bpb, chain, size, what
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, pos: int, whence: int = io.SEEK_SET) -> int:
-        if whence == io.SEEK_CUR:
-            pos += self._pos
-        elif whence == io.SEEK_END:
-            pos += self._size
-        self._pos = max(0, pos)
-        return self._pos
 
     def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
         view = memoryview(b).cast("B")
