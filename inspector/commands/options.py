@@ -56,27 +56,6 @@ def make_limits(
 
 
 @contextmanager
-def progress_bar(label: str, enabled: bool) -> Iterator[ProgressFn | None]:
-    """A rich progress bar on stderr when it is a terminal; ``None`` (no bar) otherwise."""
-    if not enabled or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
-
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), DownloadColumn(binary_units=True), TransferSpeedColumn(),
-        console=Console(stderr=True), transient=True,
-    ) as bar:
-        task = bar.add_task(label, total=None)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
-
-
-@contextmanager
 def progress_bars(labels: list[str], enabled: bool) -> Iterator[ManyProgressFn | None]:
     """One rich progress bar per image on stderr (a TTY only), for ``inspector.sources.load_many``."""
     if not enabled or not sys.stderr.isatty():
@@ -95,6 +74,13 @@ def progress_bars(labels: list[str], enabled: bool) -> Iterator[ManyProgressFn |
             bar.update(tasks[index], completed=done, total=total)
 
         yield update
+
+
+@contextmanager
+def progress_bar(label: str, enabled: bool) -> Iterator[ProgressFn | None]:
+    """A rich progress bar on stderr when it is a terminal; ``None`` (no bar) otherwise."""
+    with progress_bars([label], enabled) as many:
+        yield (lambda done, total: many(0, done, total)) if many is not None else None
 
 
 def walk_image(path: Path, limits: Limits, show_progress: bool, store: StoreConfig | None = None) -> Inventory:
