@@ -49,3 +49,30 @@ def test_without_a_store_the_images_are_walked_again(pair, monkeypatch: pytest.M
     walked = _count_walks(monkeypatch)
     diff_images(*pair)
     assert len(walked) >= 2
+
+
+def test_copies_of_one_change_share_one_cached_estimate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gzip
+    import io
+    import tarfile
+
+    from fixtures.common import pseudo_random
+
+    def tgz(name: str, data: bytes) -> Path:
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tf:
+            for member in ("a/lib.so", "b/lib.so"):  # the same file shipped twice
+                ti = tarfile.TarInfo(member)
+                ti.size = len(data)
+                tf.addfile(ti, io.BytesIO(data))
+        p = tmp_path / name
+        p.write_bytes(gzip.compress(buf.getvalue(), mtime=0))
+        return p
+
+    old_data = pseudo_random("lib", 50_000)
+    old, new = tgz("r-1.tgz", old_data), tgz("r-2.tgz", old_data[:1000] + b"X" + old_data[1001:])
+    first = diff_images(old, new)
+    walked = _count_walks(monkeypatch)
+    second = diff_images(old, new)
+    assert walked == []
+    assert second.totals.delta_bytes == first.totals.delta_bytes > 0

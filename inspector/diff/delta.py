@@ -20,6 +20,7 @@ import math
 import os
 import sqlite3
 import tempfile
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -306,25 +307,26 @@ def collect_contents(
     added_rel = {relative(n.path): n.sha256 for n in added}
     # Estimates depend only on the two contents: reuse those made before, walk only for the rest.
     cache = _EstimateCache.open()
-    keys: dict[str, tuple[str, str] | str] = {}  # cache key -> (old rel, new rel) of a delta, or new rel
+    # cache key -> every (old rel, new rel) of a delta, or new rel, with those contents (copies share one)
+    keys: dict[str, list[tuple[str, str] | str]] = defaultdict(list)
     for o, n in modified:
         orel, nrel = relative(o.path), relative(n.path)
         if orel in want_old and o.sha256 and n.sha256:
-            keys[_key(method, level, o.sha256, n.sha256)] = (orel, nrel)
+            keys[_key(method, level, o.sha256, n.sha256)].append((orel, nrel))
     for rel, sha in added_rel.items():
         if sha:
-            keys[_key("zstd", level, "", sha)] = rel
+            keys[_key("zstd", level, "", sha)].append(rel)
     known = cache.get(keys) if cache else {}
     deltas: dict[tuple[str, str], int] = {}
     compressed: dict[str, int] = {}
     for key, size in known.items():
-        where = keys[key]
-        if isinstance(where, tuple):
-            deltas[where] = size
-            want_old.pop(where[0], None)
-        else:
-            compressed[where] = size
-            added_rel.pop(where, None)
+        for where in keys[key]:
+            if isinstance(where, tuple):
+                deltas[where] = size
+                want_old.pop(where[0], None)
+            else:
+                compressed[where] = size
+                added_rel.pop(where, None)
     pair_of: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="inspector-diff-") as tmp:
         os.chmod(tmp, 0o700)
@@ -374,7 +376,11 @@ def collect_contents(
                 if rel not in cap.results and rel not in notes:
                     notes[rel] = "new content not found on the second walk"
     if cache:
-        fresh = {key: deltas[w] if isinstance(w, tuple) else compressed[w] for key, w in keys.items()
-                 if key not in known and (w in deltas if isinstance(w, tuple) else w in compressed)}
+        fresh: dict[str, int] = {}
+        for key, places in keys.items():
+            for w in places:
+                value = deltas.get(w) if isinstance(w, tuple) else compressed.get(w)
+                if key not in known and value is not None:
+                    fresh[key] = value
         cache.put(fresh)
     return ContentPair(method, MappingProxyType(deltas), MappingProxyType(compressed), MappingProxyType(notes))
