@@ -9,7 +9,6 @@ more to capture exactly those files for the delta estimates.
 from __future__ import annotations
 
 import gc
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,11 +17,13 @@ from inspector.diff.delta import ContentPair, collect_contents
 from inspector.diff.model import Change, ChangeStatus, ChurnTotals, DiffOptions, DiffResult, relative
 from inspector.diff.pairing import Pairing, pair_inventories
 from inspector.limits import Limits, WalkError
-from inspector.model import Entry, EntryKind, Inventory, Problem
+from inspector.model import NEST, Entry, EntryKind, Inventory, Problem
 from inspector.sources import ManyProgressFn, is_inventory_file, load_many
 from inspector.store import StoreConfig
 
 _CONTENT = (ChangeStatus.MODIFIED, ChangeStatus.RENAMED_MODIFIED)
+#: Statuses of the leaf files that get a delta estimate (or a note saying why not).
+_ESTIMATED = (*_CONTENT, ChangeStatus.ADDED)
 
 
 class DiffInputError(WalkError):
@@ -49,19 +50,6 @@ def meta_changes(old: Entry, new: Entry) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _status(old: Entry | None, new: Entry | None, renamed: bool) -> tuple[ChangeStatus, tuple[str, ...]]:
-    if old is None:
-        return ChangeStatus.ADDED, ()
-    if new is None:
-        return ChangeStatus.REMOVED, ()
-    meta = meta_changes(old, new)
-    if old.is_leaf_file and new.is_leaf_file and old.sha256 != new.sha256:
-        return (ChangeStatus.RENAMED_MODIFIED if renamed else ChangeStatus.MODIFIED), meta
-    if renamed:
-        return ChangeStatus.RENAMED, meta
-    return (ChangeStatus.METADATA if meta else ChangeStatus.UNCHANGED), meta
-
-
 def delta_candidates(pairing: Pairing) -> tuple[list[tuple[Entry, Entry]], list[Entry]]:
     """Leaf files whose content changed (old, new) and leaf files added: those that need content."""
     modified, added = [], []
@@ -75,92 +63,135 @@ def delta_candidates(pairing: Pairing) -> tuple[list[tuple[Entry, Entry]], list[
     return modified, added
 
 
-def _changes(pairing: Pairing, contents: ContentPair | None) -> list[Change]:
-    out = []
-    for p in pairing.pairs:
-        status, meta = _status(p.old, p.new, p.renamed)
-        entry = p.new if p.new is not None else p.old
+def _changes(pairing: Pairing, contents: ContentPair | None
+             ) -> tuple[list[Change], list[str], dict[str, _Tally]]:
+    """The changes of every pair (unchanged directories and links left out), for each its sort key (the
+    path relative to the image), and the churn counters of each component.
+
+    A content change of a leaf file is ``modified`` (``renamed_modified`` when its path changed other
+    than through a renamed container), else a path change is ``renamed``, else differing metadata is
+    ``metadata``, else ``unchanged``.
+    """
+    out: list[Change] = []
+    keys: list[str] = []
+    tallies: dict[str, _Tally] = {}
+    file, unchanged, added, removed = EntryKind.FILE, ChangeStatus.UNCHANGED, ChangeStatus.ADDED, ChangeStatus.REMOVED
+    for old, new, renamed, component in pairing.pairs:  # one iteration per entry: _status inlined
+        entry = new if new is not None else old
         assert entry is not None
-        if not entry.is_leaf_file and status is ChangeStatus.UNCHANGED:
-            continue  # directories and links only when something about them changed
+        leaf = entry.kind is file and not (entry.container and entry.opened)  # Entry.is_leaf_file
+        meta: tuple[str, ...] = ()
+        if old is None:
+            status = added
+        elif new is None:
+            status = removed
+        else:
+            if old.mode != new.mode or old.mtime != new.mtime or old.link_target != new.link_target:
+                meta = meta_changes(old, new)  # equal fields cannot differ: most pairs skip the call
+            if leaf and old.kind is file and not (old.container and old.opened) and old.sha256 != new.sha256:
+                status = ChangeStatus.RENAMED_MODIFIED if renamed else ChangeStatus.MODIFIED
+            elif renamed:
+                status = ChangeStatus.RENAMED
+            elif meta:
+                status = ChangeStatus.METADATA
+            else:
+                if not leaf:
+                    continue  # directories and links only when something about them changed
+                status = unchanged
         delta: int | None = None
         note: str | None = None
-        if entry.is_leaf_file and status in (*_CONTENT, ChangeStatus.ADDED):
+        if leaf and status in _ESTIMATED:
             if contents is None:
                 note = "not estimated"
             else:
                 nrel = relative(entry.path)
-                if status is ChangeStatus.ADDED:
+                if status is added:
                     delta = contents.compressed.get(nrel)
                 else:
-                    assert p.old is not None
-                    delta = contents.deltas.get((relative(p.old.path), nrel))
+                    assert old is not None
+                    delta = contents.deltas.get((relative(old.path), nrel))
                 if delta is None:
                     note = contents.notes.get(nrel, "not estimated")
-        out.append(Change(status, p.old, p.new, delta, p.component, meta, note))
-    return out
+        out.append(Change(status, old, new, delta, component, meta, note))
+        keys.append(entry.path.partition(NEST)[2])  # == relative(entry.path), without a call
+        tally = tallies.get(component)
+        if tally is None:
+            tally = tallies[component] = _Tally()
+        if leaf:  # what _Tally.add does, from what is at hand
+            tally.add_file(status, (old.size or 0) if old is not None else 0,
+                           (new.size or 0) if new is not None else 0, delta)
+        else:
+            tally.other += 1  # a directory or link that changed (unchanged ones were left out above)
+    return out, keys, tallies
 
 
 class _Tally:
     """Running counters for ``ChurnTotals`` (one pass over the changes for the totals and components)."""
 
-    __slots__ = ("n", "old_unpacked", "new_unpacked")
+    __slots__ = ("added", "removed", "modified", "renamed", "unchanged", "metadata", "other", "b_added",
+                 "b_removed", "b_mod_old", "b_mod_new", "delta", "skipped", "old_unpacked", "new_unpacked")
 
     def __init__(self) -> None:
-        self.n: dict[str, int] = defaultdict(int)
-        self.old_unpacked = 0
-        self.new_unpacked = 0
+        self.added = self.removed = self.modified = self.renamed = self.unchanged = self.metadata = 0
+        self.other = self.b_added = self.b_removed = self.b_mod_old = self.b_mod_new = self.delta = 0
+        self.skipped = self.old_unpacked = self.new_unpacked = 0
+
+    def merge(self, other: _Tally) -> None:
+        """Add ``other``'s counters to these."""
+        for name in self.__slots__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def add(self, c: Change) -> None:
-        n = self.n
+        """Count one change."""
         o, w = c.old, c.new
         e = w if w is not None else o
         if e is None or e.kind is not EntryKind.FILE or (e.container and e.opened):
             if c.status is not ChangeStatus.UNCHANGED:
-                n["other"] += 1
+                self.other += 1
             return
-        old_size = (o.size or 0) if o is not None else 0
-        new_size = (w.size or 0) if w is not None else 0
+        self.add_file(c.status, (o.size or 0) if o is not None else 0, (w.size or 0) if w is not None else 0,
+                      c.delta_bytes)
+
+    def add_file(self, s: ChangeStatus, old_size: int, new_size: int, delta_bytes: int | None) -> None:
+        """Count a change of a leaf file (a size is 0 on the side the file is missing from)."""
         self.old_unpacked += old_size
         self.new_unpacked += new_size
-        s = c.status
         if s is ChangeStatus.UNCHANGED:
-            n["unchanged"] += 1
+            self.unchanged += 1
         elif s is ChangeStatus.ADDED:
-            n["added"] += 1
-            n["b_added"] += new_size
-            n["delta"] += c.delta_bytes if c.delta_bytes is not None else new_size
+            self.added += 1
+            self.b_added += new_size
+            self.delta += delta_bytes if delta_bytes is not None else new_size
         elif s is ChangeStatus.REMOVED:
-            n["removed"] += 1
-            n["b_removed"] += old_size
+            self.removed += 1
+            self.b_removed += old_size
         elif s in _CONTENT:
-            n["modified"] += 1
-            n["b_mod_old"] += old_size
-            n["b_mod_new"] += new_size
-            if c.delta_bytes is None:
-                n["skipped"] += 1
-                n["delta"] += new_size
+            self.modified += 1
+            self.b_mod_old += old_size
+            self.b_mod_new += new_size
+            if delta_bytes is None:
+                self.skipped += 1
+                self.delta += new_size
             else:
-                n["delta"] += c.delta_bytes
+                self.delta += delta_bytes
         elif s is ChangeStatus.RENAMED:
-            n["renamed"] += 1
+            self.renamed += 1
         else:
-            n["metadata"] += 1
+            self.metadata += 1
 
     def totals(self, old_unpacked: int | None = None, new_unpacked: int | None = None, old_download: int = 0,
                new_download: int = 0) -> ChurnTotals:
-        n = self.n
         old_u = self.old_unpacked if old_unpacked is None else old_unpacked
         new_u = self.new_unpacked if new_unpacked is None else new_unpacked
-        replaced = n["b_added"] + n["b_mod_new"]
+        replaced = self.b_added + self.b_mod_new
         return ChurnTotals(
-            files_added=n["added"], files_removed=n["removed"], files_modified=n["modified"],
-            files_renamed=n["renamed"], files_unchanged=n["unchanged"], files_metadata_only=n["metadata"],
-            bytes_added=n["b_added"], bytes_removed=n["b_removed"], bytes_modified_old=n["b_mod_old"],
-            bytes_modified_new=n["b_mod_new"], replaced_bytes=replaced, delta_bytes=n["delta"],
-            delta_skipped=n["skipped"], old_unpacked=old_u, new_unpacked=new_u, growth_bytes=new_u - old_u,
+            files_added=self.added, files_removed=self.removed, files_modified=self.modified,
+            files_renamed=self.renamed, files_unchanged=self.unchanged, files_metadata_only=self.metadata,
+            bytes_added=self.b_added, bytes_removed=self.b_removed, bytes_modified_old=self.b_mod_old,
+            bytes_modified_new=self.b_mod_new, replaced_bytes=replaced, delta_bytes=self.delta,
+            delta_skipped=self.skipped, old_unpacked=old_u, new_unpacked=new_u, growth_bytes=new_u - old_u,
             churn_ratio=(replaced / old_u) if old_u else 0.0,
-            old_download=old_download, new_download=new_download, other_changes=n["other"],
+            old_download=old_download, new_download=new_download, other_changes=self.other,
         )
 
 
@@ -173,13 +204,11 @@ def churn(changes: Iterable[Change], old_unpacked: int | None = None, new_unpack
     return tally.totals(old_unpacked, new_unpacked, old_download, new_download)
 
 
-def _totals_and_components(changes: list[Change], old: Inventory, new: Inventory
+def _totals_and_components(per: dict[str, _Tally], old: Inventory, new: Inventory
                            ) -> tuple[ChurnTotals, tuple[tuple[str, ChurnTotals], ...]]:
     total = _Tally()
-    per: dict[str, _Tally] = defaultdict(_Tally)
-    for c in changes:
-        total.add(c)
-        per[c.component].add(c)
+    for tally in per.values():  # each change was counted once, in its component: the total is their sum
+        total.merge(tally)
     t = total.totals(_unpacked(old), _unpacked(new), old.root.size or 0, new.root.size or 0)
     comps = [(name, tally.totals()) for name, tally in per.items()]
     comps.sort(key=lambda item: (-item[1].replaced_bytes, -item[1].files_changed, item[0]))
@@ -188,7 +217,7 @@ def _totals_and_components(changes: list[Change], old: Inventory, new: Inventory
 
 def _unpacked(inv: Inventory) -> int:
     file = EntryKind.FILE
-    return sum(e.size or 0 for e in inv.entries if e.kind is file and not (e.container and e.opened))
+    return sum([e.size or 0 for e in inv.entries if e.kind is file and not (e.container and e.opened)])
 
 
 def _side_problems(inv: Inventory, side: str) -> list[Problem]:
@@ -201,31 +230,33 @@ def diff_inventories(old: Inventory, new: Inventory, options: DiffOptions | None
     """Diff two inventories. Without ``contents`` no delta is estimated (``delta_bytes`` is None and
     the totals use the replaced size as the upper bound)."""
     options = options or DiffOptions()
-    pairing = pairing or pair_inventories(old, new)
     enabled = gc.isenabled()
-    gc.disable()  # hundreds of thousands of small frozen objects: cyclic GC passes would dominate
+    gc.disable()  # hundreds of thousands of small objects, none of them garbage: GC passes would dominate
     try:
-        changes = _changes(pairing, contents)
-        changes.sort(key=lambda c: relative(c.path))
-        total, components = _totals_and_components(changes, old, new)
+        pairing = pairing or pair_inventories(old, new)
+        unsorted, keys, tallies = _changes(pairing, contents)
+        total, components = _totals_and_components(tallies, old, new)
+        # by relative path (a stable sort, on keys computed once and read through a C-level callable)
+        changes = tuple([unsorted[i] for i in sorted(range(len(keys)), key=keys.__getitem__)])
+        del unsorted, keys
+        if contents is None and delta_note is None and any(c.delta_note for c in changes):
+            delta_note = "deltas not estimated (no content given)"
+        return DiffResult(
+            old_source=old.source,
+            new_source=new.source,
+            totals=total,
+            changes=changes,
+            components=components,
+            complete=old.complete and new.complete and not pairing.not_compared,
+            problems=tuple(_side_problems(old, "old") + _side_problems(new, "new")),
+            not_compared=pairing.not_compared,
+            renamed_containers=pairing.renamed_containers,
+            options=options,
+            delta_note=delta_note,
+        )
     finally:
         if enabled:
             gc.enable()
-    if contents is None and delta_note is None and any(c.delta_note for c in changes):
-        delta_note = "deltas not estimated (no content given)"
-    return DiffResult(
-        old_source=old.source,
-        new_source=new.source,
-        totals=total,
-        changes=tuple(changes),
-        components=components,
-        complete=old.complete and new.complete and not pairing.not_compared,
-        problems=tuple(_side_problems(old, "old") + _side_problems(new, "new")),
-        not_compared=pairing.not_compared,
-        renamed_containers=pairing.renamed_containers,
-        options=options,
-        delta_note=delta_note,
-    )
 
 
 def load_sides(old: Path, new: Path, limits: Limits | None = None, store: StoreConfig | None = None,
