@@ -136,7 +136,7 @@ def _run(old: Path, new: Path, opts: DiffOptions, limits, cfg, show: bool) -> Di
             raise AssertionError("unreachable") from None
     pairing = pair_inventories(o.inventory, n.inventory)
     try:
-        contents, note = estimate(o, n, pairing, opts, limits)
+        contents, note = estimate(o, n, pairing, opts, limits, cfg)
     except (OSError, RuntimeError) as exc:
         contents, note = None, f"deltas not estimated ({exc})"
     return _diff_inventories(o.inventory, n.inventory, opts, contents, pairing=pairing, delta_note=note)

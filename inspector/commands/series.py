@@ -50,6 +50,9 @@ def series(
     timeout: float | None = options.Timeout,
     max_total_gib: float = options.MaxTotal,
     strict: bool = options.Strict,
+    store: Path | None = options.StorePath,
+    no_store: bool = options.NoStore,
+    refresh: bool = options.Refresh,
 ) -> None:
     """Measure a series of releases: per-patch download, footprint, files and bytes replaced, delta.
 
@@ -70,7 +73,7 @@ def series(
     opts = SeriesOptions(
         since=_date(since, "--since") if since else window[0],
         until=_date(until, "--until") if until else window[1],
-        jobs=jobs, limits=limits, profile=profile,
+        jobs=jobs, limits=limits, profile=profile, store=options.store_config(store, no_store, refresh),
     )
     if profile is not None:
         try:

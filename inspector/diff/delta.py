@@ -32,6 +32,7 @@ import zstandard
 from inspector.diff.model import relative
 from inspector.limits import Limits
 from inspector.model import Entry
+from inspector.store.config import StoreConfig
 from inspector.walker import Walker
 
 _CHUNK = 1024 * 1024
@@ -246,10 +247,8 @@ class _EstimateCache:
         self.path = path
 
     @classmethod
-    def open(cls) -> _EstimateCache | None:
-        from inspector.store import default_store_path
-
-        path = default_store_path()
+    def open(cls, config: StoreConfig | None) -> _EstimateCache | None:
+        path = (config or StoreConfig.resolve()).path
         return cls(path) if path is not None else None
 
     def get(self, keys: Iterable[str]) -> dict[str, int]:
@@ -283,6 +282,7 @@ def collect_contents(
     max_bytes: int = 64 * 1024 * 1024,
     level: int = 3,
     limits: Limits | None = None,
+    store: StoreConfig | None = None,
 ) -> ContentPair:
     """Walk each image once more, capturing only the files that need an estimate, and estimate them.
 
@@ -306,7 +306,7 @@ def collect_contents(
             want_old[orel] = (nrel, o.sha256 or "")
     added_rel = {relative(n.path): n.sha256 for n in added}
     # Estimates depend only on the two contents: reuse those made before, walk only for the rest.
-    cache = _EstimateCache.open()
+    cache = _EstimateCache.open(store)
     # cache key -> every (old rel, new rel) of a delta, or new rel, with those contents (copies share one)
     keys: dict[str, list[tuple[str, str] | str]] = defaultdict(list)
     for o, n in modified:

@@ -274,7 +274,7 @@ def load_sides(old: Path, new: Path, limits: Limits | None = None, store: StoreC
 
 
 def estimate(old: Side, new: Side, pairing: Pairing, options: DiffOptions,
-             limits: Limits | None = None) -> tuple[ContentPair | None, str | None]:
+             limits: Limits | None = None, store: StoreConfig | None = None) -> tuple[ContentPair | None, str | None]:
     """Delta estimates for the modified and added files (None and a reason when there are none)."""
     if not options.delta:
         return None, "deltas not estimated (--no-delta)"
@@ -284,15 +284,19 @@ def estimate(old: Side, new: Side, pairing: Pairing, options: DiffOptions,
     if new.image is None:
         return None, "deltas not estimated: the new side is a saved inventory (no content)"
     contents = collect_contents(old.image, new.image, modified, added, method=options.delta_method,
-                                max_bytes=options.delta_max_bytes, level=options.delta_level, limits=limits)
+                                max_bytes=options.delta_max_bytes, level=options.delta_level, limits=limits,
+                                store=store)
     return contents, None
 
 
 def diff_images(old: Path, new: Path, options: DiffOptions | None = None,
-                limits: Limits | None = None) -> DiffResult:
-    """Diff two images (or saved inventories): load both, pair, estimate deltas, total the churn."""
+                limits: Limits | None = None, store: StoreConfig | None = None) -> DiffResult:
+    """Diff two images (or saved inventories): load both, pair, estimate deltas, total the churn.
+
+    ``store`` chooses the inventory store (default: ``$INSPECTOR_STORE`` or the user's cache).
+    """
     options = options or DiffOptions()
-    o, n = load_sides(Path(old), Path(new), limits)
+    o, n = load_sides(Path(old), Path(new), limits, store=store)
     pairing = pair_inventories(o.inventory, n.inventory)
-    contents, note = estimate(o, n, pairing, options, limits)
+    contents, note = estimate(o, n, pairing, options, limits, store)
     return diff_inventories(o.inventory, n.inventory, options, contents, pairing=pairing, delta_note=note)

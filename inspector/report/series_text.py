@@ -83,6 +83,22 @@ def totals_lines(report: SeriesReport) -> list[str]:
     return lines
 
 
+def categories_table(report: SeriesReport, markdown: bool = False) -> str | None:
+    """Replaced bytes per patch and footprint-profile category (``--profile``), or None without one."""
+    rows_with = [r for r in report.rows if r.categories]
+    if not rows_with:
+        return None
+    names = list(dict.fromkeys(c.category for r in rows_with for c in r.categories))
+    rows = []
+    for r in rows_with:
+        replaced = {c.category: c.replaced_bytes for c in r.categories}
+        rows.append([r.label, *(size(replaced[n]) if replaced.get(n) else "-" for n in names)])
+    last = {c.category: c.footprint for c in rows_with[-1].categories}
+    rows.append(["footprint after last", *(size(last.get(n, 0)) for n in names)])
+    render = markdown_table if markdown else table
+    return render(rows, ["replaced by category", *names], right=set(range(1, len(names) + 1)))
+
+
 def series_text(report: SeriesReport, markdown: bool = False) -> str:
     """A whole series: heading, per-patch table, totals, highlights and notes."""
     head = f"## {report.name}" if markdown else f"{report.name}"
@@ -90,6 +106,9 @@ def series_text(report: SeriesReport, markdown: bool = False) -> str:
     parts = [head, f"{report.model} images{base}; order: {report.order.detail}", "", rows_table(report, markdown), ""]
     totals = totals_lines(report)
     parts += ["```", *totals, "```"] if markdown else totals
+    by_category = categories_table(report, markdown)
+    if by_category:
+        parts += ["", by_category]
     if report.highlights:
         parts += ["", "Sharp churn between close releases:"]
         parts += [f"- {h.message}" if markdown else f"  ! {h.message}" for h in report.highlights]

@@ -15,6 +15,7 @@ from inspector.diff import DiffResult, diff_images, diff_inventories
 from inspector.limits import Limits
 from inspector.model import NEST, Entry, EntryKind, Inventory
 from inspector.series.model import ComponentChurn, Leaf, PairChurn
+from inspector.store import StoreConfig
 
 #: How many components a patch row keeps (largest replaced first).
 TOP_COMPONENTS = 5
@@ -22,9 +23,10 @@ TOP_COMPONENTS = 5
 STATE_ROOT = "installed"
 
 
-def churn_between_images(old: Path, new: Path, limits: Limits | None = None) -> PairChurn:
+def churn_between_images(old: Path, new: Path, limits: Limits | None = None,
+                         store: StoreConfig | None = None) -> PairChurn:
     """Churn of going from release file ``old`` to release file ``new`` (walks both, estimates deltas)."""
-    return reduce_result(diff_images(old, new, limits=limits))
+    return reduce_result(diff_images(old, new, limits=limits, store=store))
 
 
 def churn_between_inventories(old: Inventory, new: Inventory) -> PairChurn:

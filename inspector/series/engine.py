@@ -40,6 +40,7 @@ from inspector.series.model import (
 )
 from inspector.series.order import order_releases
 from inspector.series.walk import diff_pairs, walk_releases
+from inspector.store import StoreConfig
 
 #: A patch replacing at least this share of the previous footprint "replaced the whole image".
 WHOLE_IMAGE_SHARE = 0.5
@@ -66,6 +67,7 @@ class SeriesOptions:
     limits: Limits | None = None
     profile: str | None = None
     close_days: int = CLOSE_DAYS
+    store: StoreConfig | None = None  # inventory store (None: $INSPECTOR_STORE or the user's cache)
 
 
 def measure_series(spec: SeriesSpec, options: SeriesOptions | None = None) -> SeriesReport:
@@ -81,7 +83,7 @@ def measure_series(spec: SeriesSpec, options: SeriesOptions | None = None) -> Se
         if not path.is_file():
             raise SeriesError(f"{path}: no such file")
     paths = [r.file for r in spec.releases] + ([spec.base] if spec.base else [])
-    facts_list = walk_releases(paths, opts.jobs, opts.limits, opts.profile)
+    facts_list = walk_releases(paths, opts.jobs, opts.limits, opts.profile, opts.store)
     facts = {str(p): f for p, f in zip(paths, facts_list, strict=True)}
     base_facts = facts[str(spec.base)] if spec.base else None
     ordered, order = order_releases(spec.releases, facts, spec.from_manifest)
@@ -137,7 +139,7 @@ def _churn(spec: SeriesSpec, ordered: list[ReleaseSpec], facts: dict[str, Releas
             if prev is not None:
                 pairs.append((prev, ordered[i].file))
                 where.append(i)
-        results = diff_pairs(pairs, opts.jobs, opts.limits)
+        results = diff_pairs(pairs, opts.jobs, opts.limits, opts.store)
         footprints = {i: facts[str(r.file)].unpacked for i, r in enumerate(ordered)}
         return dict(zip(where, results, strict=True)), footprints
     assert base is not None

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from inspector.limits import Limits, WalkError
 from inspector.series.model import PairChurn, ReleaseFacts
+from inspector.store import StoreConfig
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -23,28 +24,28 @@ class ReleaseError(Exception):
     """A release file could not be read at all; the message is one line for the user."""
 
 
-def _facts_task(args: tuple[Path, Limits | None, str | None]) -> ReleaseFacts | str:
+def _facts_task(args: tuple[Path, Limits | None, str | None, StoreConfig | None]) -> ReleaseFacts | str:
     from inspector.series.facts import release_facts
     from inspector.sources import load_inventory
 
-    path, limits, profile_ref = args
+    path, limits, profile_ref, store = args
     try:
         profile = None
         if profile_ref is not None:
             from inspector.footprint import load_profile
 
             profile = load_profile(profile_ref)
-        return release_facts(load_inventory(path, limits), profile)
+        return release_facts(load_inventory(path, limits, store=store), profile)
     except (WalkError, ValueError, OSError) as exc:
         return str(exc) or f"{path}: unreadable"
 
 
-def _diff_task(args: tuple[Path, Path, Limits | None]) -> PairChurn | str:
+def _diff_task(args: tuple[Path, Path, Limits | None, StoreConfig | None]) -> PairChurn | str:
     from inspector.series.churn import churn_between_images
 
-    old, new, limits = args
+    old, new, limits, store = args
     try:
-        return churn_between_images(old, new, limits)
+        return churn_between_images(old, new, limits, store)
     except (WalkError, ValueError, OSError) as exc:
         return f"diff {old.name} -> {new.name}: {exc}"
 
@@ -58,12 +59,12 @@ def fan_out(fn: Callable[[T], R], items: Sequence[T], jobs: int) -> list[R]:
 
 
 def walk_releases(paths: Sequence[Path], jobs: int = 1, limits: Limits | None = None,
-                  profile: str | None = None) -> list[ReleaseFacts]:
+                  profile: str | None = None, store: StoreConfig | None = None) -> list[ReleaseFacts]:
     """Facts of every release file, in the order given. Raises ``ReleaseError`` if one cannot be read.
 
     ``profile`` is a footprint profile name or file (per-category sizes); it is loaded in each worker.
     """
-    results: list[Any] = fan_out(_facts_task, [(p, limits, profile) for p in paths], jobs)
+    results: list[Any] = fan_out(_facts_task, [(p, limits, profile, store) for p in paths], jobs)
     for r in results:
         if isinstance(r, str):
             raise ReleaseError(r)
@@ -71,9 +72,9 @@ def walk_releases(paths: Sequence[Path], jobs: int = 1, limits: Limits | None = 
 
 
 def diff_pairs(pairs: Sequence[tuple[Path, Path]], jobs: int = 1,
-               limits: Limits | None = None) -> list[PairChurn]:
+               limits: Limits | None = None, store: StoreConfig | None = None) -> list[PairChurn]:
     """The diff engine's churn for each (old, new) pair of release files, in the order given."""
-    results: list[Any] = fan_out(_diff_task, [(a, b, limits) for a, b in pairs], jobs)
+    results: list[Any] = fan_out(_diff_task, [(a, b, limits, store) for a, b in pairs], jobs)
     for r in results:
         if isinstance(r, str):
             raise ReleaseError(r)
