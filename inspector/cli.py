@@ -79,7 +79,7 @@ def main() -> None:
     except (typer.Abort, KeyboardInterrupt):
         code = 130
     except BrokenPipeError:
-        sys.stdout = None  # type: ignore[assignment]  # nothing left to flush to a closed pipe
+        sys.stdout = None  # nothing left to flush to a closed pipe
         code = 2
     except Exception as exc:  # noqa: BLE001 - a bug: one line, not a traceback
         text = " ".join(str(exc).split())[:300]

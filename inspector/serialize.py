@@ -21,7 +21,7 @@ def entry_to_dict(e: Entry) -> dict[str, Any]:
 
 def entry_from_dict(d: dict[str, Any]) -> Entry:
     """Inverse of ``entry_to_dict``."""
-    kw = {k: d.get(k) for k in _ENTRY_FIELDS if k in d}
+    kw: dict[str, Any] = {k: d.get(k) for k in _ENTRY_FIELDS if k in d}
     kw["kind"] = EntryKind(d["kind"])
     kw["meta"] = frozen_meta(d.get("meta"))
     kw.setdefault("opened", False)

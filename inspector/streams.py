@@ -12,9 +12,12 @@ import io
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, Union
 
 from inspector.limits import BudgetExhausted, LimitExceeded, Limits, TimeoutExceeded
+
+#: A readable binary stream: a file object, or any raw or buffered reader (what ``Member.open`` returns).
+Stream = Union[BinaryIO, io.RawIOBase, io.BufferedIOBase]  # noqa: UP007 - a runtime alias
 
 #: Bytes kept from the start of each member for content sniffing (ISO 9660 needs 32 KiB + a sector).
 HEAD_SIZE = 64 * 1024
@@ -85,7 +88,7 @@ class TrackedStream(io.RawIOBase):
 
     def __init__(
         self,
-        raw: BinaryIO,
+        raw: Stream,
         budget: Budget,
         *,
         ratio_base: Callable[[], int] | None = None,
@@ -162,7 +165,7 @@ class TrackedStream(io.RawIOBase):
         self._account(view[:n])
         return n
 
-    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+    def read(self, size: int = -1) -> bytes:
         if size is None or size < 0:
             return self.readall()
         buf = bytearray(size)
@@ -170,7 +173,7 @@ class TrackedStream(io.RawIOBase):
         return bytes(buf[:n])
 
     def readall(self) -> bytes:
-        parts = []
+        parts: list[bytes] = []
         while True:
             chunk = self.read(CHUNK)
             if not chunk:
@@ -224,7 +227,7 @@ class ReadAheadReader(io.RawIOBase):
 
     _END = object()
 
-    def __init__(self, src: BinaryIO, depth: int = 4, chunk: int = CHUNK) -> None:
+    def __init__(self, src: Stream, depth: int = 4, chunk: int = CHUNK) -> None:
         super().__init__()
         import queue
         import threading
@@ -237,7 +240,7 @@ class ReadAheadReader(io.RawIOBase):
                                         name="inspector-readahead")
         self._thread.start()
 
-    def _produce(self, src: BinaryIO, chunk: int) -> None:
+    def _produce(self, src: Stream, chunk: int) -> None:
         import queue
 
         item: object
@@ -367,7 +370,7 @@ class RangeReader(SeekableRaw):
         return got
 
 
-def copy_stream(src: BinaryIO, dst: BinaryIO, limit: int) -> int:
+def copy_stream(src: Stream, dst: BinaryIO, limit: int) -> int:
     """Copy ``src`` to ``dst`` (at most ``limit`` bytes, else LimitExceeded); return the byte count."""
     total = 0
     while True:

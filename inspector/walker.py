@@ -16,12 +16,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from inspector.limits import BudgetExhausted, Limits, WalkError
 from inspector.model import NEST, Entry, EntryKind, Inventory, Problem, frozen_meta
 from inspector.sniff import detect_type
-from inspector.streams import CHUNK, Budget, TrackedStream, copy_stream, hash_file
+from inspector.streams import CHUNK, Budget, Stream, TrackedStream, copy_stream, hash_file
 from inspector.unpack.base import Handler, Member, SniffInfo, UnpackContext
 from inspector.unpack.registry import HANDLERS, find_handler
 
@@ -83,7 +83,7 @@ class _PositionTracker(io.RawIOBase):
             self._on_progress(pos)
         return n
 
-    def read(self, n: int = -1) -> bytes:  # type: ignore[override]
+    def read(self, n: int = -1) -> bytes:
         data = self._fh.read(n)
         pos = self._fh.tell()
         if pos > self._furthest:
@@ -235,16 +235,16 @@ class Walker:
             raise _MemberReadError from None
         finally:
             sha = None
-            size = member.size
+            entry_size: int | None = member.size
             if complete and ts is not None:
                 sha = root_hash.result() if root_hash is not None else ts.sha256
-                size = ts.count if root_hash is None else member.size
-            stored = member.stored_size
+                entry_size = ts.count if root_hash is None else member.size
+            stored_size = member.stored_size
             if member.compressed_progress is not None and complete:
-                stored = member.compressed_progress()
+                stored_size = member.compressed_progress()
             state.entries[slot] = Entry(
-                size=size,
-                stored_size=stored,
+                size=entry_size,
+                stored_size=stored_size,
                 sha256=sha,
                 detected=detected,
                 container=container,
@@ -259,7 +259,7 @@ class Walker:
         state: _WalkState,
         handler: Handler,
         member: Member,
-        raw: BinaryIO,
+        raw: Stream,
         ts: TrackedStream,
         logical: str,
         depth: int,
@@ -269,7 +269,8 @@ class Walker:
         """Open ``member`` as ``handler``'s format and visit its members; return (root hash, opened)."""
         root_hash: Future[str] | None = None
         spool: BinaryIO | None = None
-        source: BinaryIO = ts  # type: ignore[assignment]
+        # Handlers take a binary file object; our streams provide the part of that API they use.
+        source = cast(BinaryIO, ts)
         if handler.needs_seekable:
             if root_path is not None and _cheap_seek(raw):
                 # The image file itself: hash it on a second handle in a background thread while the
@@ -278,11 +279,11 @@ class Walker:
                 root_hash = pool.submit(hash_file, root_path)
                 pool.shutdown(wait=False)
                 raw.seek(0)
-                source = raw
+                source = cast(BinaryIO, raw)
             elif _cheap_seek(raw):
                 ts.drain()  # hash it sequentially, then let the reader seek in the same bytes
                 raw.seek(0)
-                source = raw
+                source = cast(BinaryIO, raw)
             else:
                 # The reader must seek but the content is a stream (a ZIP inside a ZIP, an ISO inside a
                 # tarball): copy it once, hashing on the way, to a bounded spool in our private temp dir.
@@ -290,7 +291,7 @@ class Walker:
                     spool = io.BytesIO()
                 else:
                     spool = tempfile.TemporaryFile(dir=state.tmpdir)  # noqa: SIM115 - closed below
-                copy_stream(ts, spool, self.limits.max_spool_bytes)  # type: ignore[arg-type]
+                copy_stream(ts, spool, self.limits.max_spool_bytes)
                 spool.seek(0)
                 source = spool
 
@@ -345,7 +346,9 @@ class Walker:
             meta["incomplete"] = True
             opened = True
         finally:
-            members.close()  # stops a handler's background reader even when we leave early
+            close = getattr(members, "close", None)  # a generator: stops a handler's background reader
+            if close is not None:                    # even when we leave the container early
+                close()
             if spool is not None:
                 spool.close()
         # Returned even when the reader failed part-way: the image's hash is still wanted (cancelling it

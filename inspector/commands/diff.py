@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -105,15 +106,15 @@ def diff(
         typer.echo(diff_text.render_text(result, listed, top, markdown, gate))
     for p in result.problems:
         typer.echo(f"inspector: {p.kind}: {p.line()}", err=True)
-    for p in result.not_compared:
-        typer.echo(f"inspector: not compared: {p}", err=True)
+    for where in result.not_compared:
+        typer.echo(f"inspector: not compared: {where}", err=True)
     if gate and (as_json or as_csv):
         for line in diff_text.gate_lines(gate):
             typer.echo(line, err=True)
     raise typer.Exit(exit_code(result, gate, strict))
 
 
-def exit_code(result: DiffResult, gate: list | None, strict: bool) -> int:  # type: ignore[type-arg]
+def exit_code(result: DiffResult, gate: list[Any] | None, strict: bool) -> int:
     """0 identical / all rules passed, 1 different / a rule tripped, 3 incomplete (2 with --strict)."""
     if not result.complete and strict:
         return exitcodes.TROUBLE

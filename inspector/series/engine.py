@@ -140,8 +140,7 @@ def _churn(spec: SeriesSpec, ordered: list[ReleaseSpec], facts: dict[str, Releas
                 pairs.append((prev, ordered[i].file))
                 where.append(i)
         results = diff_pairs(pairs, opts.jobs, opts.limits, opts.store)
-        footprints = {i: facts[str(r.file)].unpacked for i, r in enumerate(ordered)}
-        return dict(zip(where, results, strict=True)), footprints
+        return dict(zip(where, results, strict=True)), {i: facts[str(r.file)].unpacked for i, r in enumerate(ordered)}
     assert base is not None
     state: dict[str, Leaf] = {leaf.name: leaf for leaf in base.leaves}
     churns: dict[int, PairChurn] = {}
@@ -178,7 +177,8 @@ def _row(spec: SeriesSpec, ordered: list[ReleaseSpec], facts: dict[str, ReleaseF
         reboot, source = f.reboot_required, "metadata"
     else:
         reboot, source = None, "unknown"
-    days = (dates[i] - dates[i - 1]).days if i > 0 and dates[i] and dates[i - 1] else None
+    this, prev = dates[i], dates[i - 1] if i > 0 else None
+    days = (this - prev).days if this and prev else None
     whole = bool(churn and churn.old_unpacked and churn.replaced_bytes >= WHOLE_IMAGE_SHARE * churn.old_unpacked)
     return PatchRow(
         index=i + 1,

@@ -52,7 +52,8 @@ def order_releases(
         return [r for r, _ in dated], OrderInfo("metadata-date", "release dates found in the images' metadata")
     if items and all(f is not None and f.version for f in found):
         versioned = sorted(zip(items, found, strict=True),
-                           key=lambda p: (version_key(p[1].version or ""), version_key(p[0].file.name)))
+                           key=lambda p: (version_key(p[1].version or ""),  # type: ignore[union-attr]
+                                          version_key(p[0].file.name)))
         return [r for r, _ in versioned], OrderInfo(
             "metadata-version", "versions / build numbers found in the images' metadata")
     items.sort(key=lambda r: version_key(r.file.name))

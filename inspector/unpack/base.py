@@ -14,7 +14,7 @@ from typing import Any, BinaryIO, Protocol
 
 from inspector.limits import WalkError
 from inspector.model import EntryKind
-from inspector.streams import Budget
+from inspector.streams import Budget, Stream
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class Member:
     mtime: float | None = None
     link_target: str | None = None
     meta: Mapping[str, Any] = field(default_factory=dict)
-    open: Callable[[], BinaryIO] | None = None
+    open: Callable[[], Stream] | None = None
     compressed_progress: Callable[[], int] | None = None
     #: The whole decompressed content of its container (a gzip/xz/bzip2/zstd payload): the wrapper's own
     #: hash identifies it, so the walker does not hash it again when it is itself a container.

@@ -7,12 +7,12 @@ yield them again with their content served from memory so the walker still hashe
 from __future__ import annotations
 
 import io
-from typing import BinaryIO
 
+from inspector.streams import Stream
 from inspector.unpack.base import Member
 
 
-def read_upto(fh: BinaryIO, n: int) -> bytes:
+def read_upto(fh: Stream, n: int) -> bytes:
     """Read until ``n`` bytes or the end of ``fh`` (raw streams may return short reads)."""
     parts = []
     left = n

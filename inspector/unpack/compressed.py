@@ -13,9 +13,10 @@ import bz2
 import io
 import lzma
 import struct
+import types
 import zlib
 from collections.abc import Callable, Iterator
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import zstandard
 
@@ -142,12 +143,14 @@ class DecompressReader(io.RawIOBase):
         self.trailing_size = size
 
 
+_inflate: types.ModuleType
+_INFLATE_ERRORS: tuple[type[Exception], ...]
 try:  # ISA-L's inflate (python-isal, PSF licence) is about twice as fast as zlib's on x86-64 and arm64.
     from isal import isal_zlib as _inflate
 
-    _INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, _inflate.error)
+    _INFLATE_ERRORS = (zlib.error, _inflate.error)
 except ImportError:  # pragma: no cover - a platform without isal wheels: same API, slower
-    _inflate = zlib  # type: ignore[assignment]
+    _inflate = zlib
     _INFLATE_ERRORS = (zlib.error,)
 
 
@@ -290,7 +293,7 @@ class _ZstdReader(io.RawIOBase):
         super().__init__()
         self._counting = _CountingReader(src)
         self._reader = zstandard.ZstdDecompressor(max_window_size=1 << 31).stream_reader(
-            self._counting, read_size=CHUNK, read_across_frames=True, closefd=False
+            cast(BinaryIO, self._counting), read_size=CHUNK, read_across_frames=True, closefd=False
         )
         self.streams = 1
         self.trailing = b""
@@ -327,7 +330,7 @@ class _CountingReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def read(self, n: int = -1) -> bytes:  # type: ignore[override]
+    def read(self, n: int = -1) -> bytes:
         data = self._src.read(n)
         self.count += len(data)
         return data

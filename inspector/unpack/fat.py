@@ -509,11 +509,11 @@ class _Walk:
             elif entry.cluster == 0:
                 self.ctx.problem(path, "directory entry has no first cluster; contents not read", "error")
             else:
-                chain = _Chain(self.table, entry.cluster, f"directory {path!r}")
-                yield from self.directory(self._clusters(chain), path + "/", depth + 1)
+                dir_chain = _Chain(self.table, entry.cluster, f"directory {path!r}")
+                yield from self.directory(self._clusters(dir_chain), path + "/", depth + 1)
             return
         cs = self.bpb.cluster_size
-        chain = None
+        chain: _Chain | None = None
         if entry.size or entry.cluster:
             chain = _Chain(self.table, entry.cluster, repr(path))
         allocated = -(-entry.size // cs) * cs

@@ -164,13 +164,13 @@ class _Window(ExactSlice):
             lambda _missing: f"data runs past the end of the archive (needs bytes up to {start + size}, "
             f"archive ends at {src.pos})",
         )
-        self._src = src  # type: ignore[assignment]
+        self._source = src  # the same stream, with its skip()
         self._name = name
 
     def finish(self) -> bool:
         """Skip what the consumer left unread; False when the archive ended first."""
         if self.remaining > 0:
-            got = self._src.skip(self.remaining)
+            got = self._source.skip(self.remaining)
             short = got < self.remaining
             self.remaining = 0
             return not short

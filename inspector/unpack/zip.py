@@ -54,7 +54,7 @@ class ZipHandler:
 
     def members(self, stream: BinaryIO, ctx: UnpackContext) -> Iterator[Member]:
         try:
-            zf = zipfile.ZipFile(stream)  # type: ignore[arg-type]
+            zf = zipfile.ZipFile(stream)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
             raise FormatError(f"not a readable ZIP: {exc}") from None
         with zf:
