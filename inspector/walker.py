@@ -53,6 +53,10 @@ class _WalkState:
     def problem(self, path: str, reason: str, kind: str = "error") -> None:
         self.problems.append(Problem(path=path, reason=" ".join(reason.split()), kind=kind))
 
+    def warned_unsafe(self, path: str) -> bool:
+        """Whether an unsafe-name warning was already given for ``path`` (by its reader)."""
+        return any(p.path == path and p.reason.startswith("unsafe member name") for p in self.problems[-8:])
+
 
 class _PositionTracker(io.RawIOBase):
     """Seekable pass-through that remembers the furthest offset read (progress for seeking readers)."""
@@ -321,6 +325,11 @@ class Walker:
                     report(child.name, "duplicate member name: listed again, an extractor would overwrite the "
                            "earlier one", "warning")
                 seen.add(child.name)
+                if ".." in child.name.split("/") and not state.warned_unsafe(f"{logical}{NEST}{child.name}"):
+                    # Readers that see raw names report them as stored (names.checked_member_path); this
+                    # catches a traversing name from any other reader (vmtar, VIB, WIM, ISO ...).
+                    report(child.name, f"unsafe member name '{child.name}' ('..' component escapes the "
+                           "extraction directory): listed, never extracted", "warning")
                 if len(child.name) > self.limits.max_path_length:
                     report(child.name[:200] + "...", f"member name longer than "
                            f"{self.limits.max_path_length} characters; skipped (--max-name-length)", "limit")

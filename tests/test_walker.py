@@ -189,3 +189,24 @@ def test_a_decompressed_payload_that_is_a_container_is_not_hashed_again(tmp_path
     assert not payload.unread  # identified by the wrapper's hash, not missing
     assert by["a.tgz"].sha256 == hashlib.sha256(p.read_bytes()).hexdigest()
     assert by["a.tgz!/a.tar!/f"].sha256 == hashlib.sha256(b"x" * 100).hexdigest()
+
+
+def test_a_traversing_name_from_any_reader_is_a_warning(tmp_path: Path) -> None:
+    from fixtures.vmware import tree_entries, vmtar_bytes
+
+    # vmtar names are not vetted by their reader: the walker itself flags the '..' component.
+    p = tmp_path / "evil.vtar"
+    p.write_bytes(vmtar_bytes(tree_entries({"../../etc/cron.d/evil": b"data", "ok.txt": b"fine"})))
+    inv = walk(p)
+    warned = {pr.path: pr.kind for pr in inv.problems if "unsafe member name" in pr.reason}
+    assert warned["evil.vtar!/../../etc/cron.d/evil"] == "warning"  # (its parent dirs are flagged too)
+    assert "evil.vtar!/ok.txt" not in warned
+    assert len(warned) == len([pr for pr in inv.problems if "unsafe member name" in pr.reason])  # once each
+    assert inv.complete
+
+
+def test_a_name_its_reader_already_flagged_is_not_flagged_twice(tmp_path: Path) -> None:
+    p = tmp_path / "evil.tar"
+    p.write_bytes(_tar({"../escape.txt": b"x"}))
+    warnings = [pr for pr in walk(p).problems if "unsafe member name" in pr.reason]
+    assert len(warnings) == 1
