@@ -149,3 +149,32 @@ def test_xpress_decoder_rejects_a_chunk_without_its_huffman_table() -> None:
 def test_xpress_decoder_rejects_an_oversubscribed_code() -> None:
     with pytest.raises(xpress.XpressError):
         xpress.decompress(b"\x11" * 256 + b"\x00" * 16, 10)
+
+
+def test_content_that_does_not_match_its_lookup_table_sha1_is_reported_not_listed(built, tmp_path: Path) -> None:  # noqa: ANN001
+    wim = _wim(built, "install-none.wim")
+    inv = walk(wim)
+    victim = max((e for e in inv.entries[1:] if e.kind is EntryKind.FILE and (e.size or 0) > 100),
+                 key=lambda e: e.size or 0)
+    data = bytearray(wim.read_bytes())
+    content = _extract_by_hash(data, victim.sha256)
+    at = data.find(content) + len(content) // 2
+    data[at] ^= 0xFF  # same size, different bytes: only the SHA-1 can tell
+    bad = tmp_path / "damaged.wim"
+    bad.write_bytes(bytes(data))
+    again = walk(bad)
+    problems = [p for p in again.problems if p.path.endswith(victim.name)]
+    assert problems and "SHA-1 in the WIM lookup table" in problems[0].reason
+    assert not again.complete
+    damaged = {e.name: e for e in again.entries}[victim.name]
+    assert damaged.unread
+
+
+def _extract_by_hash(data: bytearray, sha256: str | None) -> bytes:
+    """The uncompressed file content in the WIM whose SHA-256 is ``sha256`` (searched in windows_tree)."""
+    import hashlib
+
+    for content in windows_tree().values():
+        if isinstance(content, bytes) and hashlib.sha256(content).hexdigest() == sha256 and content in data:
+            return content
+    raise AssertionError("victim content not found in the uncompressed WIM")

@@ -18,6 +18,7 @@ still read and hashed), and an ``unsupported`` problem says what was not decoded
 
 from __future__ import annotations
 
+import hashlib
 import io
 import struct
 import xml.etree.ElementTree as ET
@@ -441,8 +442,8 @@ class WimHandler:
 
     def _opener(self, stream: BinaryIO, blob: Blob, hdr: WimHeader) -> Any:
         if blob.res.compressed:
-            return lambda: ResourceReader(stream, blob.res, hdr.chunk_size, hdr.compression)
-        return lambda: RangeReader(stream, blob.res.offset, blob.res.original_size)
+            return lambda: _Sha1Checked(ResourceReader(stream, blob.res, hdr.chunk_size, hdr.compression), blob.sha1)
+        return lambda: _Sha1Checked(RangeReader(stream, blob.res.offset, blob.res.original_size), blob.sha1)
 
     def _file(self, name: str, hsh: bytes, by_hash: dict[bytes, Blob], hdr: WimHeader, file_size: int,
               stream: BinaryIO, ctx: UnpackContext, mtime: float | None) -> Member:
@@ -514,3 +515,29 @@ class WimHandler:
                 readable = False
             yield Member(name, EntryKind.FILE, size=blob.res.original_size, stored_size=blob.res.stored_size,
                          meta=meta, open=self._opener(stream, blob, hdr) if readable else None)
+
+
+class _Sha1Checked(io.RawIOBase):
+    """A stream's content checked against the SHA-1 the WIM's lookup table records for it.
+
+    A chunk damaged in a way the decoder cannot notice still yields bytes; the hash catches it when the
+    stream ends, so corrupt content is reported (and not hashed into the inventory) instead of listed.
+    """
+
+    def __init__(self, inner: Any, expected: bytes) -> None:
+        super().__init__()
+        self._inner = inner
+        self._expected = expected
+        self._sha1 = hashlib.sha1(usedforsecurity=False)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        n = self._inner.readinto(b) or 0
+        if n:
+            self._sha1.update(memoryview(b)[:n])
+        elif self._sha1.digest() != self._expected:
+            raise FormatError(f"content does not match its SHA-1 in the WIM lookup table "
+                              f"({self._sha1.hexdigest()} != {self._expected.hex()}): corrupt")
+        return n
