@@ -45,3 +45,11 @@ def test_store_remembers_every_release_of_the_series(series_dir: Path, tmp_path:
     assert res.exit_code == 0, res.output
     listed = CliRunner().invoke(app, ["store", "list", "--store", str(store)])
     assert listed.output.count(".iso") == len(list(series_dir.glob("*.iso")))
+
+
+def test_html_report_has_the_category_table_too(series_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    res = CliRunner().invoke(app, ["series", str(series_dir), "--profile", "esxi", "--html", str(out)])
+    assert res.exit_code == 0, res.output
+    html = out.read_text(encoding="utf-8")
+    assert "replaced by category" in html and "hypervisor-kernel" in html

@@ -140,6 +140,20 @@ def rows_table(rep: SeriesReport) -> str:
     return _table(series_text.ROW_HEADERS, rows, numeric={0, 4, 5, 6, 7, 8, 9, 10})
 
 
+def categories_table(rep: SeriesReport) -> str:
+    """Replaced bytes per patch and profile category (``--profile``); empty without a profile."""
+    churn = series_text.category_churn(rep)
+    if churn is None:
+        return ""
+    names, per_patch, last = churn
+    rows: list[list[tuple[str, object]]] = [
+        [(label, label), *((size(v) if v else "-", v) for v in values)] for label, values in per_patch
+    ]
+    rows.append([("footprint after last", "~"), *((size(v), v) for v in last)])
+    table = _table(["replaced by category", *names], rows, numeric=set(range(1, len(names) + 1)))
+    return f'<div class="wide">{table}</div>'
+
+
 def _totals(rep: SeriesReport) -> str:
     return "<pre class=\"totals\">" + _esc("\n".join(series_text.totals_lines(rep))) + "</pre>"
 
@@ -154,7 +168,7 @@ def _series_section(rep: SeriesReport, n: int, colour: str) -> tuple[str, list[s
     body = (f'<section><h2 style="border-color:{colour}">{_esc(rep.name)}</h2>'
             f"<p class=\"sub\">{_esc(rep.model)} images{base}; {_esc(series_text.window_text(rep))}</p>"
             f"{highlights}{divs[0]}<div class=\"wide\">{rows_table(rep)}</div>"
-            f'<div class="cols">{_totals(rep)}<ul class="notes">{notes}</ul></div>'
+            f'<div class="cols">{_totals(rep)}<ul class="notes">{notes}</ul></div>{categories_table(rep)}'
             f"{''.join(divs[1:])}</section>")
     return body, divs
 

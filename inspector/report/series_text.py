@@ -83,8 +83,9 @@ def totals_lines(report: SeriesReport) -> list[str]:
     return lines
 
 
-def categories_table(report: SeriesReport, markdown: bool = False) -> str | None:
-    """Replaced bytes per patch and footprint-profile category (``--profile``), or None without one."""
+def category_churn(report: SeriesReport) -> tuple[list[str], list[tuple[str, list[int]]], list[int]] | None:
+    """Per-category figures of a ``--profile`` series: (category names, per-patch replaced bytes by category,
+    footprint by category after the last patch), or None when no profile was applied."""
     rows_with = [r for r in report.rows if r.categories]
     if not rows_with:
         return None
@@ -92,9 +93,19 @@ def categories_table(report: SeriesReport, markdown: bool = False) -> str | None
     rows = []
     for r in rows_with:
         replaced = {c.category: c.replaced_bytes for c in r.categories}
-        rows.append([r.label, *(size(replaced[n]) if replaced.get(n) else "-" for n in names)])
+        rows.append((r.label, [replaced.get(n, 0) for n in names]))
     last = {c.category: c.footprint for c in rows_with[-1].categories}
-    rows.append(["footprint after last", *(size(last.get(n, 0)) for n in names)])
+    return names, rows, [last.get(n, 0) for n in names]
+
+
+def categories_table(report: SeriesReport, markdown: bool = False) -> str | None:
+    """Replaced bytes per patch and footprint-profile category (``--profile``), or None without one."""
+    churn = category_churn(report)
+    if churn is None:
+        return None
+    names, per_patch, last = churn
+    rows = [[label, *(size(v) if v else "-" for v in values)] for label, values in per_patch]
+    rows.append(["footprint after last", *(size(v) for v in last)])
     render = markdown_table if markdown else table
     return render(rows, ["replaced by category", *names], right=set(range(1, len(names) + 1)))
 
