@@ -86,13 +86,37 @@ class Entry:
         return self.kind is EntryKind.FILE and not (self.container and self.opened)
 
 
+class ProblemKind(enum.StrEnum):
+    """The closed set of problem kinds; code decides by kind (and ``Problem.limit``), never by message text."""
+
+    #: Content could not be read (corrupt, truncated): the figures are a lower bound.
+    ERROR = "error"
+    #: A configured limit stopped the reading (``Problem.limit`` names it).
+    LIMIT = "limit"
+    #: A feature the reader does not decode (encryption, an unknown compression).
+    UNSUPPORTED = "unsupported"
+    #: The container's own metadata disagrees with its content; the content itself was read.
+    MISMATCH = "mismatch"
+    #: Worth a reviewer's attention (unsafe names, ambiguous content); nothing is missing.
+    WARNING = "warning"
+
+
 @dataclass(frozen=True)
 class Problem:
-    """Something that could not be read completely; ``path`` is the logical path where it happened."""
+    """Something that could not be read completely; ``path`` is the logical path where it happened.
+
+    ``kind`` is a ``ProblemKind`` (a ``StrEnum``, so it also equals its string value); ``limit`` names
+    the limit that tripped (``"timeout"``, ``"max_depth"``...) for ``ProblemKind.LIMIT`` problems.
+    """
 
     path: str
     reason: str
-    kind: str = "error"  # error | limit | unsupported | mismatch | warning
+    kind: ProblemKind = ProblemKind.ERROR
+    limit: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.kind, ProblemKind):
+            object.__setattr__(self, "kind", ProblemKind(self.kind))
 
     def line(self) -> str:
         """The one-line message shown to a person."""
@@ -101,7 +125,7 @@ class Problem:
     @property
     def makes_incomplete(self) -> bool:
         """Warnings and metadata mismatches are reported but do not mean content is missing."""
-        return self.kind not in ("warning", "mismatch")
+        return self.kind not in (ProblemKind.WARNING, ProblemKind.MISMATCH)
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ import zstandard
 from inspector import __version__
 from inspector.inventory import totals
 from inspector.limits import WalkError
-from inspector.model import SCHEMA_VERSION, Entry, EntryKind, Inventory, Problem
+from inspector.model import SCHEMA_VERSION, Entry, EntryKind, Inventory, Problem, ProblemKind
 
 MAGIC = b"\x89INV\r\n\x1a\n"
 FORMAT_VERSION = 1
@@ -150,7 +150,7 @@ def decode(data: bytes) -> Inventory:
         return Inventory(
             source=str(header["source"]),
             entries=_build_entries(columns, meta_rows, int(header["entries"])),
-            problems=tuple(Problem(path=str(p), reason=str(r), kind=str(k)) for p, r, k in header["problems"]),
+            problems=tuple(Problem(path=str(p), reason=str(r), kind=ProblemKind(str(k))) for p, r, k in header["problems"]),
         )
     except WalkError:
         raise

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from inspector.limits import BudgetExhausted, Limits, WalkError
-from inspector.model import NEST, Entry, EntryKind, Inventory, Problem, frozen_meta
+from inspector.model import NEST, Entry, EntryKind, Inventory, Problem, ProblemKind, frozen_meta
 from inspector.sniff import detect_type
 from inspector.streams import CHUNK, Budget, Stream, TrackedStream, copy_stream, hash_file
 from inspector.unpack.base import Handler, Member, SniffInfo, UnpackContext
@@ -51,7 +51,7 @@ class _WalkState:
     problems: list[Problem] = field(default_factory=list)
 
     def problem(self, path: str, reason: str, kind: str = "error") -> None:
-        self.problems.append(Problem(path=path, reason=" ".join(reason.split()), kind=kind))
+        self.problems.append(Problem(path=path, reason=" ".join(reason.split()), kind=ProblemKind(kind)))
 
     def warned_unsafe(self, path: str) -> bool:
         """Whether an unsafe-name warning was already given for ``path`` (by its reader)."""
