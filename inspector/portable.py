@@ -150,7 +150,9 @@ def decode(data: bytes) -> Inventory:
         return Inventory(
             source=str(header["source"]),
             entries=_build_entries(columns, meta_rows, int(header["entries"])),
-            problems=tuple(Problem(path=str(p), reason=str(r), kind=ProblemKind(str(k))) for p, r, k in header["problems"]),
+            problems=tuple(
+                Problem(path=str(p), reason=str(r), kind=ProblemKind(str(k))) for p, r, k in header["problems"]
+            ),
         )
     except WalkError:
         raise
