@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
+from inspector.entrylog import EntryLog
 from inspector.limits import BudgetExhausted, Limits, WalkError
 from inspector.model import NEST, Entry, EntryKind, Inventory, Problem, ProblemKind, frozen_meta
 from inspector.sniff import detect_type
@@ -47,7 +48,7 @@ class _Abort(Exception):
 class _WalkState:
     budget: Budget
     tmpdir: str
-    entries: list[Entry | None] = field(default_factory=list)
+    entries: EntryLog = field(default_factory=EntryLog)
     problems: list[Problem] = field(default_factory=list)
 
     def problem(self, path: str, reason: str, kind: str = "error") -> None:
@@ -161,13 +162,11 @@ class Walker:
                     self._visit(state, root, root_name, 0, root_path=str(p))
             finally:
                 fh.close()
-        entries = tuple(e for e in state.entries if e is not None)
-        return Inventory(source=str(p), entries=entries, problems=tuple(state.problems))
+        return Inventory(source=str(p), entries=tuple(state.entries.freeze()), problems=tuple(state.problems))
 
     # -- one member -------------------------------------------------------------------------------
     def _visit(self, state: _WalkState, member: Member, logical: str, depth: int, root_path: str | None = None) -> None:
-        slot = len(state.entries)
-        state.entries.append(None)
+        slot = state.entries.reserve()
         base = dict(
             path=logical,
             kind=member.kind,
@@ -177,8 +176,8 @@ class Walker:
             link_target=member.link_target,
         )
         if member.kind is not EntryKind.FILE or member.open is None:
-            state.entries[slot] = Entry(size=member.size, stored_size=member.stored_size,
-                                        meta=frozen_meta(member.meta), **base)  # type: ignore[arg-type]
+            state.entries.fill(slot, Entry(size=member.size, stored_size=member.stored_size,
+                                           meta=frozen_meta(member.meta), **base))  # type: ignore[arg-type]
             return
 
         ts: TrackedStream | None = None
@@ -246,7 +245,7 @@ class Walker:
             stored_size = member.stored_size
             if member.compressed_progress is not None and complete:
                 stored_size = member.compressed_progress()
-            state.entries[slot] = Entry(
+            state.entries.fill(slot, Entry(
                 size=entry_size,
                 stored_size=stored_size,
                 sha256=sha,
@@ -255,7 +254,7 @@ class Walker:
                 opened=opened,
                 meta=frozen_meta(meta),
                 **base,  # type: ignore[arg-type]
-            )
+            ))
 
     # -- one container ----------------------------------------------------------------------------
     def _unpack(
