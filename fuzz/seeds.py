@@ -19,6 +19,10 @@ FIXTURE_SEEDS: dict[str, tuple[str, str]] = {
     "fat": ("disk-bad", "badchain.img"),
     "iso-xorriso": ("iso-variants", "iso9660-only.iso"),
     "ar-gnu": ("archives", "lib.a"),
+    "zip-utf8-flag": ("hostile-lies", "names-bad-utf8.zip"),
+    "zstd-window": ("hostile-lies", "window.zst"),
+    "gpt-whole-disk": ("hostile-lies", "gpt-whole-disk.img"),
+    "fat-long-names": ("hostile-lies", "fat-lone-surrogate.img"),
 }
 
 #: Formats whose samples are written by ``fixtures.hostile.samples`` (no external tool needed).

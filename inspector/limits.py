@@ -25,6 +25,10 @@ class Limits:
     max_path_length: int = 4096
     timeout: float | None = None  # seconds per image
     max_spool_bytes: int = 64 * GiB  # a non-seekable member copied to a temporary file for a seeking reader
+    #: Working memory one decoder may be asked for by the data it reads: a zstd window, an xz/LZMA
+    #: dictionary, an LZX/LZMS window or chunk. 256 MiB reads every real image (xz -9 uses 64 MiB,
+    #: zstd --long=28 256 MiB, LZMS solid chunks 64 MiB) yet stops a frame that asks for 2 GiB.
+    max_window_bytes: int = 256 * MiB
 
 
 class WalkError(Exception):
@@ -34,9 +38,16 @@ class WalkError(Exception):
 
 
 class LimitExceeded(WalkError):
-    """A configured limit tripped; the walk stops reading the offending member or image."""
+    """A configured limit tripped; the walk stops reading the offending member or image.
+
+    ``limit`` names the ``Limits`` field that tripped, so reports and callers never parse the message.
+    """
 
     kind = "limit"
+
+    def __init__(self, reason: str, limit: str | None = None) -> None:
+        super().__init__(reason)
+        self.limit = limit
 
 
 class BudgetExhausted(LimitExceeded):

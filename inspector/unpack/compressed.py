@@ -20,6 +20,7 @@ from typing import Any, BinaryIO, cast
 
 import zstandard
 
+from inspector.limits import LimitExceeded
 from inspector.names import display_name
 from inspector.streams import CHUNK, ReadAheadReader
 from inspector.unpack.base import FormatError, Member, SniffInfo, UnpackContext, strip_suffix
@@ -207,6 +208,8 @@ class _CodecHandler:
     name = ""
     magic = b""
     needs_seekable = False
+    #: What the format calls the decoder memory its header declares (named in the limit message).
+    window_field = "window"
 
     def match(self, info: SniffInfo) -> bool:
         return info.head.startswith(self.magic)
@@ -214,11 +217,24 @@ class _CodecHandler:
     def payload_name(self, ctx: UnpackContext) -> str:
         return strip_suffix(ctx.name, _SUFFIXES[self.name])
 
-    def reader(self, stream: BinaryIO) -> DecompressReader:
+    def reader(self, stream: BinaryIO, window_limit: int) -> DecompressReader:
+        """A decompressing reader of ``stream`` whose decoder never takes more than ``window_limit`` bytes."""
         raise NotImplementedError
 
+    def declared_window(self, head: bytes) -> int | None:
+        """Working memory the first stream in ``head`` asks its decoder for, where the format declares it."""
+        return None
+
     def members(self, stream: BinaryIO, ctx: UnpackContext) -> Iterator[Member]:
-        reader = self.reader(stream)
+        window_limit = ctx.budget.limits.max_window_bytes
+        window = self.declared_window(ctx.head)
+        if window is not None and window > window_limit:
+            raise LimitExceeded(
+                f"{self.name} stream declares a {window:,}-byte {self.window_field}, over the "
+                f"{window_limit:,}-byte decoder memory limit (--max-window-mib); not decompressed",
+                limit="max_window_bytes",
+            )
+        reader = self.reader(stream, window_limit)
         payload: BinaryIO = reader  # type: ignore[assignment]
         if ctx.size is None or ctx.size >= READ_AHEAD_MIN:
             payload = ReadAheadReader(reader)  # type: ignore[assignment]
@@ -257,8 +273,8 @@ class GzipHandler(_CodecHandler):
     def payload_name(self, ctx: UnpackContext) -> str:
         return gzip_fname(ctx.head) or super().payload_name(ctx)
 
-    def reader(self, stream: BinaryIO) -> DecompressReader:
-        return DecompressReader(stream, _ZlibGzip, b"\x1f\x8b")
+    def reader(self, stream: BinaryIO, window_limit: int) -> DecompressReader:
+        return DecompressReader(stream, _ZlibGzip, b"\x1f\x8b")  # deflate's window is 32 KiB
 
 
 class Bzip2Handler(_CodecHandler):
@@ -272,27 +288,85 @@ class Bzip2Handler(_CodecHandler):
             b"\x17\x72\x45\x38\x50\x90",
         )
 
-    def reader(self, stream: BinaryIO) -> DecompressReader:
+    def reader(self, stream: BinaryIO, window_limit: int) -> DecompressReader:
+        # bzip2's working memory is fixed by its format (at most 900 kB blocks, about 3.7 MB of state).
         return DecompressReader(stream, lambda: _BufferedDecompressor(bz2.BZ2Decompressor()), b"BZh")
 
 
 class XzHandler(_CodecHandler):
     name = "xz"
     magic = XZ_MAGIC
+    window_field = "LZMA2 dictionary"
 
-    def reader(self, stream: BinaryIO) -> DecompressReader:
+    def declared_window(self, head: bytes) -> int | None:
+        return xz_dictionary_size(head)
+
+    def reader(self, stream: BinaryIO, window_limit: int) -> DecompressReader:
+        # liblzma refuses (LZMAError) any later block whose dictionary would take the decoder past this.
+        memlimit = window_limit + XZ_DECODER_OVERHEAD
         return DecompressReader(
-            stream, lambda: _BufferedDecompressor(lzma.LZMADecompressor(lzma.FORMAT_XZ)), XZ_MAGIC
+            stream, lambda: _BufferedDecompressor(lzma.LZMADecompressor(lzma.FORMAT_XZ, memlimit=memlimit)), XZ_MAGIC
         )
+
+
+#: liblzma's LZMA2 decoder state beyond the dictionary itself (a few tens of KiB; generous).
+XZ_DECODER_OVERHEAD = 1 * 1024 * 1024
+
+
+def xz_dictionary_size(head: bytes) -> int | None:
+    """The LZMA2 dictionary size the first block of an .xz stream declares, or None when not readable.
+
+    Stream header (12 bytes), then the block header: size byte, flags (filter count, optional
+    compressed/uncompressed size varints), then each filter's id, property size and properties. LZMA2
+    (id 0x21) has one property byte encoding the dictionary size (xz file format 1.0.4, 5.3.1 and 5.3.3.1).
+    """
+    if not head.startswith(XZ_MAGIC) or len(head) < 14 or head[12] == 0:
+        return None
+    end = 12 + (head[12] + 1) * 4
+    if len(head) < end:
+        return None
+    flags = head[13]
+    pos = 14
+    try:
+        for present in (flags & 0x40, flags & 0x80):
+            if present:
+                _, pos = _xz_varint(head, pos, end)
+        for _ in range((flags & 0x03) + 1):
+            filter_id, pos = _xz_varint(head, pos, end)
+            prop_size, pos = _xz_varint(head, pos, end)
+            props = head[pos : pos + prop_size]
+            pos += prop_size
+            if filter_id == 0x21 and prop_size == 1 and pos <= end:
+                bits = props[0] & 0x3F
+                if bits > 40:
+                    return None
+                return 0xFFFFFFFF if bits == 40 else (2 | (bits & 1)) << (bits // 2 + 11)
+    except IndexError:
+        return None
+    return None
+
+
+def _xz_varint(data: bytes, pos: int, end: int) -> tuple[int, int]:
+    """One xz multibyte integer at ``pos`` (at most 9 bytes); raises IndexError past ``end``."""
+    value = 0
+    for i in range(9):
+        if pos + i >= end:
+            raise IndexError(pos + i)
+        byte = data[pos + i]
+        value |= (byte & 0x7F) << (7 * i)
+        if not byte & 0x80:
+            return value, pos + i + 1
+    raise IndexError(pos)
 
 
 class _ZstdReader(io.RawIOBase):
     """zstd frames through python-zstandard's bounded stream reader, counting compressed input."""
 
-    def __init__(self, src: BinaryIO) -> None:
+    def __init__(self, src: BinaryIO, window_limit: int) -> None:
         super().__init__()
         self._counting = _CountingReader(src)
-        self._reader = zstandard.ZstdDecompressor(max_window_size=1 << 31).stream_reader(
+        # The decoder refuses any frame whose window is larger (a later frame of a multi-frame stream too).
+        self._reader = zstandard.ZstdDecompressor(max_window_size=max(window_limit, 1 << 10)).stream_reader(
             cast(BinaryIO, self._counting), read_size=CHUNK, read_across_frames=True, closefd=False
         )
         self.streams = 1
@@ -344,9 +418,17 @@ class _CountingReader(io.RawIOBase):
 class ZstdHandler(_CodecHandler):
     name = "zstd"
     magic = ZSTD_MAGIC
+    window_field = "window"
 
-    def reader(self, stream: BinaryIO) -> DecompressReader:
-        return _ZstdReader(stream)  # type: ignore[return-value]
+    def declared_window(self, head: bytes) -> int | None:
+        try:
+            params = zstandard.get_frame_parameters(head[:18])
+        except zstandard.ZstdError:
+            return None
+        return int(params.window_size) or None
+
+    def reader(self, stream: BinaryIO, window_limit: int) -> DecompressReader:
+        return _ZstdReader(stream, window_limit)  # type: ignore[return-value]
 
     def report_trailing(self, reader: DecompressReader, stream: BinaryIO, ctx: UnpackContext) -> None:
         if reader.trailing_size:

@@ -22,14 +22,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from inspector.model import EntryKind
+from inspector.model import EntryKind, ProblemKind
 from inspector.streams import RangeReader
 from inspector.unpack.base import FormatError, Member, SniffInfo, UnpackContext
-from inspector.unpack.fat import looks_like_fat
+from inspector.unpack.fat import claims_fat, looks_like_fat, parse_bpb
 
 SIGNATURE = b"\x55\xaa"
 GPT_MAGIC = b"EFI PART"
 EXTENDED_TYPES = frozenset({0x05, 0x0F, 0x85})
+#: MBR partition types that promise a FAT file system (FAT12, FAT16 <32M, FAT16, FAT32 CHS/LBA, FAT16 LBA).
+FAT_TYPES = frozenset({0x01, 0x04, 0x06, 0x0B, 0x0C, 0x0E})
 #: Logical partitions followed at most (Linux stops far earlier in practice).
 MAX_LOGICAL = 256
 #: GPT partition entries read at most, and the largest entry size accepted.
@@ -147,13 +149,19 @@ def looks_like_mbr(head: bytes) -> bool:
     """An MBR: boot signature, sane entries, at least one partition, and not a volume boot record."""
     if len(head) < 512 or head[510:512] != SIGNATURE:
         return False
-    if looks_like_fat(head) or any(m in head[3:11] for m in _VBR_OEM):
+    if looks_like_fat(head) or claims_fat(head) or any(m in head[3:11] for m in _VBR_OEM):
         return False
     entries = _mbr_entries(head)
     if any(status not in (0x00, 0x80) for status, _t, _s, _n in entries):
         return False
     used = [(t, s, n) for _st, t, s, n in entries if t != 0]
-    return bool(used) and all(s >= 1 and n >= 1 for _t, s, n in used)
+    if not used or any(n < 1 for _t, _s, n in used):
+        return False
+    if all(s >= 1 for _t, s, _n in used):
+        return True
+    # An entry starting at sector 0 is impossible (the partition would contain its own table); with only
+    # known partition types it is still read as a (damaged) MBR, so the lie is reported, not passed over.
+    return all(t in MBR_TYPES for t, _s, _n in used)
 
 
 def gpt_sector_size(head: bytes) -> int | None:
@@ -401,7 +409,10 @@ def check_layout(table: Table, disk_size: int) -> None:
             table.problems.append((f"p{later.number}", f"partition overlaps p{earlier.number} "
                                    f"(sectors {lo}-{hi} are in both)", "error"))
     for p in table.partitions:
-        if p.start >= disk_size:
+        if p.start == 0 and not p.extended:
+            table.problems.append((f"p{p.number}", "partition starts at sector 0, over the partition table "
+                                   "(a partition cannot contain its own table); not read", "error"))
+        elif p.start >= disk_size:
             table.problems.append((f"p{p.number}", f"partition starts at byte {p.start}, past the end of the "
                                    f"{disk_size}-byte disk; not read", "error"))
         elif p.end > disk_size:
@@ -455,9 +466,13 @@ class DiskHandler:
             if p.extended:
                 yield Member(f"p{p.number}", EntryKind.OTHER, size=p.size, meta=meta)
                 continue
-            if p.start >= disk_size:
+            if p.start >= disk_size or p.start == 0:
                 continue
             length = min(p.size, disk_size - p.start)
+            fat_problem = _fat_promise_broken(stream, p)
+            if fat_problem is not None:
+                ctx.problem(f"p{p.number}", fat_problem, ProblemKind.ERROR)
+                meta["unreadable"] = True
             if length < p.size:
                 meta["truncated"] = True
             yield Member(
@@ -468,6 +483,26 @@ class DiskHandler:
                 meta=meta,
                 open=lambda s=p.start, n=length: RangeReader(stream, s, n),  # type: ignore[misc]
             )
+
+
+def _fat_promise_broken(stream: BinaryIO, p: Partition) -> str | None:
+    """Why a partition typed FAT cannot be read as FAT (its boot sector is not a valid BPB), or None.
+
+    A boot sector that still claims to be FAT is left to the FAT reader, which reports the same reason.
+    """
+    if p.scheme != "mbr" or int(p.type, 16) not in FAT_TYPES:
+        return None
+    sector = _read(stream, p.start, 512)
+    if looks_like_fat(sector) or claims_fat(sector):
+        return None
+    try:
+        parse_bpb(sector)
+    except FormatError as exc:
+        reason = str(exc).removeprefix("FAT: ")
+    else:  # a valid BPB without the boot signature or jump instruction
+        reason = "no FAT boot signature (0x55AA) or jump instruction"
+    return (f"partition typed {p.type_name} ({p.type}) but its boot sector is not a FAT volume: {reason}; "
+            "read as plain data")
 
 
 __all__ = ["DiskHandler", "Partition", "Table", "read_mbr", "read_gpt", "space_accounting", "looks_like_mbr"]

@@ -18,6 +18,7 @@ import array
 import bisect
 import calendar
 import io
+import re
 import struct
 import sys
 from collections import OrderedDict
@@ -25,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from inspector.model import EntryKind
+from inspector.model import EntryKind, ProblemKind
 from inspector.names import display_name
 from inspector.streams import SeekableRaw
 from inspector.unpack.base import FormatError, Member, SniffInfo, UnpackContext
@@ -133,6 +134,18 @@ def parse_bpb(sector: bytes) -> Bpb:
     )
 
 
+#: File-system type strings a FAT boot sector carries at offset 54 (FAT12/16) or 82 (FAT32).
+_FS_TYPES = (b"FAT12   ", b"FAT16   ", b"FAT32   ", b"FAT     ")
+
+
+def claims_fat(head: bytes) -> bool:
+    """True when ``head`` presents itself as a FAT boot sector (jump, signature and a FAT type string),
+    whether or not its BPB is valid: such a volume is reported as unreadable, never read as plain data."""
+    if len(head) < 512 or head[510:512] != b"\x55\xaa" or head[0] not in (0xEB, 0xE9):
+        return False
+    return head[54:62] in _FS_TYPES or head[82:90] in _FS_TYPES
+
+
 def looks_like_fat(head: bytes) -> bool:
     """True when ``head`` starts with a FAT boot sector (jump instruction, signature and a sane BPB)."""
     if len(head) < 512 or head[510:512] != b"\x55\xaa" or head[0] not in (0xEB, 0xE9):
@@ -187,6 +200,23 @@ class _DirEntry:
     cluster: int
     size: int
     mtime: float | None
+    #: The long name held UTF-16 code units that are not text (lone surrogates); they are escaped.
+    odd_long_name: bool = False
+
+
+#: A lone UTF-16 surrogate left in a decoded name (``surrogatepass`` keeps unpaired halves as such).
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def decode_long_name(units: bytes) -> tuple[str, bool]:
+    """A VFAT long name from its UTF-16LE code units, lone surrogates escaped as ``\\uXXXX``.
+
+    Returns the name and whether anything had to be escaped: a name that is not valid UTF-16 is shown
+    as it is stored, never replaced by U+FFFD (two different stored names must stay two names).
+    """
+    text = units.decode("utf-16-le", "surrogatepass")
+    escaped = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return escaped, escaped != text
 
 
 class _FatTable:
@@ -369,13 +399,16 @@ class FatHandler:
     needs_seekable = True
 
     def match(self, info: SniffInfo) -> bool:
-        """A FAT boot sector at offset 0."""
-        return looks_like_fat(info.head)
+        """A FAT boot sector at offset 0 (also one whose BPB is damaged: ``members`` then says why)."""
+        return looks_like_fat(info.head) or claims_fat(info.head)
 
     def members(self, stream: BinaryIO, ctx: UnpackContext) -> Iterator[Member]:
         """Yield the volume's directories and files, depth first, in directory order."""
         stream.seek(0)
-        bpb = parse_bpb(stream.read(512))
+        try:
+            bpb = parse_bpb(stream.read(512))
+        except FormatError as exc:
+            raise FormatError(f"FAT volume unreadable: {str(exc).removeprefix('FAT: ')}") from None
         avail = stream.seek(0, io.SEEK_END)
         table = _FatTable(stream, bpb)
         meta = ctx.meta
@@ -438,7 +471,7 @@ class _Walk:
 
     def entries(self, blocks: Iterator[bytes], is_root: bool) -> Iterator[_DirEntry]:
         """Parse raw directory blocks into entries, joining VFAT long names to their short entries."""
-        parts: dict[int, str] = {}
+        parts: dict[int, bytes] = {}
         expect = 0  # ordinal the next long-name entry must have (0: none pending)
         checksum = -1
         for block in blocks:
@@ -457,13 +490,14 @@ class _Walk:
                     if seq == 0 or seq != expect or e[13] != checksum:
                         parts, expect = {}, 0
                         continue
-                    text = (e[1:11] + e[14:26] + e[28:32]).decode("utf-16-le", "replace")
-                    parts[seq] = text.split("\x00", 1)[0]
+                    parts[seq] = e[1:11] + e[14:26] + e[28:32]
                     expect = seq - 1
                     continue
-                long_name = None
+                long_name, odd = None, False
                 if parts and expect == 0 and lfn_checksum(e[:11]) == checksum:
-                    long_name = "".join(parts[i] for i in sorted(parts))
+                    units = b"".join(parts[i] for i in sorted(parts))
+                    end = next((i for i in range(0, len(units) - 1, 2) if units[i : i + 2] == b"\0\0"), len(units))
+                    long_name, odd = decode_long_name(units[:end])
                 parts, expect = {}, 0
                 if attr & _ATTR_VOLUME:
                     if is_root and self.label is None and not attr & _ATTR_DIR:
@@ -481,6 +515,7 @@ class _Walk:
                     cluster=(hi << 16) | lo,
                     size=size,
                     mtime=dos_time(wdate, wtime),
+                    odd_long_name=odd,
                 )
 
     def directory(self, blocks: Iterator[bytes], prefix: str, depth: int) -> Iterator[Member]:
@@ -498,6 +533,9 @@ class _Walk:
         meta: dict[str, Any] = {}
         if entry.short.upper() != entry.name.upper():
             meta["short_name"] = entry.short
+        if entry.odd_long_name:
+            self.ctx.problem(path, "VFAT long name holds lone UTF-16 surrogates (not text); shown escaped as "
+                             "\\uXXXX", ProblemKind.WARNING)
         flags = [f for bit, f in ((_ATTR_RO, "readonly"), (_ATTR_HIDDEN, "hidden"), (_ATTR_SYSTEM, "system"))
                  if entry.attr & bit]
         if flags:
@@ -529,4 +567,4 @@ class _Walk:
         )
 
 
-__all__ = ["FatHandler", "Bpb", "parse_bpb", "looks_like_fat", "dos_time", "lfn_checksum", "short_name"]
+__all__ = ["FatHandler", "Bpb", "parse_bpb", "looks_like_fat", "claims_fat", "dos_time", "lfn_checksum", "short_name"]

@@ -11,23 +11,33 @@ from __future__ import annotations
 import calendar
 import stat
 import zipfile
-from collections.abc import Iterator
-from typing import Any, BinaryIO
+from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO, cast
 
 from inspector.hardening import zip_overlap
 from inspector.limits import Unsupported
-from inspector.model import EntryKind
+from inspector.model import EntryKind, ProblemKind
 from inspector.names import checked_member_path, display_name
 from inspector.unpack.base import FormatError, Member, SniffInfo, UnpackContext
+from inspector.unpack.zipnames import FlagClearingView, find_bad_utf8_names
 
 _METHODS = {0: "stored", 8: "deflate", 9: "deflate64", 12: "bzip2", 14: "lzma", 93: "zstd", 95: "xz", 99: "aes"}
 
 
 class _SafeZipExtFile:
-    """Turns zipfile's read-time errors (bad CRC, bad data) into FormatError with a plain reason."""
+    """Turns zipfile's read-time errors (bad CRC, bad data) into FormatError with a plain reason.
 
-    def __init__(self, inner: BinaryIO) -> None:
+    zipfile stops at the end of the member's compressed data whatever size the headers declare; at that
+    end the bytes produced are compared with the declared uncompressed size (a ZIP64 extra field may
+    declare 2^63 bytes for 1,000), and a difference is reported through ``report``.
+    """
+
+    def __init__(self, inner: BinaryIO, info: zipfile.ZipInfo, report: Callable[[str], None]) -> None:
         self._inner = inner
+        self._info = info
+        self._report = report
+        self._produced = 0
+        self._checked = False
 
     def readinto(self, b: bytearray | memoryview) -> int:
         try:
@@ -37,6 +47,13 @@ class _SafeZipExtFile:
         except (EOFError, OSError, ValueError) as exc:
             raise FormatError(f"corrupt data: {exc}") from None
         memoryview(b)[: len(data)] = data
+        self._produced += len(data)
+        if not data and len(b) and not self._checked:
+            self._checked = True
+            if self._produced != self._info.file_size:
+                declared = "ZIP64 extra field" if self._info.file_size >= 0xFFFFFFFF else "header"
+                self._report(f"{declared} declares an uncompressed size of {self._info.file_size:,} bytes but the "
+                             f"member's data holds {self._produced:,}")
         return len(data)
 
     def read(self, n: int = -1) -> bytes:
@@ -53,8 +70,19 @@ class ZipHandler:
         return info.head[:4] in (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 
     def members(self, stream: BinaryIO, ctx: UnpackContext) -> Iterator[Member]:
+        raw_names: dict[int, bytes] = {}
         try:
             zf = zipfile.ZipFile(stream)
+        except UnicodeDecodeError:
+            # A name flagged UTF-8 is not UTF-8: read the archive with those names taken as stored bytes.
+            bad = find_bad_utf8_names(stream)
+            if bad is None:
+                raise FormatError("not a readable ZIP: a member name flagged UTF-8 is not valid UTF-8") from None
+            raw_names = bad.raw_by_offset
+            try:
+                zf = zipfile.ZipFile(cast(BinaryIO, FlagClearingView(stream, bad.flag_bytes)))
+            except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+                raise FormatError(f"not a readable ZIP: {exc}") from None
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
             raise FormatError(f"not a readable ZIP: {exc}") from None
         with zf:
@@ -66,9 +94,9 @@ class ZipHandler:
             if zf.comment:
                 ctx.meta["comment"] = zf.comment[:200].decode("utf-8", "replace")
             for info in zf.infolist():
-                yield self._member(zf, info, ctx)
+                yield self._member(zf, info, ctx, raw_names.get(info.header_offset))
 
-    def _member(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, ctx: UnpackContext) -> Member:
+    def _member(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, ctx: UnpackContext, raw_name: bytes | None) -> Member:
         unix_mode = info.external_attr >> 16 if info.create_system == 3 else 0
         if info.is_dir():
             kind = EntryKind.DIR
@@ -82,7 +110,12 @@ class ZipHandler:
                 link = zf.read(info).decode("utf-8", "backslashreplace")
             except Exception:  # noqa: BLE001 - a broken link target is shown as unknown
                 link = None
-        meta = {"method": _METHODS.get(info.compress_type, str(info.compress_type))}
+        meta: dict[str, Any] = {"method": _METHODS.get(info.compress_type, str(info.compress_type))}
+        stored_name: str | bytes = info.orig_filename
+        if raw_name is not None:
+            stored_name = raw_name
+            # The stored bytes, for a reviewer; checked_member_path reports the invalid UTF-8 as unsafe.
+            meta["raw_name"] = raw_name.hex()
         try:
             mtime: float | None = float(calendar.timegm((*info.date_time, 0, 0, 0)))
         except (ValueError, OverflowError):
@@ -95,14 +128,19 @@ class ZipHandler:
                 raise Unsupported("encrypted ZIP member (no password)")
             try:
                 opened.append(zf.open(info))
-                return _SafeZipExtFile(opened[-1])  # type: ignore[return-value]
+                return _SafeZipExtFile(opened[-1], info, report)  # type: ignore[return-value]
             except NotImplementedError as exc:
                 raise Unsupported(f"ZIP compression method {meta['method']}: {exc}") from None
             except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
                 raise FormatError(str(exc)) from None
 
+        name = checked_member_path(stored_name, ctx.problem)
+
+        def report(reason: str) -> None:
+            ctx.problem(name, reason, ProblemKind.MISMATCH)
+
         return Member(
-            name=checked_member_path(info.orig_filename, ctx.problem),
+            name=name,
             kind=kind,
             size=info.file_size if kind is EntryKind.FILE else None,
             stored_size=info.compress_size if kind is EntryKind.FILE else None,
