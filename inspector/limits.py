@@ -25,6 +25,9 @@ class Limits:
     max_path_length: int = 4096
     timeout: float | None = None  # seconds per image
     max_spool_bytes: int = 64 * GiB  # a non-seekable member copied to a temporary file for a seeking reader
+    # one decoder's window / chunk buffer (WIM LZX/XPRESS/LZMS chunks; zstd windows, xz dictionaries):
+    # real WIM/ESD chunks are 32 KiB-64 MiB, zstd's own default decoder limit is 128 MiB
+    max_window_bytes: int = 128 * MiB
 
 
 class WalkError(Exception):
