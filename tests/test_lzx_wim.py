@@ -19,6 +19,7 @@ from inspector.model import EntryKind, Inventory
 from inspector.unpack.wim import HEADER_SIZE, parse_header, parse_lookup
 from inspector.walker import walk
 from tests.conftest import require_tool
+from tests.wim_helpers import pure_python, require_native  # noqa: F401 - pytest fixture
 
 Built = Callable[[str], list[Path]]
 
@@ -103,15 +104,25 @@ def test_lzx_wim_members_are_sniffed_like_any_file(wims: dict[str, Path]) -> Non
     assert by["single.wim!/1/Users/Public/desktop.ini"].size == 0
 
 
-def test_lzms_wim_still_lists_its_streams_and_says_the_data_is_not_decoded(wims: dict[str, Path]) -> None:
+def test_lzms_wim_without_wimlib_lists_its_streams_and_says_the_data_is_not_decoded(
+        wims: dict[str, Path], pure_python: None) -> None:
     inv = walk(wims["lzms"])
     assert [(p.kind, p.reason) for p in inv.problems] == [
-        ("unsupported", "LZMS/solid-compressed WIM: header, lookup table and XML read; file data not decoded")]
+        ("unsupported", "LZMS-compressed WIM: needs wimlib (Debian libwim15), which is not available; header, "
+                        "lookup table and XML read, file data not decoded")]
     assert inv.root.meta["decoded"] is False
     streams = [e for e in inv.entries[1:] if e.path.startswith("lzms.wim!/[streams]/")]
     totals = inv.root.meta["streams"]
     assert len(streams) == totals["count"]
     assert sum(e.size or 0 for e in streams) == totals["original_bytes"]
+
+
+def test_lzms_wim_with_wimlib_hashes_every_file_like_wimlib_apply(wims: dict[str, Path], tmp_path: Path) -> None:
+    require_native()
+    inv = walk(wims["lzms"])
+    assert inv.complete and inv.problems == ()
+    assert inv.root.meta["decoded"] is True
+    assert _ours(inv, wims["lzms"]) == {f"1/{k}": v for k, v in _applied(wims["lzms"], 1, tmp_path / "1").items()}
 
 
 def test_corrupt_lzx_chunk_in_a_wim_is_a_problem_naming_the_file(wims: dict[str, Path], tmp_path: Path) -> None:

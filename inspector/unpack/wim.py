@@ -1,19 +1,30 @@
-"""Windows Imaging (WIM) files: ``install.wim`` / ``boot.wim``, read in pure Python.
+"""Windows Imaging (WIM) files and ESDs: ``install.wim`` / ``boot.wim`` / ``install.esd``.
 
 Always read (any compression): the 208-byte header, the resource lookup table (one 50-byte entry per
 stream: resource header, part number, reference count, SHA-1) and the UTF-16 XML image descriptions
-(names, directory/file counts, total bytes). Those three are stored uncompressed even in LZX WIMs, so
-image names, counts and stored vs original sizes are reported for every WIM.
+(names, directory/file counts, total bytes), so image names, counts and stored vs original sizes are
+reported for every WIM.
 
-Listed file by file when the metadata resources can be decoded (uncompressed, XPRESS and LZX WIMs,
-chunks decoded by ``xpress.py`` / ``lzx.py``): each image's directory tree (security data skipped,
-dentries walked iteratively), with file content decoded chunk by chunk on demand. Single-image WIMs
-list paths as they are; multi-image WIMs prefix the image index (``2/Windows/...``), as 7-Zip does.
-Hard links after the first are ``hardlink`` members; named data streams are members ``path:stream``.
+Listed file by file whenever the chunks can be decoded (``wimcodec.py``: wimlib's compiled XPRESS, LZX
+and LZMS through ctypes, else the pure-Python XPRESS/LZX decoders): each image's directory tree
+(security data skipped, dentries walked iteratively), file content decoded chunk by chunk on demand, a
+decoding thread a few chunks ahead. Paths always start with the image index, ``1/Windows/...``, also in
+a single-image WIM, so adding an edition to a WIM does not rename every file; the image's directory
+member carries its name and counts. Hard links after the first are ``hardlink`` members; symbolic links
+and junctions (reparse points) are ``symlink`` members; named data streams are members ``path:stream``.
+Every stream is checked against its SHA-1 in the lookup table: a mismatch is a problem on that file.
 
-LZMS and solid WIMs/ESDs: the file tree cannot be decoded here; each stream of the lookup table is
-listed as ``[streams]/<sha1>`` with its original and stored size (streams stored uncompressed are
-still read and hashed), and an ``unsupported`` problem says what was not decoded.
+Solid resources (WIM version 3584, ``--solid``, ESDs): each solid resource's 16-byte header (decoded size,
+chunk size, compression) and chunk table are read; files stored in one are listed after the image's tree
+in storage order, so each solid chunk is decoded once. A solid file's stored size is its share of the
+solid resource, ``stored_size(resource) * size(file) / decoded_size(resource)`` rounded; the resources
+themselves are listed in the container's ``meta["solid_resources"]`` and each such file's
+``meta["solid_resource"]`` names its one. Chunks (decoder windows) over ``Limits.max_window_bytes`` are
+refused with a ``limit`` problem before any buffer is allocated.
+
+Without a decoder for the WIM's compression (LZMS without wimlib): each stream of the lookup table is
+listed as ``[streams]/<sha1>`` with its original and stored size (streams stored uncompressed are still
+read and hashed), and an ``unsupported`` problem says what was not decoded.
 """
 
 from __future__ import annotations
