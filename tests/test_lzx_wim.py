@@ -104,8 +104,8 @@ def test_lzx_wim_members_are_sniffed_like_any_file(wims: dict[str, Path]) -> Non
     assert by["single.wim!/1/Users/Public/desktop.ini"].size == 0
 
 
-def test_lzms_wim_without_wimlib_lists_its_streams_and_says_the_data_is_not_decoded(
-        wims: dict[str, Path], pure_python: None) -> None:
+@pytest.mark.usefixtures("pure_python")
+def test_lzms_wim_without_wimlib_lists_its_streams_and_says_the_data_is_not_decoded(wims: dict[str, Path]) -> None:
     inv = walk(wims["lzms"])
     assert [(p.kind, p.reason) for p in inv.problems] == [
         ("unsupported", "LZMS-compressed WIM: needs wimlib (Debian libwim15), which is not available; header, "
