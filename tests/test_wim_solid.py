@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.wim import LARGE_SIZE
 from inspector.limits import Limits
 from inspector.model import EntryKind, Inventory, ProblemKind
 from inspector.unpack import wimcodec
@@ -198,3 +199,21 @@ def test_corrupt_solid_chunk_is_a_problem_on_its_files_and_the_walk_goes_on(buil
     assert all(p.path.startswith("bad.esd!/") for p in inv.problems)
     ok = [e for e in _files(inv, bad).values() if e[1] is not None]
     assert ok and set(ok) <= set(_files(good, esd).values())
+
+
+def test_file_over_4_gib_uses_the_wide_chunk_table_and_matches_wimlibs_size_and_sha1(built: Built) -> None:
+    """A sparse source of 4 GiB + 64 KiB: 8-byte chunk table entries, size and SHA-1 as wimlib records them."""
+    require_tool("wimlib-imagex")
+    require_native()  # 4 GiB through the pure-Python decoder would take hours
+    (wim,) = built("wim-large")
+    out = subprocess.run(["wimlib-imagex", "dir", str(wim), "1", "--detailed"], capture_output=True, text=True,
+                         check=True).stdout
+    block = out.split('Full Path           = "/sparse.vhd"', 1)[1]
+    sha1 = re.search(r"Hash\s+= 0x([0-9a-f]{40})", block).group(1)  # type: ignore[union-attr]
+    size = int(re.search(r"Uncompressed size = (\d+) bytes", block).group(1))  # type: ignore[union-attr]
+    inv = walk(wim)
+    assert inv.complete and inv.problems == ()  # the content matched its SHA-1 while it was hashed
+    big = inv.by_path()[f"{wim.name}!/1/sparse.vhd"]
+    assert big.size == size == LARGE_SIZE > 1 << 32
+    assert big.meta["sha1"] == sha1
+    assert big.sha256 is not None
