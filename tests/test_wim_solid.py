@@ -217,3 +217,33 @@ def test_file_over_4_gib_uses_the_wide_chunk_table_and_matches_wimlibs_size_and_
     assert big.size == size == LARGE_SIZE > 1 << 32
     assert big.meta["sha1"] == sha1
     assert big.sha256 is not None
+
+
+def _patched_solid_header(built: Built, tmp_path: Path, at: int, value: int) -> Path:
+    """install.esd with one 32-bit field of its solid resource header replaced (8: chunk size, 12: format)."""
+    esd = _fixture(built, "install.esd")
+    (solid,) = walk(esd).root.meta["solid_resources"]
+    data = bytearray(esd.read_bytes())
+    data[solid["offset"] + at : solid["offset"] + at + 4] = value.to_bytes(4, "little")
+    bad = tmp_path / "patched.esd"
+    bad.write_bytes(bytes(data))
+    return bad
+
+
+def test_solid_header_declaring_a_1_gib_window_is_refused_without_allocating_it(built: Built,
+                                                                                 tmp_path: Path) -> None:
+    require_native()
+    inv = walk(_patched_solid_header(built, tmp_path, 8, 1 << 30))
+    assert [(p.kind, p.path) for p in inv.problems] == [(ProblemKind.LIMIT, "patched.esd")]
+    assert "1073741824 bytes, over the 134217728-byte decoder window limit" in inv.problems[0].reason
+    files = [e for e in inv.entries if e.kind is EntryKind.FILE and e.path.startswith("patched.esd!/")]
+    assert files and all(e.sha256 is None for e in files if e.size)
+
+
+def test_solid_header_with_an_unknown_compression_is_unsupported_and_files_stay_listed(built: Built,
+                                                                                     tmp_path: Path) -> None:
+    require_native()
+    inv = walk(_patched_solid_header(built, tmp_path, 12, 7))
+    assert [(p.kind, p.path) for p in inv.problems] == [(ProblemKind.UNSUPPORTED, "patched.esd")]
+    assert "type 7" in inv.problems[0].reason
+    assert inv.by_path()["patched.esd!/1/big/setup.exe"].size == 150_000

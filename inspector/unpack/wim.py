@@ -700,7 +700,8 @@ class WimHandler:
         if hdr.total_parts > 1:
             ctx.problem(None, f"spanned WIM part {hdr.part} of {hdr.total_parts}: streams in other parts "
                         "not read", "unsupported")
-        needed = {hdr.compression} | {s.compression for s in solids}
+        # an unknown solid compression is reported on its own resource; the tree is still listed
+        needed = {hdr.compression} | {s.compression for s in solids if s.compression in wimcodec.MAX_CHUNK}
         missing = sorted(c for c in needed if not wimcodec.can_decode(c))
         if missing:
             why = ("needs wimlib (Debian libwim15), which is not available" if missing == ["lzms"]
