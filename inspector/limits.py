@@ -27,7 +27,7 @@ class Limits:
     max_spool_bytes: int = 64 * GiB  # a non-seekable member copied to a temporary file for a seeking reader
     #: Working memory one decoder may be asked for by the data it reads: a zstd window, an xz/LZMA
     #: dictionary, an LZX/LZMS window or chunk. 256 MiB reads every real image (xz -9 uses 64 MiB,
-    #: zstd --long=28 256 MiB, LZMS solid chunks 64 MiB) yet stops a frame that asks for 2 GiB.
+    #: zstd --long=28 256 MiB, LZMS solid chunks 32 KiB-64 MiB) yet stops a frame that asks for 2 GiB.
     max_window_bytes: int = 256 * MiB
 
 

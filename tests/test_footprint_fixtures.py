@@ -132,10 +132,10 @@ def test_hyperv_iso_has_no_unclassified_files(built: Built) -> None:
 
 def test_a_decoded_install_wim_separates_hypervisor_stack_and_parent_os(built: Built) -> None:
     cats = _by_tail(_fp(_image(built, "wim", ".wim", "xpress"), "hyperv"))
-    assert cats["Windows/System32/drivers/hvboot.sys"] == "hypervisor-kernel"
-    assert cats["Windows/System32/vmms.exe"] == "virtualization-stack"
-    assert cats["Windows/System32/drivers/vmbus.sys"] == "virtualization-stack"
-    assert cats["Windows/System32/ntoskrnl.exe"] == "parent-os"
+    assert cats["1/Windows/System32/drivers/hvboot.sys"] == "hypervisor-kernel"
+    assert cats["1/Windows/System32/vmms.exe"] == "virtualization-stack"
+    assert cats["1/Windows/System32/drivers/vmbus.sys"] == "virtualization-stack"
+    assert cats["1/Windows/System32/ntoskrnl.exe"] == "parent-os"
 
 
 def test_msu_component_files_and_servicing_metadata_are_classified(built: Built) -> None:
@@ -152,7 +152,7 @@ def test_a_user_profile_overrides_the_builtin_on_a_real_fixture(built: Built, tm
                     'category = "hypervisor-kernel"\nsource = "test"\nbasename = "vmms.exe"\n', encoding="utf-8")
     path = _image(built, "wim", ".wim", "xpress")
     fp = classify(_walk(path), load_profile(str(user)))
-    assert fp.category_of(f"{path.name}!/Windows/System32/vmms.exe") == "hypervisor-kernel"
+    assert fp.category_of(f"{path.name}!/1/Windows/System32/vmms.exe") == "hypervisor-kernel"
 
 
 # -- Xen on Debian ----------------------------------------------------------------------------------------------

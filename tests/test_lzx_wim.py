@@ -19,6 +19,7 @@ from inspector.model import EntryKind, Inventory
 from inspector.unpack.wim import HEADER_SIZE, parse_header, parse_lookup
 from inspector.walker import walk
 from tests.conftest import require_tool
+from tests.wim_helpers import pure_python, require_native  # noqa: F401 - pytest fixture
 
 Built = Callable[[str], list[Path]]
 
@@ -78,7 +79,7 @@ def test_single_image_lzx_wim_hashes_every_file_like_wimlib_apply(wims: dict[str
     inv = walk(wims["single"])
     assert inv.complete and inv.problems == ()
     assert inv.root.meta["compression"] == "lzx" and inv.root.meta["decoded"] is True
-    assert _ours(inv, wims["single"]) == _applied(wims["single"], 1, tmp_path / "1")
+    assert _ours(inv, wims["single"]) == {f"1/{k}": v for k, v in _applied(wims["single"], 1, tmp_path / "1").items()}
 
 
 def test_multi_image_lzx_wim_hashes_every_file_of_every_image_like_wimlib_apply(
@@ -91,22 +92,24 @@ def test_multi_image_lzx_wim_hashes_every_file_of_every_image_like_wimlib_apply(
 
 def test_lzx_wim_keeps_incompressible_streams_stored_and_packs_repetitive_ones(wims: dict[str, Path]) -> None:
     by = walk(wims["single"]).by_path()
-    noise = by["single.wim!/big/incompressible.bin"]
-    runs = by["single.wim!/big/repetitive.txt"]
+    noise = by["single.wim!/1/big/incompressible.bin"]
+    runs = by["single.wim!/1/big/repetitive.txt"]
     assert noise.stored_size == noise.size == 100_000
     assert runs.size == 1_050_000 and runs.stored_size is not None and runs.stored_size < runs.size // 50
 
 
 def test_lzx_wim_members_are_sniffed_like_any_file(wims: dict[str, Path]) -> None:
     by = walk(wims["single"]).by_path()
-    assert by["single.wim!/big/spanning.exe"].detected == "pe"
-    assert by["single.wim!/Users/Public/desktop.ini"].size == 0
+    assert by["single.wim!/1/big/spanning.exe"].detected == "pe"
+    assert by["single.wim!/1/Users/Public/desktop.ini"].size == 0
 
 
-def test_lzms_wim_still_lists_its_streams_and_says_the_data_is_not_decoded(wims: dict[str, Path]) -> None:
+@pytest.mark.usefixtures("pure_python")
+def test_lzms_wim_without_wimlib_lists_its_streams_and_says_the_data_is_not_decoded(wims: dict[str, Path]) -> None:
     inv = walk(wims["lzms"])
     assert [(p.kind, p.reason) for p in inv.problems] == [
-        ("unsupported", "LZMS/solid-compressed WIM: header, lookup table and XML read; file data not decoded")]
+        ("unsupported", "LZMS-compressed WIM: needs wimlib (Debian libwim15), which is not available; header, "
+                        "lookup table and XML read, file data not decoded")]
     assert inv.root.meta["decoded"] is False
     streams = [e for e in inv.entries[1:] if e.path.startswith("lzms.wim!/[streams]/")]
     totals = inv.root.meta["streams"]
@@ -114,10 +117,18 @@ def test_lzms_wim_still_lists_its_streams_and_says_the_data_is_not_decoded(wims:
     assert sum(e.size or 0 for e in streams) == totals["original_bytes"]
 
 
+def test_lzms_wim_with_wimlib_hashes_every_file_like_wimlib_apply(wims: dict[str, Path], tmp_path: Path) -> None:
+    require_native()
+    inv = walk(wims["lzms"])
+    assert inv.complete and inv.problems == ()
+    assert inv.root.meta["decoded"] is True
+    assert _ours(inv, wims["lzms"]) == {f"1/{k}": v for k, v in _applied(wims["lzms"], 1, tmp_path / "1").items()}
+
+
 def test_corrupt_lzx_chunk_in_a_wim_is_a_problem_naming_the_file(wims: dict[str, Path], tmp_path: Path) -> None:
     data = bytearray(wims["single"].read_bytes())
     inv = walk(wims["single"])
-    target = inv.by_path()["single.wim!/big/spanning.exe"]
+    target = inv.by_path()["single.wim!/1/big/spanning.exe"]
     start = _resource_offset(wims["single"], target.meta["sha1"])  # scramble its chunks, not its chunk table
     rng = random.Random(5)
     for i in range(start + 200, start + 2200):
@@ -126,10 +137,10 @@ def test_corrupt_lzx_chunk_in_a_wim_is_a_problem_naming_the_file(wims: dict[str,
     bad.write_bytes(bytes(data))
     result = walk(bad)
     assert not result.complete
-    problems = [p for p in result.problems if p.path == "bad.wim!/big/spanning.exe"]
+    problems = [p for p in result.problems if p.path == "bad.wim!/1/big/spanning.exe"]
     assert len(problems) == 1 and "LZX chunk" in problems[0].reason
-    assert result.by_path()["bad.wim!/Windows/System32/hal.dll"].sha256 == \
-        inv.by_path()["single.wim!/Windows/System32/hal.dll"].sha256
+    assert result.by_path()["bad.wim!/1/Windows/System32/hal.dll"].sha256 == \
+        inv.by_path()["single.wim!/1/Windows/System32/hal.dll"].sha256
 
 
 def _resource_offset(wim: Path, sha1: str) -> int:
@@ -158,7 +169,7 @@ def test_hyperv_iso_inventories_completely_with_install_wim_decoded(built: Built
 def test_hyperv_footprint_counts_hypervisor_files_from_the_install_wim(built: Built) -> None:
     fp = classify(walk(_hyperv_iso(built)), load_profile("hyperv"))
     kernel = [a.path for a in fp.files_in("hypervisor-kernel")]
-    assert kernel == ["hyperv-udf.iso!/sources/install.wim!/Windows/System32/drivers/hvboot.sys"]
+    assert kernel == ["hyperv-udf.iso!/sources/install.wim!/1/Windows/System32/drivers/hvboot.sys"]
     assert any("!/sources/install.wim!/" in a.path for a in fp.files_in("virtualization-stack"))
 
 

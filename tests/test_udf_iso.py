@@ -66,8 +66,8 @@ def test_wims_inside_the_udf_iso_are_opened(built) -> None:  # noqa: ANN001
     boot = by["hyperv-udf.iso!/sources/boot.wim"]
     assert (install.container, install.meta["compression"], install.meta["decoded"]) == ("wim", "lzx", True)
     assert (boot.container, boot.meta["compression"], boot.meta["decoded"]) == ("wim", "xpress", True)
-    assert "hyperv-udf.iso!/sources/boot.wim!/Windows/System32/ntoskrnl.exe" in by
-    assert "hyperv-udf.iso!/sources/install.wim!/Windows/System32/ntoskrnl.exe" in by
+    assert "hyperv-udf.iso!/sources/boot.wim!/1/Windows/System32/ntoskrnl.exe" in by
+    assert "hyperv-udf.iso!/sources/install.wim!/1/Windows/System32/ntoskrnl.exe" in by
     assert inv.problems == ()
 
 
