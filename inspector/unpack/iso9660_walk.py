@@ -166,7 +166,8 @@ class ExtentsReader(SeekableRaw):
         self._fh.seek(offset + inner)
         got = self._fh.readinto(view[:want]) or 0  # type: ignore[attr-defined]
         if got == 0:
-            raise FormatError(f"truncated image: file data ends at byte {self._pos} of {self._length} (image too short)")
+            raise FormatError(f"truncated image: file data ends at byte {self._pos} of {self._length} "
+                              "(image too short)")
         self._pos += got
         return got
 
@@ -416,10 +417,10 @@ class TreeWalker:
         if zf is not None and stored:
             meta["compression"] = "zisofs2" if zf.version >= 2 else "zisofs"
             yield Member(rel, EntryKind.FILE, size=zf.size, stored_size=stored, mode=mode, mtime=mtime, meta=meta,
-                         open=lambda: ZisofsReader(ExtentsReader(stream, pieces), stored, zf.size))  # type: ignore[arg-type, return-value]
+                         open=lambda: ZisofsReader(ExtentsReader(stream, pieces), stored, zf.size))
             return
         yield Member(rel, EntryKind.FILE, size=stored, stored_size=stored, mode=mode, mtime=mtime, meta=meta,
-                     open=lambda: ExtentsReader(stream, pieces))  # type: ignore[arg-type, return-value]
+                     open=lambda: ExtentsReader(stream, pieces))
 
     def _out_of_bounds(self, pieces: list[tuple[int, int]]) -> str | None:
         """Why a file's extents cannot be read whole (None when they all lie inside the image)."""

@@ -41,7 +41,7 @@ class ZisofsReader(io.RawIOBase):
     a block that decompresses to the wrong length) raises ``FormatError`` naming the block.
     """
 
-    def __init__(self, src: BinaryIO, stored: int, declared: int) -> None:
+    def __init__(self, src: io.RawIOBase | BinaryIO, stored: int, declared: int) -> None:
         super().__init__()
         self._src = src
         self._stored = stored
@@ -93,7 +93,7 @@ class ZisofsReader(io.RawIOBase):
             raw = self._read_at(self._table + i * self._psize, count * self._psize)
             if len(raw) < count * self._psize:
                 raise FormatError("zisofs: block pointer table runs past the stored data")
-            fmt = "<%d%s" % (count, "I" if self._psize == 4 else "Q")
+            fmt = f"<{count}{'I' if self._psize == 4 else 'Q'}"
             self._pointers = list(struct.unpack(fmt, raw))
             self._pointer_base = i
         return self._pointers[i - self._pointer_base]
@@ -122,7 +122,8 @@ class ZisofsReader(io.RawIOBase):
         end = self._pointer(i + 1)
         start = self._prev
         if end < start or end > self._stored:
-            raise FormatError(f"zisofs: block {i} pointer {end} is out of order or past the {self._stored} stored bytes")
+            raise FormatError(f"zisofs: block {i} pointer {end} is out of order or past the {self._stored} "
+                              "stored bytes")
         want = min(self._block, self.size - i * self._block)
         self._index += 1
         self._prev = end
