@@ -127,11 +127,20 @@ def record_name(identifier: bytes, tree: str, rr: RockRidge) -> tuple[str, bool]
         text = display_name(raw)
         clean = text == raw.decode("utf-8", "replace")
     elif tree == "joliet":
-        text, clean = _utf16(identifier)
-        text = display_name(_strip_version(text, False))
+        decoded, clean = _utf16(identifier)
+        decoded = _strip_version(decoded, False)
+        text = display_name(decoded)
+        clean = clean and text == decoded
     else:
-        text = display_name(_strip_version(identifier.decode("utf-8", "backslashreplace"), tree != "iso9660-1999"))
-        clean = text == identifier.decode("utf-8", "replace")
+        try:
+            decoded = identifier.decode("utf-8")
+            clean = True
+        except UnicodeDecodeError:
+            decoded = identifier.decode("utf-8", "backslashreplace")
+            clean = False
+        decoded = _strip_version(decoded, tree != "iso9660-1999")
+        text = display_name(decoded)
+        clean = clean and text == decoded
     if "/" in text or not text:
         text = text.replace("/", "\\x2f") or "\\x00"
         clean = False
