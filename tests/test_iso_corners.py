@@ -282,3 +282,13 @@ def test_files_that_each_are_the_whole_image_are_read_once_per_level(built) -> N
 def test_tool_made_images_read_completely(built, name: str) -> None:
     inv = walk(_fixture(built, "iso-rock-ridge", name))
     assert inv.complete, [p.line() for p in inv.problems]
+
+
+def test_rock_ridge_continuation_area_chained_to_itself_is_followed_once(built) -> None:
+    iso = _fixture(built, "iso-crafted", "ce-loop.iso")
+    inv = walk(iso)
+    by = inv.by_path()
+    [p] = inv.problems
+    assert p.path == f"{iso.name}{NEST}loopped.txt" and "chained twice" in p.reason
+    assert by[f"{iso.name}{NEST}loopped.txt"].sha256 == _sha(b"looped\n")
+    assert by[f"{iso.name}{NEST}plain.txt"].sha256 == _sha(b"plain\n")

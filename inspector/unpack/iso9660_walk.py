@@ -266,7 +266,7 @@ class TreeWalker:
             if len(out) >= MAX_RECORDS_PER_DIRECTORY:
                 skipped += 1
                 continue
-            rr = self._rock_ridge(rec, where) if self.rock_ridge else _NO_RR
+            rr = self._rock_ridge(rec) if self.rock_ridge else _NO_RR
             out.append((rec, rr))
         for p in problems[:3]:
             self._problem(where, p)
@@ -277,11 +277,9 @@ class TreeWalker:
                           f"{MAX_RECORDS_PER_DIRECTORY}: the last {skipped} are not listed", ProblemKind.LIMIT)
         return out
 
-    def _rock_ridge(self, rec: DirRecord, where: str | None) -> RockRidge:
-        rr = parse(rec.system_use, self.tree.susp_skip, self._read_area)
-        for p in rr.problems:
-            self._problem(where, p)
-        return rr
+    def _rock_ridge(self, rec: DirRecord) -> RockRidge:
+        """The record's Rock Ridge view; its problems are reported by the caller at the member's path."""
+        return parse(rec.system_use, self.tree.susp_skip, self._read_area)
 
     def _read_area(self, block: int, offset: int, length: int) -> bytes:
         start = block * self.block + offset
@@ -314,6 +312,8 @@ class TreeWalker:
             return  # the directory's real place is the CL record that points at it
         name, clean = record_name(rec.identifier, self.tree.name, rr)
         rel = d.prefix + name
+        for p in rr.problems:
+            self._problem(rel, p)
         meta: dict[str, Any] = {} if clean else {"raw_name": (rr.name or rec.identifier).hex()}
         mtime = rr.mtime if rr.mtime is not None else rec.recorded
         mode = rr.mode & 0o7777 if rr.mode is not None else None
@@ -379,7 +379,7 @@ class TreeWalker:
             yield Member(rel, EntryKind.DIR, mode=mode, mtime=mtime, meta=meta)
             return
         if mode is None or mtime is None:
-            dot_rr = self._rock_ridge(dot, rel)
+            dot_rr = self._rock_ridge(dot)
             mode = mode if mode is not None else (dot_rr.mode & 0o7777 if dot_rr.mode is not None else None)
         yield Member(rel, EntryKind.DIR, mode=mode, mtime=mtime, meta=meta)
         self._descend(extent, dot.data_length, rel, d, subdirs)
