@@ -19,7 +19,7 @@ from inspector import exitcodes
 from inspector.limits import Limits
 from inspector.walker import Walker
 
-HOSTILE = ["hostile-bombs", "hostile-names", "hostile-loops", "hostile-mutants"]
+HOSTILE = ["hostile-bombs", "hostile-names", "hostile-loops", "hostile-mutants", "iso-crafted"]
 #: Generous per-case bound: a case that would hang ends with a timeout problem instead.
 LIMITS = Limits(timeout=30.0)
 #: Address-space cap for the CLI runs: a bomb must not get anywhere near it.
