@@ -6,6 +6,7 @@ where that tool reads it."""
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -15,8 +16,10 @@ import pytest
 from fixtures.optical import (
     FLOOD_DIRS,
     FLOOD_RECORDS,
+    LARGE_FILE_SIZE,
     LONG_LINK_TARGET,
     LONG_RR_NAME,
+    OUT_OF_BOUNDS_FLOOD,
     RR_FILES,
     ZISOFS2_FILES,
     multi_extent_content,
@@ -24,7 +27,7 @@ from fixtures.optical import (
 )
 from inspector.inventory import totals
 from inspector.model import NEST, EntryKind, Inventory, ProblemKind
-from inspector.unpack.iso9660_walk import MAX_RECORDS_PER_EXTENT
+from inspector.unpack.iso9660_walk import MAX_NAMED_PROBLEMS, MAX_RECORDS_PER_EXTENT
 from inspector.walker import walk
 from tests.conftest import require_tool
 
@@ -255,6 +258,19 @@ def test_file_extents_past_the_end_of_the_image_are_errors_on_those_files(built)
     assert not inv.complete and totals(inv).unpacked_size == 10
 
 
+def test_hundreds_of_files_out_of_bounds_are_all_listed_unread_with_a_screenful_of_problems(built) -> None:
+    iso = _fixture(built, "iso-crafted", "out-of-bounds-flood.iso")
+    inv = walk(iso)
+    files = [e for e in inv.entries if e.parent == iso.name]
+    assert len(files) == OUT_OF_BOUNDS_FLOOD + 1
+    assert sum(e.unread for e in files) == OUT_OF_BOUNDS_FLOOD
+    named = [p for p in inv.problems if p.path != iso.name]
+    [summary] = [p for p in inv.problems if p.path == iso.name]
+    assert len(named) == MAX_NAMED_PROBLEMS and all("out of bounds" in p.reason for p in named)
+    assert summary.reason.startswith(f"{OUT_OF_BOUNDS_FLOOD - MAX_NAMED_PROBLEMS} more files out of bounds")
+    assert totals(inv).unpacked_size == 5 and not inv.complete
+
+
 def test_record_flood_walks_the_shared_directory_once_and_reports_each_limit_once(built) -> None:
     iso = _fixture(built, "iso-crafted", "record-flood.iso")
     inv = walk(iso)
@@ -292,3 +308,18 @@ def test_rock_ridge_continuation_area_chained_to_itself_is_followed_once(built) 
     assert p.path == f"{iso.name}{NEST}loopped.txt" and "chained twice" in p.reason
     assert by[f"{iso.name}{NEST}loopped.txt"].sha256 == _sha(b"looped\n")
     assert by[f"{iso.name}{NEST}plain.txt"].sha256 == _sha(b"plain\n")
+
+
+@pytest.mark.skipif(not os.environ.get("INSPECTOR_LARGE"), reason="builds and hashes a 4 GiB image: INSPECTOR_LARGE=1")
+def test_file_over_4_gib_from_xorriso_level_3_has_the_size_and_hash_bsdtar_extracts(built) -> None:
+    require_tool("bsdtar", "xorriso")
+    iso = built("iso-large-multi-extent")[0]
+    entry = walk(iso).by_path()[f"{iso.name}{NEST}big.img"]
+    assert (entry.size, entry.meta["extents"]) == (LARGE_FILE_SIZE, 2)
+    assert _xorriso(iso)["big.img"][1] == str(LARGE_FILE_SIZE)
+    bsdtar = subprocess.Popen(["bsdtar", "-xOf", str(iso), "big.img"], stdout=subprocess.PIPE)
+    h = hashlib.sha256()
+    assert bsdtar.stdout is not None
+    while chunk := bsdtar.stdout.read(1 << 20):
+        h.update(chunk)
+    assert bsdtar.wait() == 0 and h.hexdigest() == entry.sha256

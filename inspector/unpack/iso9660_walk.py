@@ -41,6 +41,8 @@ from inspector.unpack.iso9660_zisofs import ZisofsReader
 MAX_RECORDS_PER_DIRECTORY = 250_000
 #: More records than this pointing at one file's data are not listed (hard links of one file).
 MAX_RECORDS_PER_EXTENT = 1_000
+#: Problems of one kind named one by one per image; the rest are counted in one closing line.
+MAX_NAMED_PROBLEMS = 5
 _NO_RR = RockRidge()
 _RR_MOVED = ("rr_moved", ".rr_moved")
 
@@ -213,11 +215,25 @@ class TreeWalker:
         self._visited: set[int] = set()
         self._repeated_dirs: list[str] = []
         self._over_extent_limit: dict[int, int] = {}
+        self._named: dict[str, int] = {}
+        self._unnamed: dict[str, int] = {}
         self.relocated = 0
 
     # -- reporting ------------------------------------------------------------------------------------
     def _problem(self, where: str | None, reason: str, kind: ProblemKind = ProblemKind.ERROR) -> None:
         self.ctx.problem(where, reason, kind)
+
+    def _capped(self, category: str, where: str | None, reason: str) -> bool:
+        """Report an error of ``category`` unless ``MAX_NAMED_PROBLEMS`` were named already (then count it).
+
+        A hostile image repeats one defect thousands of times; the reader stays under a screenful.
+        """
+        if self._named.get(category, 0) < MAX_NAMED_PROBLEMS:
+            self._named[category] = self._named.get(category, 0) + 1
+            self._problem(where, reason)
+            return True
+        self._unnamed[category] = self._unnamed.get(category, 0) + 1
+        return False
 
     # -- the walk -------------------------------------------------------------------------------------
     def members(self) -> Iterator[Member]:
@@ -233,6 +249,8 @@ class TreeWalker:
         self._report_limits()
 
     def _report_limits(self) -> None:
+        for category, n in self._unnamed.items():
+            self._problem(None, f"{n} more {category} (not named one by one)")
         if self._repeated_dirs:
             n = len(self._repeated_dirs)
             self._problem(None, f"{n} directory record(s) point at a directory already listed (first: "
@@ -254,8 +272,8 @@ class TreeWalker:
                           "only its start is read", ProblemKind.LIMIT)
             length = MAX_DIRECTORY_BYTES
         if start + length > self.image_size:
-            self._problem(where, f"directory data out of bounds: {length} bytes at byte {start} end past the end "
-                          f"of the image ({self.image_size} bytes)")
+            self._capped("directories out of bounds", where, f"directory data out of bounds: {length} bytes at byte "
+                         f"{start} end past the end of the image ({self.image_size} bytes)")
             length = max(0, min(length, self.image_size - start))
         problems: list[str] = []
         out: list[tuple[DirRecord, RockRidge]] = []
@@ -268,10 +286,8 @@ class TreeWalker:
                 continue
             rr = self._rock_ridge(rec) if self.rock_ridge else _NO_RR
             out.append((rec, rr))
-        for p in problems[:3]:
-            self._problem(where, p)
-        if len(problems) > 3:
-            self._problem(where, f"{len(problems) - 3} more malformed directory records")
+        for p in problems:
+            self._capped("malformed directory records", where, p)
         if skipped:
             self._problem(where, f"directory holds {len(out) + skipped} records, over the limit of "
                           f"{MAX_RECORDS_PER_DIRECTORY}: the last {skipped} are not listed", ProblemKind.LIMIT)
@@ -313,7 +329,7 @@ class TreeWalker:
         name, clean = record_name(rec.identifier, self.tree.name, rr)
         rel = d.prefix + name
         for p in rr.problems:
-            self._problem(rel, p)
+            self._capped("Rock Ridge problems", rel, p)
         meta: dict[str, Any] = {} if clean else {"raw_name": (rr.name or rec.identifier).hex()}
         mtime = rr.mtime if rr.mtime is not None else rec.recorded
         mode = rr.mode & 0o7777 if rr.mode is not None else None
@@ -357,7 +373,7 @@ class TreeWalker:
 
     def _descend(self, extent: int, length: int, rel: str, d: _Dir, subdirs: list[_Dir]) -> None:
         if extent in d.ancestors:
-            self._problem(None, f"directory '{rel}' points back at an ancestor (loop): not followed")
+            self._capped("directory loops", None, f"directory '{rel}' points back at an ancestor (loop): not followed")
             return
         if extent in self._visited:
             self._repeated_dirs.append(rel)
@@ -375,7 +391,8 @@ class TreeWalker:
             dot = next(read_directory(self.stream, extent * self.block, SECTOR, problems), None)
         self.relocated += 1
         if dot is None or not dot.is_self_or_parent:
-            self._problem(rel, f"Rock Ridge CL entry points at block {extent}, which holds no directory")
+            self._capped("Rock Ridge problems", rel, f"Rock Ridge CL entry points at block {extent}, which holds no "
+                         "directory")
             yield Member(rel, EntryKind.DIR, mode=mode, mtime=mtime, meta=meta)
             return
         if mode is None or mtime is None:
@@ -394,12 +411,19 @@ class TreeWalker:
         if rr.nlink is not None and rr.nlink > 1:
             meta["nlink"] = rr.nlink
         if unfinished:
-            self._problem(rel, f"multi-extent file: the record of its last part is missing ({len(recs)} part(s), "
-                          f"{stored} bytes found)")
+            self._capped("unfinished multi-extent files", rel, f"multi-extent file: the record of its last part is "
+                         f"missing ({len(recs)} part(s), {stored} bytes found)")
         failure = self._out_of_bounds(pieces)
         if failure is not None:
             meta["declared_size"] = stored
-            yield Member(rel, EntryKind.FILE, mode=mode, mtime=mtime, meta=meta, open=_fail(FormatError(failure)))
+            named = self._named.get("files out of bounds", 0) < MAX_NAMED_PROBLEMS
+            if not named:
+                self._unnamed["files out of bounds"] = self._unnamed.get("files out of bounds", 0) + 1
+            else:
+                self._named["files out of bounds"] = self._named.get("files out of bounds", 0) + 1
+            # The first ones fail when opened (the walker names them); the rest are listed unread and counted.
+            yield Member(rel, EntryKind.FILE, mode=mode, mtime=mtime, meta=meta,
+                         open=_fail(FormatError(failure)) if named else None)
             return
         if stored:
             key = recs[0].extent
