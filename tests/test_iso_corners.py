@@ -323,3 +323,13 @@ def test_file_over_4_gib_from_xorriso_level_3_has_the_size_and_hash_bsdtar_extra
     while chunk := bsdtar.stdout.read(1 << 20):
         h.update(chunk)
     assert bsdtar.wait() == 0 and h.hexdigest() == entry.sha256
+
+
+def test_zisofs_block_inflating_past_its_block_size_is_an_error_and_memory_stays_at_one_block(built) -> None:
+    iso = _fixture(built, "iso-crafted", "zisofs-bad.iso")
+    inv = walk(iso)
+    problems = {p.path.rsplit(NEST, 1)[1]: p.reason for p in inv.problems}
+    assert "decompresses to 32769 bytes, expected 32768" in problems["bomb.txt"]
+    assert "header says 40000 bytes, the ZF entry 1000" in problems["liar.txt"]
+    good = inv.by_path()[f"{iso.name}{NEST}good.txt"]
+    assert good.sha256 == _sha(text_content("zisofs-good", 70_000)) and not inv.complete
