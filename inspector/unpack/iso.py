@@ -54,6 +54,16 @@ class IsoHandler:
         names = ["udf"] if volume.has_udf else []
         names += [t.name for t in iso_trees]
         tree = _choose_tree(names)
+        udf = None
+        if tree == "udf":
+            try:
+                udf = _open_udf(stream)
+            except FormatError as exc:
+                if not iso_trees:
+                    raise
+                names.remove("udf")
+                tree = _choose_tree(names)
+                ctx.problem(None, f"{exc}: the {tree} tree is read instead", ProblemKind.ERROR)
         ctx.meta["tree"] = tree
         ctx.meta["trees"] = names
         primary = volume.first("primary")
@@ -63,8 +73,8 @@ class IsoHandler:
                 ctx.meta["application_id"] = primary.application_id
         image_size = stream.seek(0, 2)
         extents: dict[int, str] = {}
-        if tree == "udf":
-            yield from self._udf_members(stream, ctx)
+        if udf is not None:
+            yield from self._udf_members(udf, stream, ctx)
         else:
             chosen = next(t for t in iso_trees if t.name == tree)
             _report_truncation(chosen.descriptor, image_size, ctx)
@@ -74,17 +84,8 @@ class IsoHandler:
         if volume.boot_catalog is not None:
             yield from _boot_members(stream, volume.boot_catalog, extents, ctx)
 
-    def _udf_members(self, stream: BinaryIO, ctx: UnpackContext) -> Iterator[Member]:
+    def _udf_members(self, iso: pycdlib.PyCdlib, stream: BinaryIO, ctx: UnpackContext) -> Iterator[Member]:
         """The UDF tree, through pycdlib (which needs an ISO 9660 primary volume descriptor)."""
-        iso = pycdlib.PyCdlib()
-        try:
-            iso.open_fp(stream)
-        except PyCdlibException as exc:
-            raise FormatError(f"ISO 9660: {exc}") from None
-        except (IndexError, KeyError, ValueError, UnicodeDecodeError, OSError) as exc:
-            raise FormatError(f"ISO 9660: corrupt volume ({type(exc).__name__}: {exc})") from None
-        if not iso.has_udf():
-            raise FormatError("UDF: recognition sequence present but no readable UDF volume")
         end = _truncated_end(iso, stream, ctx)
         try:
             yield from self._walk(iso, "/", "", set(), ctx, stream, end)
@@ -133,6 +134,20 @@ class IsoHandler:
                 if offset is not None and size
                 else (lambda: RangeReader(_EMPTY, 0, 0)),  # type: ignore[arg-type]
             )
+
+
+def _open_udf(stream: BinaryIO) -> pycdlib.PyCdlib:
+    """The image opened by pycdlib for its UDF tree; ``FormatError`` when pycdlib cannot read it."""
+    iso = pycdlib.PyCdlib()
+    try:
+        iso.open_fp(stream)
+    except PyCdlibException as exc:
+        raise FormatError(f"ISO 9660: {exc}") from None
+    except (IndexError, KeyError, ValueError, UnicodeDecodeError, OSError) as exc:
+        raise FormatError(f"ISO 9660: corrupt volume ({type(exc).__name__}: {exc})") from None
+    if not iso.has_udf():
+        raise FormatError("UDF: recognition sequence present but no readable UDF volume")
+    return iso
 
 
 def _report_truncation(d: VolumeDescriptor, actual: int, ctx: UnpackContext) -> None:
