@@ -264,8 +264,11 @@ class TreeWalker:
         if self.relocated:
             self.ctx.meta["relocated_directories"] = self.relocated
 
-    def _records(self, extent: int, length: int, where: str | None) -> list[tuple[DirRecord, RockRidge]]:
-        """The records of a directory (without ``.``/``..``), with their Rock Ridge view, bounded."""
+    def _records(self, extent: int, length: int, where: str | None) -> Iterator[tuple[DirRecord, RockRidge]]:
+        """The records of a directory (without ``.``/``..``), with their Rock Ridge view, bounded.
+
+        Streamed: the directory is read in bounded chunks, so a huge one never sits in memory whole.
+        """
         start = extent * self.block
         if length > MAX_DIRECTORY_BYTES:
             self._problem(where, f"directory of {length} bytes is larger than the limit of {MAX_DIRECTORY_BYTES}: "
@@ -276,22 +279,23 @@ class TreeWalker:
                          f"{start} end past the end of the image ({self.image_size} bytes)")
             length = max(0, min(length, self.image_size - start))
         problems: list[str] = []
-        out: list[tuple[DirRecord, RockRidge]] = []
-        skipped = 0
+        listed = skipped = 0
         for rec in read_directory(self.stream, start, length, problems):
+            for p in problems:
+                self._capped("malformed directory records", where, p)
+            problems.clear()
             if rec.is_self_or_parent:
                 continue
-            if len(out) >= MAX_RECORDS_PER_DIRECTORY:
+            if listed >= MAX_RECORDS_PER_DIRECTORY:
                 skipped += 1
                 continue
-            rr = self._rock_ridge(rec) if self.rock_ridge else _NO_RR
-            out.append((rec, rr))
+            listed += 1
+            yield rec, (self._rock_ridge(rec) if self.rock_ridge else _NO_RR)
         for p in problems:
             self._capped("malformed directory records", where, p)
         if skipped:
-            self._problem(where, f"directory holds {len(out) + skipped} records, over the limit of "
+            self._problem(where, f"directory holds {listed + skipped} records, over the limit of "
                           f"{MAX_RECORDS_PER_DIRECTORY}: the last {skipped} are not listed", ProblemKind.LIMIT)
-        return out
 
     def _rock_ridge(self, rec: DirRecord) -> RockRidge:
         """The record's Rock Ridge view; its problems are reported by the caller at the member's path."""
@@ -368,8 +372,12 @@ class TreeWalker:
         return {"device": kind, "major": major, "minor": minor}
 
     def _holds_relocated(self, rec: DirRecord) -> bool:
-        records = self._records(rec.extent, rec.data_length, None)
-        return bool(records) and all(rr.relocated for _, rr in records)
+        seen = False
+        for _, rr in self._records(rec.extent, rec.data_length, None):
+            if not rr.relocated:
+                return False
+            seen = True
+        return seen
 
     def _descend(self, extent: int, length: int, rel: str, d: _Dir, subdirs: list[_Dir]) -> None:
         if extent in d.ancestors:
