@@ -18,6 +18,8 @@ FIXTURE_SEEDS: dict[str, tuple[str, str]] = {
     "deb": ("deb-variants", "no-control.deb"),
     "fat": ("disk-bad", "badchain.img"),
     "iso-xorriso": ("iso-variants", "iso9660-only.iso"),
+    "iso-rock-ridge": ("iso-rock-ridge", "rr-features.iso"),
+    "iso-multi-extent": ("iso-crafted", "multi-extent.iso"),
     "ar-gnu": ("archives", "lib.a"),
     "zip-utf8-flag": ("hostile-lies", "names-bad-utf8.zip"),
     "zstd-window": ("hostile-lies", "window.zst"),

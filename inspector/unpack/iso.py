@@ -1,10 +1,11 @@
-"""ISO 9660 images (with Rock Ridge, Joliet, UDF and El Torito) through pycdlib.
+"""ISO 9660 images (with Rock Ridge, Joliet, ISO 9660:1999, UDF and El Torito).
 
-An image can carry up to four directory trees over the same data. We read the richest one present,
-UDF (Windows media keep everything there and only a README stub in ISO 9660), then Rock Ridge (POSIX
-modes, symlinks, 255-byte names), then Joliet (Unicode names, 64 characters), then plain ISO 9660, and
-say which one in the container's metadata. El Torito boot entries are reported too; a boot image that
-no directory entry points at is listed as a member of its own under ``[boot]/``.
+An image can carry up to five directory trees over the same data. We read the richest one present
+(``_choose_tree``), UDF (Windows media keep everything there and only a README stub in ISO 9660), then
+Rock Ridge (POSIX modes, links, devices, 255-byte names), then Joliet (Unicode names), ISO 9660:1999,
+then plain ISO 9660, and say which one in the container's metadata. The ISO 9660 trees are read record
+by record by our own reader (``iso9660*`` modules); UDF still goes through pycdlib. El Torito boot
+entries are reported too; a boot image that no directory entry points at is listed under ``[boot]/``.
 """
 
 from __future__ import annotations
@@ -16,61 +17,21 @@ from typing import Any, BinaryIO
 import pycdlib
 from pycdlib.pycdlibexception import PyCdlibException
 
-from inspector.model import EntryKind
+from inspector.model import EntryKind, ProblemKind
 from inspector.names import display_name
 from inspector.streams import RangeReader
 from inspector.unpack.base import FormatError, Member, SniffInfo, UnpackContext
+from inspector.unpack.iso9660 import SECTOR, IsoFormatError, VolumeDescriptor, read_volume
+from inspector.unpack.iso9660_boot import EMULATION, PLATFORMS, read_catalog
+from inspector.unpack.iso9660_walk import TreeWalker, available_trees
 
-SECTOR = 2048
-_PLATFORMS = {0: "bios", 1: "powerpc", 2: "mac", 0xEF: "efi"}
-_EMULATION = {0: "none", 1: "floppy-1.2M", 2: "floppy-1.44M", 3: "floppy-2.88M", 4: "hard-disk"}
-
-
-def _tree(iso: pycdlib.PyCdlib) -> str:
-    if iso.has_udf():
-        return "udf"
-    if iso.has_rock_ridge():
-        return "rock-ridge"
-    if iso.has_joliet():
-        return "joliet"
-    return "iso9660"
+TREE_ORDER = ("udf", "rock-ridge", "joliet", "iso9660-1999", "iso9660")
 
 
-_PATH_KEY = {"udf": "udf_path", "rock-ridge": "rr_path", "joliet": "joliet_path", "iso9660": "iso_path"}
-
-
-def _name(rec: Any, tree: str) -> str:
-    if tree == "rock-ridge" and rec.rock_ridge is not None:
-        raw = rec.rock_ridge.name()
-        return display_name(raw)
-    ident = rec.file_identifier()
-    if tree == "joliet":
-        text = ident.decode("utf-16-be", "backslashreplace")
-    elif isinstance(ident, bytes):
-        text = ident.decode("utf-8", "backslashreplace")
-    else:
-        text = str(ident)
-    if tree in ("iso9660", "joliet") and ";" in text:
-        text = text.rsplit(";", 1)[0]
-        if tree == "iso9660" and text.endswith("."):
-            text = text[:-1]
-    return display_name(text)
-
-
-def _mtime(rec: Any, tree: str) -> float | None:
-    try:
-        if tree == "udf":
-            t = rec.mod_time
-            tz = t.tz & 0xFFF
-            offset = tz - 0x1000 if tz & 0x800 else tz
-            offset = 0 if offset == -2047 else offset
-            secs = calendar.timegm((t.year, t.month, t.day, t.hour, t.minute, t.second, 0, 0, 0))
-            return float(secs - offset * 60)
-        d = rec.date
-        secs = calendar.timegm((1900 + d.years_since_1900, d.month, d.day_of_month, d.hour, d.minute, d.second))
-        return float(secs - d.gmtoffset * 15 * 60)
-    except (AttributeError, ValueError, OverflowError, TypeError):
-        return None
+def _choose_tree(trees: list[str]) -> str:
+    """The richest tree present, in ``TREE_ORDER``: UDF (Windows media keep everything there), Rock Ridge
+    (POSIX modes, links, long names), Joliet (Unicode), ISO 9660:1999 (long names), plain ISO 9660."""
+    return next(t for t in TREE_ORDER if t in trees)
 
 
 class IsoHandler:
@@ -85,62 +46,65 @@ class IsoHandler:
         )
 
     def members(self, stream: BinaryIO, ctx: UnpackContext) -> Iterator[Member]:
-        iso = pycdlib.PyCdlib()
         try:
-            iso.open_fp(stream)
-        except PyCdlibException as exc:
+            volume = read_volume(stream)
+            iso_trees = available_trees(volume, stream)
+        except IsoFormatError as exc:
             raise FormatError(f"ISO 9660: {exc}") from None
-        except (IndexError, KeyError, ValueError, UnicodeDecodeError, OSError) as exc:
-            raise FormatError(f"ISO 9660: corrupt volume ({type(exc).__name__}: {exc})") from None
-        tree = _tree(iso)
+        names = ["udf"] if volume.has_udf else []
+        names += [t.name for t in iso_trees]
+        tree = _choose_tree(names)
+        udf = None
+        if tree == "udf":
+            try:
+                udf = _open_udf(stream)
+            except FormatError as exc:
+                if not iso_trees:
+                    raise
+                names.remove("udf")
+                tree = _choose_tree(names)
+                ctx.problem(None, f"{exc}: the {tree} tree is read instead", ProblemKind.ERROR)
         ctx.meta["tree"] = tree
-        ctx.meta["trees"] = [
-            t for t, has in (
-                ("udf", iso.has_udf()), ("rock-ridge", iso.has_rock_ridge()),
-                ("joliet", iso.has_joliet()), ("iso9660", True),
-            ) if has
-        ]
-        try:
-            pvd = iso.pvd
-            ctx.meta["volume_id"] = pvd.volume_identifier.decode("ascii", "replace").strip()
-            app = pvd.application_identifier.text.decode("ascii", "replace").strip()
-            if app:
-                ctx.meta["application_id"] = app
-        except AttributeError:
-            pass
+        ctx.meta["trees"] = names
+        primary = volume.first("primary")
+        if primary is not None:
+            ctx.meta["volume_id"] = primary.volume_id
+            if primary.application_id:
+                ctx.meta["application_id"] = primary.application_id
+        image_size = stream.seek(0, 2)
         extents: dict[int, str] = {}
+        if udf is not None:
+            yield from self._udf_members(udf, stream, ctx)
+        else:
+            chosen = next(t for t in iso_trees if t.name == tree)
+            _report_truncation(chosen.descriptor, image_size, ctx)
+            walker = TreeWalker(stream, chosen, image_size, ctx)
+            yield from walker.members()
+            extents = walker.extent_paths
+        if volume.boot_catalog is not None:
+            yield from _boot_members(stream, volume.boot_catalog, extents, ctx)
+
+    def _udf_members(self, iso: pycdlib.PyCdlib, stream: BinaryIO, ctx: UnpackContext) -> Iterator[Member]:
+        """The UDF tree, through pycdlib (which needs an ISO 9660 primary volume descriptor)."""
         end = _truncated_end(iso, stream, ctx)
         try:
-            yield from self._walk(iso, tree, "/", "", extents, set(), ctx, stream, end)
-            yield from self._boot_members(iso, stream, extents, ctx)
+            yield from self._walk(iso, "/", "", set(), ctx, stream, end)
         except PyCdlibException as exc:
-            raise FormatError(f"ISO 9660: {exc}") from None
+            raise FormatError(f"UDF: {exc}") from None
 
     def _walk(
-        self, iso: pycdlib.PyCdlib, tree: str, path: str, prefix: str,
-        extents: dict[int, str], seen_dirs: set[int], ctx: UnpackContext, stream: BinaryIO,
-        end: int | None = None,
+        self, iso: pycdlib.PyCdlib, path: str, prefix: str, seen_dirs: set[int], ctx: UnpackContext,
+        stream: BinaryIO, end: int | None = None,
     ) -> Iterator[Member]:
-        key = _PATH_KEY[tree]
-        children = list(iso.list_children(**{key: path}))
+        children = list(iso.list_children(udf_path=path))
         for rec in children:
             if rec is None or rec.is_dot() or rec.is_dotdot():
                 continue
-            name = _name(rec, tree)
+            ident = rec.file_identifier()
+            name = display_name(ident.decode("utf-8", "replace") if isinstance(ident, bytes) else str(ident))
             rel = f"{prefix}{name}"
-            mtime = _mtime(rec, tree)
-            mode = None
-            link = None
-            if tree == "rock-ridge" and rec.rock_ridge is not None:
-                try:
-                    mode = rec.rock_ridge.get_file_mode() & 0o7777
-                except PyCdlibException:
-                    mode = None
-                if rec.rock_ridge.is_symlink():
-                    link = display_name(rec.rock_ridge.symlink_path())
-                    yield Member(rel, EntryKind.SYMLINK, mode=mode, mtime=mtime, link_target=link)
-                    continue
-            elif tree == "udf" and rec.is_symlink():
+            mtime = _udf_mtime(rec)
+            if rec.is_symlink():
                 yield Member(rel, EntryKind.SYMLINK, mtime=mtime)
                 continue
             if rec.is_dir():
@@ -148,18 +112,16 @@ class IsoHandler:
                 if loc in seen_dirs:
                     ctx.problem(rel, "directory points back at an ancestor (loop); not followed", "error")
                     continue
-                yield Member(rel, EntryKind.DIR, mode=mode, mtime=mtime)
-                child_path = path.rstrip("/") + "/" + self._lookup_name(rec, tree, name)
-                yield from self._walk(iso, tree, child_path, rel + "/", extents, seen_dirs | {loc}, ctx, stream,
-                                      end)
+                yield Member(rel, EntryKind.DIR, mtime=mtime)
+                lookup = ident.decode("utf-8", "replace") if isinstance(ident, bytes) else str(ident)
+                yield from self._walk(iso, path.rstrip("/") + "/" + lookup, rel + "/", seen_dirs | {loc}, ctx,
+                                      stream, end)
                 continue
             size = rec.get_data_length()
-            if tree != "udf":
-                extents.setdefault(rec.extent_location(), rel)
-            offset = _data_offset(rec, tree, iso.logical_block_size)
+            offset = _data_offset(rec, iso.logical_block_size)
             if end is not None and offset is not None and offset + max(size, 0) >= end and (size or offset >= end):
                 # pycdlib shortens a file that runs past the end of the image to what is there: report it.
-                yield Member(rel, EntryKind.FILE, mode=mode, mtime=mtime, open=_fail(
+                yield Member(rel, EntryKind.FILE, mtime=mtime, open=_fail(
                     f"truncated image: file data at byte {offset} runs past the end of the image ({end} bytes)"))
                 continue
             yield Member(
@@ -167,61 +129,80 @@ class IsoHandler:
                 EntryKind.FILE,
                 size=size,
                 stored_size=size,
-                mode=mode,
                 mtime=mtime,
                 open=(lambda o=offset, n=size: _ExtentReader(stream, o, n))  # type: ignore[misc]
                 if offset is not None and size
                 else (lambda: RangeReader(_EMPTY, 0, 0)),  # type: ignore[arg-type]
             )
 
-    @staticmethod
-    def _lookup_name(rec: Any, tree: str, shown: str) -> str:
-        """The name pycdlib expects in a path for this tree (ISO 9660 names keep their raw form)."""
-        if tree == "iso9660":
-            return rec.file_identifier().decode("ascii", "replace")
-        if tree == "rock-ridge":
-            return rec.rock_ridge.name().decode("utf-8", "surrogateescape")
-        if tree == "joliet":
-            return rec.file_identifier().decode("utf-16-be", "replace")
-        ident = rec.file_identifier()
-        return ident.decode("utf-8", "replace") if isinstance(ident, bytes) else str(ident)
 
-    def _boot_members(
-        self, iso: pycdlib.PyCdlib, stream: BinaryIO, extents: dict[int, str], ctx: UnpackContext
-    ) -> Iterator[Member]:
-        cat = iso.eltorito_boot_catalog
-        if cat is None:
-            return
-        entries = [(cat.validation_entry.platform_id, cat.initial_entry)]
-        for sec in cat.sections:
-            entries.extend((sec.platform_id, e) for e in sec.section_entries)
-        boot = []
-        for n, (platform, entry) in enumerate(entries):
-            rba = entry.load_rba
-            info: dict[str, Any] = {
-                "platform": _PLATFORMS.get(platform, hex(platform)),
-                "emulation": _EMULATION.get(entry.boot_media_type, str(entry.boot_media_type)),
-                "load_rba": rba,
-                "load_sectors": entry.sector_count,
-                "bootable": entry.boot_indicator == 0x88,
-            }
-            if rba in extents:
-                info["file"] = extents[rba]
-            boot.append(info)
-            if rba not in extents:
-                size = max(entry.sector_count, 1) * 512
-                yield Member(
-                    f"[boot]/eltorito-{n}.img",
-                    EntryKind.FILE,
-                    size=size,
-                    stored_size=size,
-                    meta={"el_torito": info},
-                    open=lambda r=rba, s=size: RangeReader(stream, r * SECTOR, s),  # type: ignore[misc]
-                )
-        ctx.meta["el_torito"] = boot
+def _open_udf(stream: BinaryIO) -> pycdlib.PyCdlib:
+    """The image opened by pycdlib for its UDF tree; ``FormatError`` when pycdlib cannot read it."""
+    iso = pycdlib.PyCdlib()
+    try:
+        iso.open_fp(stream)
+    except PyCdlibException as exc:
+        raise FormatError(f"ISO 9660: {exc}") from None
+    except (IndexError, KeyError, ValueError, UnicodeDecodeError, OSError) as exc:
+        raise FormatError(f"ISO 9660: corrupt volume ({type(exc).__name__}: {exc})") from None
+    if not iso.has_udf():
+        raise FormatError("UDF: recognition sequence present but no readable UDF volume")
+    return iso
 
 
-def _data_offset(rec: Any, tree: str, block_size: int) -> int | None:
+def _report_truncation(d: VolumeDescriptor, actual: int, ctx: UnpackContext) -> None:
+    """Say once when the image is shorter than its volume descriptor records (its files are then checked)."""
+    recorded = d.space_blocks * d.block_size
+    if actual < recorded:
+        ctx.problem(None, f"truncated image: {actual} of the {recorded} bytes its volume descriptor records",
+                    ProblemKind.ERROR)
+
+
+def _boot_members(stream: BinaryIO, catalog: int, extents: dict[int, str], ctx: UnpackContext) -> Iterator[Member]:
+    """El Torito boot entries into the container's meta; a boot image no file points at as ``[boot]/``."""
+    entries, problem = read_catalog(stream, catalog)
+    if problem is not None:
+        ctx.problem(None, problem, ProblemKind.WARNING)
+        return
+    boot = []
+    for n, entry in enumerate(entries):
+        rba = entry.load_rba
+        info: dict[str, Any] = {
+            "platform": PLATFORMS.get(entry.platform, hex(entry.platform)),
+            "emulation": EMULATION.get(entry.media_type, str(entry.media_type)),
+            "load_rba": rba,
+            "load_sectors": entry.sector_count,
+            "bootable": entry.bootable,
+        }
+        if rba in extents:
+            info["file"] = extents[rba]
+        boot.append(info)
+        if rba not in extents:
+            size = max(entry.sector_count, 1) * 512
+            yield Member(
+                f"[boot]/eltorito-{n}.img",
+                EntryKind.FILE,
+                size=size,
+                stored_size=size,
+                meta={"el_torito": info},
+                open=lambda r=rba, s=size: RangeReader(stream, r * SECTOR, s),  # type: ignore[misc]
+            )
+    ctx.meta["el_torito"] = boot
+
+
+def _udf_mtime(rec: Any) -> float | None:
+    try:
+        t = rec.mod_time
+        tz = t.tz & 0xFFF
+        offset = tz - 0x1000 if tz & 0x800 else tz
+        offset = 0 if offset == -2047 else offset
+        secs = calendar.timegm((t.year, t.month, t.day, t.hour, t.minute, t.second, 0, 0, 0))
+        return float(secs - offset * 60)
+    except (AttributeError, ValueError, OverflowError, TypeError):
+        return None
+
+
+def _data_offset(rec: Any, block_size: int) -> int | None:
     """Byte offset of a file's data in the image (None when it has none).
 
     Read straight from the image rather than through ``PyCdlibIO``: one seekable window per file, and
@@ -232,9 +213,7 @@ def _data_offset(rec: Any, tree: str, block_size: int) -> int | None:
         if ino.original_data_location == ino.DATA_ON_ORIGINAL_ISO:
             return int(ino.orig_extent_loc) * block_size
         return int(ino.fp_offset)
-    if tree == "udf":
-        return None
-    return int(rec.extent_location()) * block_size
+    return None
 
 
 def _truncated_end(iso: pycdlib.PyCdlib, stream: BinaryIO, ctx: UnpackContext) -> int | None:
