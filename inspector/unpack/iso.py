@@ -16,9 +16,10 @@ from typing import Any, BinaryIO
 import pycdlib
 from pycdlib.pycdlibexception import PyCdlibException
 
-from inspector.model import EntryKind
+from inspector.model import EntryKind, ProblemKind
 from inspector.names import display_name
 from inspector.streams import RangeReader
+from inspector.unpack import udf
 from inspector.unpack.base import FormatError, Member, SniffInfo, UnpackContext
 
 SECTOR = 2048
@@ -26,8 +27,8 @@ _PLATFORMS = {0: "bios", 1: "powerpc", 2: "mac", 0xEF: "efi"}
 _EMULATION = {0: "none", 1: "floppy-1.2M", 2: "floppy-1.44M", 3: "floppy-2.88M", 4: "hard-disk"}
 
 
-def _tree(iso: pycdlib.PyCdlib) -> str:
-    if iso.has_udf():
+def _tree(iso: pycdlib.PyCdlib, has_udf: bool) -> str:
+    if has_udf:
         return "udf"
     if iso.has_rock_ridge():
         return "rock-ridge"
@@ -85,6 +86,7 @@ class IsoHandler:
         )
 
     def members(self, stream: BinaryIO, ctx: UnpackContext) -> Iterator[Member]:
+        udf_volume = _udf_volume(stream, ctx)
         iso = pycdlib.PyCdlib()
         try:
             iso.open_fp(stream)
@@ -92,11 +94,11 @@ class IsoHandler:
             raise FormatError(f"ISO 9660: {exc}") from None
         except (IndexError, KeyError, ValueError, UnicodeDecodeError, OSError) as exc:
             raise FormatError(f"ISO 9660: corrupt volume ({type(exc).__name__}: {exc})") from None
-        tree = _tree(iso)
+        tree = _tree(iso, udf_volume is not None)
         ctx.meta["tree"] = tree
         ctx.meta["trees"] = [
             t for t, has in (
-                ("udf", iso.has_udf()), ("rock-ridge", iso.has_rock_ridge()),
+                ("udf", udf_volume is not None), ("rock-ridge", iso.has_rock_ridge()),
                 ("joliet", iso.has_joliet()), ("iso9660", True),
             ) if has
         ]
@@ -111,7 +113,10 @@ class IsoHandler:
         extents: dict[int, str] = {}
         end = _truncated_end(iso, stream, ctx)
         try:
-            yield from self._walk(iso, tree, "/", "", extents, set(), ctx, stream, end)
+            if udf_volume is not None:
+                yield from udf.udf_members(udf_volume, stream, ctx)
+            else:
+                yield from self._walk(iso, tree, "/", "", extents, set(), ctx, stream, end)
             yield from self._boot_members(iso, stream, extents, ctx)
         except PyCdlibException as exc:
             raise FormatError(f"ISO 9660: {exc}") from None
@@ -219,6 +224,19 @@ class IsoHandler:
                     open=lambda r=rba, s=size: RangeReader(stream, r * SECTOR, s),  # type: ignore[misc]
                 )
         ctx.meta["el_torito"] = boot
+
+
+def _udf_volume(stream: BinaryIO, ctx: UnpackContext) -> udf.UdfVolume | None:
+    """The image's UDF volume, read by our UDF reader (None when the image has no UDF, or a broken one:
+    then the ISO 9660 trees are listed and the UDF problem reported)."""
+    stream.seek(udf.VRS_START)
+    if not udf.udf_recognised(bytes(udf.VRS_START) + stream.read(64 * 2048)):
+        return None
+    try:
+        return udf.open_volume(stream, ctx)
+    except FormatError as exc:
+        ctx.problem(None, f"UDF tree not read ({exc}); the ISO 9660 tree is listed instead", ProblemKind.ERROR)
+        return None
 
 
 def _data_offset(rec: Any, tree: str, block_size: int) -> int | None:

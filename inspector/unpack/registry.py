@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from inspector.unpack import archive, compressed, deb, depot, disk, esxi, fat, iso, msu, vib, vmtar, wim, zip
+from inspector.unpack import archive, compressed, deb, depot, disk, esxi, fat, iso, msu, udf, vib, vmtar, wim, zip
 from inspector.unpack.base import Handler, SniffInfo
 
 HANDLERS: tuple[Handler, ...] = (
     esxi.EsxiIsoHandler(),  # before iso: the ISO reader plus ESXi boot.cfg/imgdb metadata
+    udf.UdfHandler(),  # before iso: UDF-only media (a UDF recognition sequence and no CD001)
     iso.IsoHandler(),
     depot.DepotHandler(),  # before zip: a ZIP reader that also reads ESXi offline-bundle metadata
     zip.ZipHandler(),
