@@ -14,6 +14,7 @@ problems on the file that has them; loops in directories and descriptor chains a
 from __future__ import annotations
 
 import bisect
+import functools
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
@@ -109,9 +110,8 @@ class _Walk:
             if (part, lbn) in seen or len(seen) > 64:
                 raise UdfError(f"{what}: indirect entries loop at block {lbn}")
             seen.add((part, lbn))
-            at = lbn
             fe_or_ie: d.FileEntry | d.AllocDesc = vol.read_descriptor(
-                part, lbn, lambda b: self._icb(b, at), where, what)
+                part, lbn, functools.partial(self._icb, at=lbn), where, what)
             if isinstance(fe_or_ie, d.AllocDesc):
                 part, lbn = fe_or_ie.partition, fe_or_ie.lbn
                 continue
