@@ -10,7 +10,9 @@ or extent that lies outside is a ``UdfError``, never clamped.
 
 from __future__ import annotations
 
+import array
 import bisect
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO, TypeVar
@@ -27,6 +29,7 @@ VRS_START = 32768
 _BLOCK_SIZES = (2048, 512, 1024, 4096, 8192, 16384, 32768)
 _MAX_VDS_SECTORS = 512
 _MAX_VDP_HOPS = 16
+_MAX_VAT_BYTES = 64 << 20
 #: Allocation extent descriptor chains and indirect entry chains longer than this are a loop.
 MAX_CHAIN = 1 << 16
 
@@ -105,6 +108,30 @@ class _Sparable(_Physical):
                 base = self.start * self.sector + pos
             out.append((base, run_end - pos))
             pos = run_end
+        return out
+
+
+class _Virtual(_Partition):
+    """A virtual partition: block ``n`` is block ``table[n]`` of the underlying physical partition."""
+
+    def __init__(self, label: str, under: _Physical, table: array.array[int]) -> None:
+        self.label, self.under, self.table = label, under, table
+
+    def ranges(self, lbn: int, nbytes: int, mirror: bool = False) -> list[tuple[int, int]]:
+        block = self.under.block
+        out: list[tuple[int, int]] = []
+        pos = 0
+        while pos < nbytes:
+            v = lbn + pos // block
+            if not 0 <= v < len(self.table) or self.table[v] == 0xFFFFFFFF:
+                raise UdfError(f"block {v} of {self.label} is not in its allocation table")
+            take = min(block, nbytes - pos)
+            (off, n), = self.under.ranges(self.table[v], take)
+            if out and out[-1][0] + out[-1][1] == off:
+                out[-1] = (out[-1][0], out[-1][1] + n)
+            else:
+                out.append((off, n))
+            pos += take
         return out
 
 
@@ -336,8 +363,40 @@ class UdfVolume:
         if pmap.kind == "metadata":
             return self._metadata_partition(n, pmap, pd)
         if pmap.kind == "virtual":
-            raise Unsupported("UDF virtual partition (VAT, write-once media) is not read")
+            return self._virtual_partition(n, pd)
         raise Unsupported(f"UDF partition map type {pmap.kind} is not read")
+
+    def _virtual_partition(self, n: int, pd: d.PartitionDesc) -> _Virtual:
+        """A virtual partition (write-once media): blocks mapped through the Virtual Allocation Table,
+        whose file entry is the last sector of the image."""
+        under = _Physical(f"partition {pd.number}", pd.start, pd.length, self.sector, self.block)
+        lbn = self.image_size // self.sector - 1 - pd.start
+        try:
+            (off, size), = under.ranges(lbn, self.block)
+            fe = d.parse_file_entry(self.read_at(off, size, "virtual allocation table"), lbn, self.block)
+        except UdfError as exc:
+            raise UdfError(f"virtual allocation table (last sector of the image): {exc}") from None
+        if fe.info_length > _MAX_VAT_BYTES:
+            raise UdfError(f"virtual allocation table of {fe.info_length} bytes")
+        if fe.ad_kind is d.AdKind.EMBEDDED:
+            data = fe.ad_area[:fe.info_length]
+        else:
+            pieces = self._pieces(self._ads_of(fe, under, lambda p: under), fe.info_length, lambda ad: under,
+                                  "virtual allocation table")
+            data = b"".join(bytes(p.length) if p.image_offset is None else
+                            self.read_at(p.image_offset, p.length, "virtual allocation table") for p in pieces)
+        if fe.file_type == d.FileType.VAT:
+            head = int.from_bytes(data[0:2], "little")
+            entries = data[head:]
+        elif fe.file_type == d.FileType.UNSPECIFIED and d.regid(data[-36:-4]) == "*UDF Virtual Alloc Tbl":
+            entries = data[:-36]
+        else:
+            raise UdfError(f"last sector of the image holds a file entry of type {fe.file_type}, not a virtual "
+                           "allocation table")
+        table = array.array("I", entries[: len(entries) // 4 * 4])
+        if sys.byteorder != "little":
+            table.byteswap()
+        return _Virtual(f"virtual partition {n}", under, table)
 
     def _sparing_table(self, pmap: d.PartitionMap) -> dict[int, int]:
         size = max(pmap.sparing_table_size, 56)
