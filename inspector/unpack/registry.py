@@ -12,8 +12,8 @@ from inspector.unpack import archive, compressed, deb, depot, disk, esxi, fat, i
 from inspector.unpack.base import Handler, SniffInfo
 
 HANDLERS: tuple[Handler, ...] = (
+    udf.UdfHandler(),  # before the ISO readers: UDF-only media (a UDF recognition sequence and no CD001)
     esxi.EsxiIsoHandler(),  # before iso: the ISO reader plus ESXi boot.cfg/imgdb metadata
-    udf.UdfHandler(),  # before iso: UDF-only media (a UDF recognition sequence and no CD001)
     iso.IsoHandler(),
     depot.DepotHandler(),  # before zip: a ZIP reader that also reads ESXi offline-bundle metadata
     zip.ZipHandler(),
