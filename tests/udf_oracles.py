@@ -42,8 +42,9 @@ def libudfread_available() -> bool:
     return _lib() is not None
 
 
-def libudfread_files(image: Path, hashes: bool = True) -> dict[str, tuple[int, str | None]]:
-    """path -> (size, SHA-256) of every regular file libudfread lists (directories walked)."""
+def libudfread_files(image: Path, max_hash_size: int = 1 << 62) -> dict[str, tuple[int, str | None]]:
+    """path -> (size, SHA-256) of every regular file libudfread lists (directories walked); files
+    larger than ``max_hash_size`` get None for their hash."""
     lib = _lib()
     assert lib is not None
     udf = lib.udfread_init()
@@ -72,7 +73,7 @@ def libudfread_files(image: Path, hashes: bool = True) -> dict[str, tuple[int, s
                 f = lib.udfread_file_open(udf, full.encode())
                 size = lib.udfread_file_size(f)
                 digest = None
-                if hashes:
+                if size <= max_hash_size:
                     h = hashlib.sha256()
                     while (n := lib.udfread_file_read(f, buf, len(buf))) > 0:
                         h.update(buf.raw[:n])
@@ -88,14 +89,35 @@ def libudfread_files(image: Path, hashes: bool = True) -> dict[str, tuple[int, s
 
 
 def sevenzip_files(image: Path) -> dict[str, int]:
-    """path -> size of every file ``7zz l`` lists (directories left out)."""
-    out = subprocess.run(["7zz", "l", "-ba", "-slt", str(image)], capture_output=True, text=True, check=True).stdout
+    """path -> size of every file ``7zz l`` lists (directories left out).
+
+    7-Zip exits 2 with "Headers Error" on some valid images (udfkit's metadata partition) yet lists
+    them; a listing with no entries at all is the failure.
+    """
+    proc = subprocess.run(["7zz", "l", "-ba", "-slt", str(image)], capture_output=True)
+    out = proc.stdout.decode("utf-8", "surrogateescape")
+    if "Path = " not in out and proc.returncode:
+        raise OSError(f"7zz cannot list {image}: {proc.stderr.decode(errors='replace').strip()[-200:]}")
     files: dict[str, int] = {}
     for block in out.split("\n\n"):
         fields = dict(line.split(" = ", 1) for line in block.splitlines() if " = " in line)
         if "Path" in fields and not fields.get("Attributes", "").startswith("D") and fields.get("Folder") != "+":
             files[fields["Path"]] = int(fields.get("Size") or 0)
     return files
+
+
+def sevenzip_extracted(image: Path, into: Path) -> dict[str, tuple[int, str]]:
+    """path -> (size, SHA-256) of every file ``7zz x`` extracts from ``image`` into ``into``."""
+    subprocess.run(["7zz", "x", "-y", f"-o{into}", str(image)], capture_output=True)
+    out = {}
+    for f in sorted(into.rglob("*")):
+        if f.is_file() and not f.is_symlink():
+            h = hashlib.sha256()
+            with f.open("rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    h.update(chunk)
+            out[f.relative_to(into).as_posix()] = (f.stat().st_size, h.hexdigest())
+    return out
 
 
 def sevenzip_sha256(image: Path, member: str) -> str:

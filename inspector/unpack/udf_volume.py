@@ -352,9 +352,9 @@ class UdfVolume:
         if pd is None:
             raise UdfError(f"partition map {n} names partition {pmap.partition_number}, which no partition "
                            "descriptor describes")
-        if pd.start * self.sector > self.image_size:
-            self.report(None, f"{label} starts at sector {pd.start}, beyond the end of the image",
-                        ProblemKind.ERROR)
+        if (pd.start + pd.length) * self.sector > self.image_size and pmap.kind != "virtual":
+            self.report(None, f"truncated image: {label} ends at byte {(pd.start + pd.length) * self.sector} "
+                        f"but the image has {self.image_size} bytes", ProblemKind.ERROR)
         if pmap.kind == "physical":
             return _Physical(label, pd.start, pd.length, self.sector, self.block)
         if pmap.kind == "sparable":
