@@ -265,3 +265,22 @@ def test_pycdlib_bridge_hard_link_and_symlink_are_read_from_udf(built) -> None: 
                                                                                       "dir/file.bin")
     assert (members["dir/to-file"].kind, members["dir/to-file"].link_target) == (EntryKind.SYMLINK, "file.bin")
     assert "README.TXT" not in members
+
+
+def test_sparable_partition_reads_a_remapped_packet_from_its_spare_sector(built) -> None:  # noqa: ANN001
+    # mkudffs's CD-RW layout; one packet of data.bin was moved to a spare sector and zeroed in place,
+    # so the file's bytes are no longer contiguous in the image: only the sparing table gives them back.
+    image = _image(built, "udf-mkudffs", "mkudffs-2.01-sparable.img")
+    inv = _walk(image)
+    assert inv.root.meta["udf"]["partition_maps"] == ["sparable"]
+    assert MKUDFFS_FILES["data.bin"] not in image.read_bytes()
+    assert _files(inv, image) == {k: (len(v), _sha(v)) for k, v in MKUDFFS_FILES.items()}
+    assert inv.problems == ()
+
+
+def test_strategy_4096_volume_is_read(built) -> None:  # noqa: ANN001
+    # mkudffs --strategy=4096 (ICB hierarchies for write-once rewriting); 7-Zip and libudfread refuse it.
+    image = _image(built, "udf-mkudffs", "mkudffs-2.01-strategy4096.img")
+    inv = _walk(image)
+    assert _files(inv, image) == {k: (len(v), _sha(v)) for k, v in MKUDFFS_FILES.items()}
+    assert inv.problems == ()

@@ -352,7 +352,8 @@ class UdfVolume:
         if pd is None:
             raise UdfError(f"partition map {n} names partition {pmap.partition_number}, which no partition "
                            "descriptor describes")
-        if (pd.start + pd.length) * self.sector > self.image_size and pmap.kind != "virtual":
+        write_once = any(m.kind == "virtual" for m in self.lvd.maps)  # recorded only up to its VAT
+        if (pd.start + pd.length) * self.sector > self.image_size and not write_once:
             self.report(None, f"truncated image: {label} ends at byte {(pd.start + pd.length) * self.sector} "
                         f"but the image has {self.image_size} bytes", ProblemKind.ERROR)
         if pmap.kind == "physical":
