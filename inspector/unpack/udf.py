@@ -18,6 +18,7 @@ import functools
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
+from inspector.limits import LimitExceeded
 from inspector.model import EntryKind, ProblemKind
 from inspector.names import display_name
 from inspector.streams import SeekableRaw
@@ -39,6 +40,8 @@ __all__ = ["VRS_START", "UdfHandler", "UdfVolume", "open_volume", "udf_members",
 MAX_DIRECTORY_BYTES = 64 << 20
 MAX_SYMLINK_BYTES = 64 << 10
 MAX_DEPTH = 256
+#: A file with no recorded extent at all is read (as zeros) only up to this size.
+MAX_UNRECORDED_ONLY = 1 << 30
 
 _FILE_TYPES = {FileType.FILE, FileType.UNSPECIFIED, FileType.REALTIME}
 _OTHER_TYPES: dict[int, str] = {FileType.FIFO: "fifo", FileType.SOCKET: "socket", FileType.TERMINAL: "terminal-entry",
@@ -302,6 +305,13 @@ class _Walk:
         stored = sum(p.length for p in pieces if p.image_offset is not None)
         if stored < fe.info_length:
             meta["sparse"] = True
+        if stored == 0 and fe.info_length > MAX_UNRECORDED_ONLY:
+            # Nothing recorded, so the walker's expansion-ratio guard has no base: a few descriptors
+            # could otherwise make us hash terabytes of zeros.
+            yield Member(rel, EntryKind.FILE, size=fe.info_length, stored_size=0, mode=fe.mode, mtime=fe.mtime,
+                         meta=meta, open=_limit(f"sparse file of {fe.info_length} bytes with no recorded data "
+                                                f"(more than {MAX_UNRECORDED_ONLY}); its zeros are not hashed"))
+            return
         yield Member(rel, EntryKind.FILE, size=fe.info_length, stored_size=stored, mode=fe.mode, mtime=fe.mtime,
                      meta=meta, open=lambda: PieceReader(self.stream, pieces, fe.info_length))
 
@@ -349,6 +359,10 @@ def symlink_target(data: bytes) -> str:
     return ("/" if absolute else "") + "/".join(parts)
 
 
+_ZEROS = bytes(1 << 20)
+_ZEROS_VIEW = memoryview(_ZEROS)
+
+
 class PieceReader(SeekableRaw):
     """A file's content from its pieces: image ranges read as they are, unrecorded ones as zeros."""
 
@@ -368,7 +382,8 @@ class PieceReader(SeekableRaw):
         inside = self._pos - p.file_offset
         n = min(len(view), p.length - inside, self._length - self._pos)
         if p.image_offset is None:
-            view[:n] = bytes(n)
+            n = min(n, len(_ZEROS))
+            view[:n] = _ZEROS_VIEW[:n]
             got = n
         else:
             self._fh.seek(p.image_offset + inside)
@@ -384,6 +399,13 @@ class _Bytes(PieceReader):
         import io
 
         super().__init__(io.BytesIO(data), [Piece(0, len(data), 0)], len(data))
+
+
+def _limit(reason: str) -> Callable[[], BinaryIO]:
+    def opener() -> BinaryIO:
+        raise LimitExceeded(reason)
+
+    return opener
 
 
 def _fail(reason: str) -> Callable[[], BinaryIO]:
