@@ -90,10 +90,16 @@ class IsoHandler:
         iso = pycdlib.PyCdlib()
         try:
             iso.open_fp(stream)
-        except PyCdlibException as exc:
-            raise FormatError(f"ISO 9660: {exc}") from None
-        except (IndexError, KeyError, ValueError, UnicodeDecodeError, OSError) as exc:
-            raise FormatError(f"ISO 9660: corrupt volume ({type(exc).__name__}: {exc})") from None
+        except (PyCdlibException, IndexError, KeyError, ValueError, UnicodeDecodeError, OSError) as exc:
+            reason = str(exc) if isinstance(exc, PyCdlibException) else f"corrupt volume ({type(exc).__name__}: {exc})"
+            if udf_volume is None:
+                raise FormatError(f"ISO 9660: {reason}") from None
+            # The UDF tree (the one we list) was read by our own reader: keep it.
+            ctx.problem(None, f"ISO 9660 side not read ({reason}); the UDF tree is listed", ProblemKind.WARNING)
+            ctx.meta["tree"] = "udf"
+            ctx.meta["trees"] = ["udf"]
+            yield from udf.udf_members(udf_volume, stream, ctx)
+            return
         tree = _tree(iso, udf_volume is not None)
         ctx.meta["tree"] = tree
         ctx.meta["trees"] = [
