@@ -294,3 +294,23 @@ def test_strategy_4096_volume_is_read(built) -> None:  # noqa: ANN001
     inv = _walk(image)
     assert _files(inv, image) == {k: (len(v), _sha(v)) for k, v in MKUDFFS_FILES.items()}
     assert inv.problems == ()
+
+
+def _udfinfo(image: Path) -> dict[str, str]:
+    import subprocess
+
+    out = subprocess.run(["udfinfo", str(image)], capture_output=True, text=True, check=True).stdout
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line and not line.startswith("start="))
+
+
+@pytest.mark.parametrize("name", ["mkudffs-1.02.img", "mkudffs-1.50.img", "mkudffs-2.01.img", "mkudffs-2.50.img",
+                                  "mkudffs-2.60.img", "mkudffs-2.01-sparable.img"])
+def test_volume_facts_match_udfinfo(built, name: str) -> None:  # noqa: ANN001
+    # The LVD domain revision is the revision the volume was written in (udfinfo: udfwriterev; its
+    # "udfrev" is the minimum reader revision, 2.50 for a 2.60 volume).
+    require_tool("udfinfo")
+    image = _image(built, "udf-mkudffs", name)
+    info = _udfinfo(image)
+    udf = _walk(image).root.meta["udf"]
+    assert (udf["revision"], str(udf["block_size"]), udf["logical_volume_id"], udf["file_set_id"]) == (
+        info["udfwriterev"], info["blocksize"], info["lvid"], info["fsid"])
