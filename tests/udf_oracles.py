@@ -118,16 +118,3 @@ def sevenzip_extracted(image: Path, into: Path) -> dict[str, tuple[int, str]]:
                     h.update(chunk)
             out[f.relative_to(into).as_posix()] = (f.stat().st_size, h.hexdigest())
     return out
-
-
-def sevenzip_sha256(image: Path, member: str) -> str:
-    """SHA-256 of one member as ``7zz x -so`` extracts it (streamed)."""
-    proc = subprocess.Popen(["7zz", "x", "-so", str(image), member], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL)
-    h = hashlib.sha256()
-    assert proc.stdout is not None
-    while chunk := proc.stdout.read(1 << 20):
-        h.update(chunk)
-    if proc.wait() != 0:
-        raise OSError(f"7zz x -so {image} {member} failed")
-    return h.hexdigest()

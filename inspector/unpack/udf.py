@@ -87,12 +87,12 @@ def udf_members(volume: UdfVolume, stream: BinaryIO, ctx: UnpackContext) -> Iter
     walker = _Walk(volume, stream, ctx)
     root = volume.fsd.root
     try:
-        fe = walker.entry(root, None, "root directory")
+        fe, at = walker.entry(root, None, "root directory")
     except UdfError as exc:
         raise FormatError(f"UDF: root directory: {exc}") from None
     if fe.file_type != FileType.DIRECTORY:
         raise FormatError(f"UDF: root directory entry has file type {fe.file_type}, not a directory")
-    yield from walker.directory(fe, root, "", frozenset({(root.partition, root.lbn)}), 0)
+    yield from walker.directory(fe, at, "", frozenset({(root.partition, root.lbn)}), 0)
 
 
 class _Walk:
@@ -104,8 +104,9 @@ class _Walk:
         self.dirs: dict[tuple[int, int], str] = {}
 
     # -- ICBs -------------------------------------------------------------------------------------
-    def entry(self, icb: d.AllocDesc, where: str | None, what: str) -> d.FileEntry:
-        """The file entry an ICB address points at, following indirect entries (strategy 4096)."""
+    def entry(self, icb: d.AllocDesc, where: str | None, what: str) -> tuple[d.FileEntry, d.AllocDesc]:
+        """The file entry an ICB address points at, following indirect entries (strategy 4096), and
+        where that entry really is (embedded identifiers carry that block as their tag location)."""
         vol = self.volume
         part, lbn = icb.partition, icb.lbn
         seen: set[tuple[int, int]] = set()
@@ -126,7 +127,7 @@ class _Walk:
                     continue
             if not d.ad_kind_valid(fe.icb_flags):
                 raise UdfError(f"{what}: allocation descriptor type {fe.icb_flags & 7} is not defined")
-            return fe
+            return fe, d.AllocDesc(icb.kind, icb.length, lbn, part)
 
     def _icb(self, buf: bytes, at: int) -> d.FileEntry | d.AllocDesc:
         tag = d.parse_tag(buf, "file entry", at)
@@ -163,7 +164,7 @@ class _Walk:
             rel = prefix + name
             key = (fid.icb.partition, fid.icb.lbn)
             try:
-                child = self.entry(fid.icb, rel, "file entry")
+                child, at = self.entry(fid.icb, rel, "file entry")
             except UdfError as exc:
                 self.ctx.problem(rel, str(exc), ProblemKind.ERROR)
                 continue
@@ -182,9 +183,9 @@ class _Walk:
                     self.ctx.problem(rel, f"directories nested deeper than {MAX_DEPTH} levels; not read",
                                      ProblemKind.LIMIT)
                     continue
-                yield from self.directory(child, fid.icb, rel + "/", ancestors | {key}, depth + 1)
+                yield from self.directory(child, at, rel + "/", ancestors | {key}, depth + 1)
                 continue
-            yield from self._leaf(child, fid.icb, rel, key)
+            yield from self._leaf(child, at, rel, key)
 
     def _name(self, fid: d.FileIdent, prefix: str, names: set[str]) -> str:
         raw = fid.name
