@@ -16,6 +16,7 @@ from typing import Any, BinaryIO
 import pycdlib
 from pycdlib.pycdlibexception import PyCdlibException
 
+from inspector.limits import Unsupported
 from inspector.model import EntryKind, ProblemKind
 from inspector.names import display_name
 from inspector.streams import RangeReader
@@ -240,8 +241,9 @@ def _udf_volume(stream: BinaryIO, ctx: UnpackContext) -> udf.UdfVolume | None:
         return None
     try:
         return udf.open_volume(stream, ctx)
-    except FormatError as exc:
-        ctx.problem(None, f"UDF tree not read ({exc}); the ISO 9660 tree is listed instead", ProblemKind.ERROR)
+    except (FormatError, Unsupported) as exc:
+        kind = ProblemKind.UNSUPPORTED if isinstance(exc, Unsupported) else ProblemKind.ERROR
+        ctx.problem(None, f"UDF tree not read ({exc}); the ISO 9660 tree is listed instead", kind)
         return None
 
 
