@@ -89,3 +89,13 @@ def test_hyperv_series_is_an_iso_and_three_msu_patches_in_date_order_of_the_cons
     assert kinds == ["iso9660", "msu", "msu", "msu"]
     kbs = [walk(p).root.meta.get("kb") for p in files[1:]]
     assert kbs == [i["kb"] for i in HYPERV_SERIES[1:]]
+
+
+def test_bridge_with_a_broken_iso9660_descriptor_still_lists_its_udf_tree(built) -> None:  # noqa: ANN001
+    path = built("udf-bridge-bad-pvd")[0]
+    inv = walk(path)
+    names = _members(inv, path.name)
+    assert inv.root.meta["tree"] == "udf"
+    assert names["sources/install.wim"].size == 50_000 and names["sources/install.wim"].sha256
+    assert [(p.kind.value, p.path) for p in inv.problems] == [("warning", path.name)]
+    assert "ISO 9660" in inv.problems[0].reason

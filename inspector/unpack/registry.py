@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from inspector.unpack import archive, compressed, deb, depot, disk, esxi, fat, iso, msu, vib, vmtar, wim, zip
+from inspector.unpack import archive, compressed, deb, depot, disk, esxi, fat, iso, msu, udf, vib, vmtar, wim, zip
 from inspector.unpack.base import Handler, SniffInfo
 
 HANDLERS: tuple[Handler, ...] = (
+    udf.UdfHandler(),  # before the ISO readers: UDF-only media (a UDF recognition sequence and no CD001)
     esxi.EsxiIsoHandler(),  # before iso: the ISO reader plus ESXi boot.cfg/imgdb metadata
     iso.IsoHandler(),
     depot.DepotHandler(),  # before zip: a ZIP reader that also reads ESXi offline-bundle metadata
