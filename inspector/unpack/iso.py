@@ -56,6 +56,8 @@ class IsoHandler:
             ctx.meta["trees"] = ["udf"]
             yield from udf.udf_members(udf_alone, stream, ctx)
             return
+        for reason in volume.unusable:
+            ctx.problem(None, reason, ProblemKind.WARNING)
         names = ["udf"] if volume.has_udf else []
         names += [t.name for t in iso_trees]
         tree = _choose_tree(names)

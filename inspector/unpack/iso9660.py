@@ -93,6 +93,8 @@ class Volume:
     descriptors: tuple[VolumeDescriptor, ...]
     boot_catalog: int | None
     has_udf: bool
+    #: Why each descriptor that could not be used was skipped (its tree is not read): said, never silent.
+    unusable: tuple[str, ...] = ()
 
     def first(self, kind: str) -> VolumeDescriptor | None:
         """The first descriptor of ``kind`` (``primary``, ``joliet``, ``enhanced``), or None."""
@@ -179,7 +181,8 @@ def _text(raw: bytes) -> str:
     return raw.decode("ascii", "replace").strip(" \x00")
 
 
-def _descriptor(vd: bytes, sector: int) -> VolumeDescriptor | None:
+def _descriptor(vd: bytes, sector: int) -> VolumeDescriptor | str:
+    """The descriptor in sector ``sector``, or why it cannot be used."""
     kind_code, version = vd[0], vd[6]
     if kind_code == 1:
         kind = "primary"
@@ -193,12 +196,13 @@ def _descriptor(vd: bytes, sector: int) -> VolumeDescriptor | None:
         else:
             kind = "supplementary"
     block_size = struct.unpack_from("<H", vd, 128)[0]
+    what = f"ISO 9660 {kind} volume descriptor (sector {sector})"
     if block_size not in (512, 1024, 2048):
-        return None
+        return f"{what} unusable: logical block size {block_size}; its tree is not read"
     try:
         root = parse_record(vd, 156, sector * SECTOR + 156)
-    except IsoFormatError:
-        return None
+    except IsoFormatError as exc:
+        return f"{what} unusable: root {exc}; its tree is not read"
     app = vd[574:702]
     return VolumeDescriptor(
         kind=kind,
@@ -219,6 +223,7 @@ def read_volume(stream: BinaryIO) -> Volume:
     has neither a primary descriptor nor UDF.
     """
     descriptors: list[VolumeDescriptor] = []
+    unusable: list[str] = []
     boot_catalog = None
     has_udf = False
     for n in range(MAX_DESCRIPTORS):
@@ -237,8 +242,11 @@ def read_volume(stream: BinaryIO) -> Volume:
             boot_catalog = struct.unpack_from("<I", vd, 0x47)[0]
         elif vd[0] in (1, 2):
             d = _descriptor(vd, sector)
-            if d is not None:
+            if isinstance(d, str):
+                unusable.append(d)
+            else:
                 descriptors.append(d)
     if not any(d.kind == "primary" for d in descriptors) and not has_udf:
-        raise IsoFormatError("no primary volume descriptor (and no UDF)")
-    return Volume(descriptors=tuple(descriptors), boot_catalog=boot_catalog, has_udf=has_udf)
+        raise IsoFormatError("; ".join(unusable) if unusable else "no primary volume descriptor (and no UDF)")
+    return Volume(descriptors=tuple(descriptors), boot_catalog=boot_catalog, has_udf=has_udf,
+                  unusable=tuple(unusable))
