@@ -27,19 +27,22 @@ def count(n: int, noun: str, plural: str | None = None) -> str:
 
 
 def terminal_width(wide: bool = False) -> int | None:
-    """The width tables are fitted to: ``$COLUMNS``, else the terminal's; ``None`` (no fitting) for ``--wide``
-    or when standard output is not a terminal (a pipe or file gets the full text)."""
+    """The width tables are fitted to when standard output is a terminal: ``$COLUMNS``, else the terminal's.
+
+    ``None`` (no fitting, full text) for ``--wide`` and when standard output is a pipe or a file, as ``ls``
+    does: a script reading the output gets every character.
+    """
     if wide:
+        return None
+    try:
+        if not sys.stdout.isatty():
+            return None
+    except (AttributeError, ValueError):
         return None
     env = os.environ.get("COLUMNS", "")
     if env.isdigit() and int(env) > 0:
         return int(env)
-    try:
-        if sys.stdout.isatty():
-            return shutil.get_terminal_size().columns
-    except (AttributeError, ValueError, OSError):
-        pass
-    return None
+    return shutil.get_terminal_size().columns
 
 
 def shorten_middle(text: str, width: int) -> str:
