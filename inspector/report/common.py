@@ -57,7 +57,7 @@ def shorten_middle(text: str, width: int) -> str:
     room = width - len(indent) - len(ELLIPSIS)
     if room < 2:
         return text[:width]
-    head = room // 2
+    head = room * 2 // 5  # the end (the file's own name) gets the larger share
     tail = room - head
     return indent + body[:head] + ELLIPSIS + body[len(body) - tail:]
 
