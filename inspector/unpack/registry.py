@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from inspector.unpack import archive, compressed, deb, depot, disk, esxi, fat, iso, msu, vib, vmtar, wim, zip
+from inspector.unpack import archive, compressed, deb, depot, disk, esxi, fat, msu, vib, vmtar, wim
 from inspector.unpack.base import Handler, SniffInfo
 
 HANDLERS: tuple[Handler, ...] = (
-    esxi.EsxiIsoHandler(),  # before iso: the ISO reader plus ESXi boot.cfg/imgdb metadata
-    iso.IsoHandler(),
-    depot.DepotHandler(),  # before zip: a ZIP reader that also reads ESXi offline-bundle metadata
-    zip.ZipHandler(),
+    esxi.EsxiIsoHandler(),  # every ISO: the ISO reader (iso.IsoHandler) plus ESXi boot.cfg/imgdb metadata
+    depot.DepotHandler(),  # every ZIP: the ZIP reader (zip.ZipHandler) plus ESXi offline-bundle metadata
     wim.WimHandler(),
     archive.SEVENZIP,
     msu.MSU,
