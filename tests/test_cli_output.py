@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from inspector.cli import COMMANDS, app, clean_message
 from inspector.commands import options
 from inspector.limits import Limits
-from inspector.report.common import count, short_names, shorten_middle
+from inspector.report.common import count, short_names, shorten_middle, table
 
 runner = CliRunner()
 LONG = "very/deeply/nested/directory/structure/that/goes/on/and/on/for/a/long/while/payload-file-name.bin"
@@ -236,3 +236,17 @@ def test_short_names_add_parents_only_to_tell_names_apart():
 def test_count_agrees_with_its_number():
     assert [count(1, "file"), count(2, "file"), count(1, "patch", "patches"), count(1200, "file")] == \
         ["1 file", "2 files", "1 patch", "1,200 files"]
+
+
+def test_a_narrow_terminal_hides_the_least_useful_columns_and_says_which():
+    rows = [["1", "2008-07-22", "A 1.0 P01", "security", "610.7 KiB"]]
+    text = table(rows, ["#", "date", "label", "kind", "download"], right={0, 4}, width=30, drop=(3, 1))
+    lines = text.splitlines()
+    assert lines[0].split() == ["#", "label", "download"] and all(len(x) <= 30 for x in lines)
+    assert "date, kind" in " ".join(text.split()) and "--wide" in text
+
+
+def test_without_a_width_every_column_stays():
+    rows = [["1", "2008-07-22", "A 1.0 P01", "security", "610.7 KiB"]]
+    text = table(rows, ["#", "date", "label", "kind", "download"], drop=(3, 1))
+    assert text.splitlines()[0].split() == ["#", "date", "label", "kind", "download"]

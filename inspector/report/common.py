@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import PurePath
 
 import humanize
@@ -87,33 +88,56 @@ def _fit(widths: list[int], width: int, shrink: list[int]) -> list[int]:
 
 
 def table(rows: list[list[str]], headers: list[str], right: set[int] | None = None,
-          width: int | None = None, shrink: set[int] | None = None) -> str:
+          width: int | None = None, shrink: set[int] | None = None, drop: Sequence[int] = ()) -> str:
     """A plain aligned text table (no box drawing, so it pastes anywhere).
 
-    Numbers go in ``right`` (right-aligned). With a ``width``, the ``shrink`` columns (paths, names) are
-    narrowed, their cells shortened in the middle, until the table fits; ``None`` keeps the full text.
+    Numbers go in ``right`` (right-aligned). With a ``width``, the ``drop`` columns (least useful first) are
+    left out while the table is too wide, with a closing line naming them, then the ``shrink`` columns
+    (paths, names) are narrowed, their cells shortened in the middle; ``None`` keeps the full text.
     """
     right = right or set()
+    shrink = shrink or set()
     widths = [len(h) for h in headers]
     for row in rows:
         for i, cell in enumerate(row):
             widths[i] = max(widths[i], len(cell))
-    if width is not None and shrink:
-        widths = _fit(widths, width, sorted(shrink))
+    keep = list(range(len(headers)))
+    if width is not None:
+        for col in drop:
+            if sum(widths[i] for i in keep) + 2 * (len(keep) - 1) <= width:
+                break
+            keep.remove(col)
+        widths = [widths[i] for i in keep]
+        widths = _fit(widths, width, [n for n, i in enumerate(keep) if i in shrink])
 
     def fmt(row: list[str]) -> str:
         cells = []
-        for i, c in enumerate(row):
-            if len(c) > widths[i]:
-                c = shorten_middle(c, widths[i])
-            cells.append(c.rjust(widths[i]) if i in right else c.ljust(widths[i]))
+        for n, i in enumerate(keep):
+            c = row[i]
+            if len(c) > widths[n]:
+                c = shorten_middle(c, widths[n])
+            cells.append(c.rjust(widths[n]) if i in right else c.ljust(widths[n]))
         return "  ".join(cells).rstrip()
 
-    return "\n".join([fmt(headers), fmt(["-" * w for w in widths]), *(fmt(r) for r in rows)])
+    lines = [fmt(headers), "  ".join("-" * w for w in widths), *(fmt(r) for r in rows)]
+    hidden = [headers[i] for i in range(len(headers)) if i not in keep]
+    if hidden:
+        lines.append(wrap(f"(hidden to fit the terminal: {', '.join(hidden)}; --wide shows them)", width, " "))
+    return "\n".join(lines)
+
+
+def wrap(text: str, width: int | None, indent: str = "") -> str:
+    """``text`` wrapped to ``width`` (continuation lines indented by ``indent``); unchanged without a width."""
+    if width is None or len(text) <= width:
+        return text
+    import textwrap
+
+    return textwrap.fill(text, width=width, subsequent_indent=indent, break_long_words=False,
+                         break_on_hyphens=False)
 
 
 def markdown_table(rows: list[list[str]], headers: list[str], right: set[int] | None = None,
-                   width: int | None = None, shrink: set[int] | None = None) -> str:
+                   width: int | None = None, shrink: set[int] | None = None, drop: Sequence[int] = ()) -> str:
     """A GitHub-flavoured Markdown table (never shortened: Markdown is read rendered, not in a terminal)."""
     right = right or set()
 

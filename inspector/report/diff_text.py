@@ -114,7 +114,7 @@ def summary_rows(r: DiffResult) -> list[list[str]]:
         ["files renamed/moved", "", "", f"{t.files_renamed:,}"],
         ["metadata only", "", "", f"{t.files_metadata_only:,}"],
         ["files unchanged", "", "", f"{t.files_unchanged:,}"],
-        ["replaced bytes", "", "", f"{size(t.replaced_bytes)} (churn {_pct(t.churn_ratio)} of old footprint)"],
+        ["replaced bytes", "", "", f"{size(t.replaced_bytes)} (churn {_pct(t.churn_ratio)} of old)"],
         ["delta bytes", "", "", _delta_text(r, t)],
     ]
     if t.other_changes:

@@ -7,7 +7,7 @@ import dataclasses
 import io
 from typing import Any
 
-from inspector.report.common import count, markdown_table, size, table
+from inspector.report.common import count, markdown_table, size, table, wrap
 from inspector.series.compare import ratio_text
 from inspector.series.model import SERIES_SCHEMA_VERSION, Comparison, PatchRow, SeriesReport
 
@@ -48,7 +48,8 @@ def rows_table(report: SeriesReport, markdown: bool = False, width: int | None =
     """The per-patch table (labels shortened in the middle when ``width`` is too narrow for them)."""
     rows = [row_cells(r, report) for r in report.rows]
     render = markdown_table if markdown else table
-    return render(rows, ROW_HEADERS, right={0, 4, 5, 6, 7, 8, 9, 10}, width=width, shrink={2, 12})
+    return render(rows, ROW_HEADERS, right={0, 4, 5, 6, 7, 8, 9, 10}, width=width, shrink={2, 12},
+                  drop=(5, 7, 6, 3, 11, 1))
 
 
 def window_text(report: SeriesReport) -> str:
@@ -115,7 +116,7 @@ def series_text(report: SeriesReport, markdown: bool = False, width: int | None 
     """A whole series: heading, per-patch table, totals, highlights and notes."""
     head = f"## {report.name}" if markdown else f"{report.name}"
     base = f", base {report.base} ({size(report.base_footprint)})" if report.base else ""
-    parts = [head, f"{report.model} images{base}; order: {report.order.detail}", "",
+    parts = [head, wrap(f"{report.model} images{base}; order: {report.order.detail}", width), "",
              rows_table(report, markdown, width), ""]
     totals = totals_lines(report)
     parts += ["```", *totals, "```"] if markdown else totals
@@ -124,8 +125,9 @@ def series_text(report: SeriesReport, markdown: bool = False, width: int | None 
         parts += ["", by_category]
     if report.highlights:
         parts += ["", "Sharp churn between close releases:"]
-        parts += [f"- {h.message}" if markdown else f"  ! {h.message}" for h in report.highlights]
-    parts += ["", *(f"{'- ' if markdown else '  '}{n}" for n in report.notes)]
+        parts += [f"- {h.message}" if markdown else wrap(f"  ! {h.message}", width, "    ")
+                  for h in report.highlights]
+    parts += ["", *(f"- {n}" if markdown else wrap(f"  {n}", width, "    ") for n in report.notes)]
     return "\n".join(parts)
 
 
@@ -143,7 +145,7 @@ def comparison_table(cmp: Comparison, markdown: bool = False) -> str:
 
 def comparison_text(cmp: Comparison, markdown: bool = False, width: int | None = None) -> str:
     """The sentence, the side-by-side table, then each series in full."""
-    parts = ["# Vendor comparison" if markdown else "Vendor comparison", "", cmp.sentence + ".", "",
+    parts = ["# Vendor comparison" if markdown else "Vendor comparison", "", wrap(cmp.sentence + ".", width), "",
              comparison_table(cmp, markdown), "", series_text(cmp.a, markdown, width), "",
              series_text(cmp.b, markdown, width)]
     return "\n".join(parts)
