@@ -116,7 +116,7 @@ def diff(
         typer.echo(f"inspector: {p.kind}: {p.line()}", err=True)
     for where in result.not_compared:
         typer.echo(f"inspector: not compared: {where}", err=True)
-    if gate and out.stdout_format is not None:
+    if gate and out.machine_stdout:
         for line in diff_text.gate_lines(gate):
             typer.echo(line, err=True)
     raise typer.Exit(exit_code(result, gate, run.strict))
