@@ -61,6 +61,7 @@ def plain_metavars(cmd: click.Command) -> None:
             setattr(param, "display_type_rich", _constant(None))  # noqa: B010 - typer's hook, per instance
             setattr(param, "_usage_display_name", _constant(usage))  # noqa: B010
             setattr(param, "_rich_display_name", _constant(metavar))  # noqa: B010
+            setattr(param, "get_usage_pieces", _constant_list(usage))  # noqa: B010 - typer < 0.29 spells it so
     for sub in getattr(cmd, "commands", {}).values():
         plain_metavars(sub)
 
@@ -68,6 +69,13 @@ def plain_metavars(cmd: click.Command) -> None:
 def _constant(value: str | None) -> Any:
     def method(*args: Any, **kwargs: Any) -> str | None:
         return value
+
+    return method
+
+
+def _constant_list(value: str) -> Any:
+    def method(*args: Any, **kwargs: Any) -> list[str]:
+        return [value]
 
     return method
 

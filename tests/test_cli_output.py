@@ -250,3 +250,10 @@ def test_without_a_width_every_column_stays():
     rows = [["1", "2008-07-22", "A 1.0 P01", "security", "610.7 KiB"]]
     text = table(rows, ["#", "date", "label", "kind", "download"], drop=(3, 1))
     assert text.splitlines()[0].split() == ["#", "date", "label", "kind", "download"]
+
+
+def test_usage_lines_show_plain_argument_names():
+    usage = {c: runner.invoke(app, [c, "-h"]).output.splitlines()[0] for c in ("diff", "series", "footprint")}
+    assert usage["diff"].endswith("[OPTIONS] OLD NEW")
+    assert usage["series"].endswith("[OPTIONS] [RELEASE]...")
+    assert usage["footprint"].endswith("[OPTIONS] IMAGE...")

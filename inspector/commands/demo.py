@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
 
 
 def demo(
-    outdir: Path = typer.Argument(Path("inspector-demo"), metavar="[OUTDIR]",
+    outdir: Path = typer.Argument(Path("inspector-demo"), metavar="OUTDIR",
                                   help="Where to build the scenario files."),
     html: Path | None = typer.Option(None, "--html", metavar="FILE", help="Also write the HTML report here."),
     jobs: int = typer.Option(2, "--jobs", "-j", min=1, metavar="N",

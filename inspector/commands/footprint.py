@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
 
 @options.uses(options.outputs("json", "csv", "markdown"), options.LIMITS, options.RUN, options.STORE, options.WIDE)
 def footprint(
-    images: list[Path] = typer.Argument(..., metavar="IMAGE...", help="Images, bundles or saved inventories; "
+    images: list[Path] = typer.Argument(..., metavar="IMAGE", help="Images, bundles or saved inventories; "
                                         "several are shown side by side."),
     profile: list[str] = typer.Option([], "--profile", "-p", metavar="NAME|FILE",
                                       help="Built-in profile (see 'inspector profiles') or a .toml file. Give "

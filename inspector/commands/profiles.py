@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
 
 @options.uses(options.outputs("json", "markdown"))
 def profiles(
-    name: str | None = typer.Argument(None, metavar="[NAME]",
+    name: str | None = typer.Argument(None, metavar="NAME",
                                       help="Show this profile's rules (a built-in name or a .toml file)."),
     *,
     out: options.Outputs,

@@ -36,7 +36,7 @@ def _date(value: str | None, flag: str) -> dt.date | None:
 @options.uses(options.outputs("json", "csv", "markdown", "html"), options.LIMITS, options.RUN, options.STORE,
               options.WIDE)
 def series(
-    releases: list[Path] = typer.Argument(None, metavar="[RELEASE]...",
+    releases: list[Path] = typer.Argument(None, metavar="RELEASE",
                                           help="Release files or directories (or a manifest .toml)."),
     manifest: Path | None = typer.Option(None, "--manifest", metavar="FILE", help="TOML manifest: files, labels, "
                                          "dates, kinds, base image; one series or two to compare."),
