@@ -310,7 +310,6 @@ class Walker:
             size=member.size,
             head=ts.head,
             budget=state.budget,
-            spool=lambda s: s,
             problem=report,
             meta=meta,
         )

@@ -41,7 +41,7 @@ def test_footprint_shows_the_four_footprints_and_every_category(saved: Path) -> 
 
 def test_footprint_lists_unclassified_files(saved: Path) -> None:
     _, out = _run("footprint", str(saved), "--profile", "esxi")
-    assert "unclassified: 1 file(s)" in out and "esxi.iso!/MYSTERY.DAT" in out
+    assert "unclassified: 1 file, " in out and "esxi.iso!/MYSTERY.DAT" in out
 
 
 def test_footprint_picks_the_profile_from_the_image_when_one_fits(saved: Path) -> None:

@@ -31,7 +31,7 @@ def _save(tmp: Path, name: str, meta: dict) -> Path:
 
 
 def _series_json(*args: str) -> dict:
-    res = CliRunner().invoke(app, ["series", "--json", *args])
+    res = CliRunner().invoke(app, ["series", *args, "--json"])
     assert res.exit_code == 0, res.output
     return json.loads(res.stdout)["series"][0]
 

@@ -213,7 +213,7 @@ def test_reader_never_seeks(tmp_path):
 
     blob = vm.vmtar_bytes(_entries())
     ctx = UnpackContext(path="x", name="x", size=None, head=blob[:65536], budget=Budget(Limits()),
-                        spool=lambda s: s, problem=lambda *a: None)
+                        problem=lambda *a: None)
     got = {}
     for m in VmtarHandler().members(ForwardOnly(blob), ctx):  # type: ignore[arg-type]
         if m.kind is EntryKind.FILE:

@@ -99,19 +99,21 @@ def walk_on_dask(address: str, paths: Sequence[Path], limits: Limits) -> Iterato
             fut.release()
 
 
+@options.uses(options.LIMITS, options.RUN)
 def corpus(
-    source: Path = typer.Argument(..., help="A directory of images (searched recursively) or a text file "
+    source: Path = typer.Argument(..., metavar="DIR|LIST",
+                                  help="A directory of images (searched recursively) or a text file "
                                   "listing one image path per line."),
-    executor: str = typer.Option("local", "--executor", help="local (process pool on this machine) or "
+    executor: str = typer.Option("local", "--executor", metavar="local|dask://HOST:PORT",
+                                 help="local (process pool on this machine) or "
                                  "dask://HOST:PORT (an existing dask.distributed scheduler)."),
     jobs: int | None = options.Jobs,
     store: Path | None = options.StorePath,
     refresh: bool = options.Refresh,
     as_json: bool = typer.Option(False, "--json", help="One JSON object per image instead of a table."),
-    max_depth: int = options.MaxDepth,
-    timeout: float | None = options.Timeout,
-    max_total_gib: float = options.MaxTotal,
-    strict: bool = options.Strict,
+    *,
+    limits: Limits,
+    run: options.RunFlags,
 ) -> None:
     """Inventory every image of a corpus into the store, in parallel or on a Dask cluster.
 
@@ -121,7 +123,6 @@ def corpus(
 
       inspector corpus images.txt --store corpus.sqlite --executor dask://scheduler:8786
     """
-    limits = options.make_limits(max_depth, timeout, max_total_gib)
     cfg = StoreConfig.resolve(store, refresh=refresh)
     if not cfg.enabled:
         options.fail("corpus needs an inventory store: give --store PATH")
@@ -130,7 +131,6 @@ def corpus(
         paths = collect(source)
     except WalkError as exc:
         options.fail(str(exc))
-        raise
     engine = engine_key(limits)
     rows: list[Row | None] = [None] * len(paths)
     todo: list[int] = []
@@ -150,21 +150,28 @@ def corpus(
     sub = [paths[i] for i in todo]
     try:
         results = walk_many(sub, limits, jobs) if address is None else walk_on_dask(address, sub, limits)
-        for k, outcome in results:
-            i = todo[k]
-            if isinstance(outcome, WalkError):
-                rows[i] = Row(str(paths[i]), "failed", complete=False, reason=str(outcome))
-                continue
-            stored = outcome.storable and save(cfg, outcome.data, engine, outcome.image)
-            rows[i] = _row(str(paths[i]), "walked" if stored else "walked (not stored)", outcome.data,
-                           outcome.seconds)
+        with options.progress_steps(f"walking {len(sub)} images", len(sub), run.progress) as advance:
+            for k, outcome in results:
+                advance(1)
+                _record(k, outcome, todo, paths, rows, cfg, engine)
     except WalkError as exc:
         options.fail(str(exc))
     done = [r for r in rows if r is not None]
     _print(done, as_json)
     if any(r.status == "failed" for r in done):
         raise typer.Exit(exitcodes.TROUBLE)
-    raise typer.Exit(options.completion_code(all(r.complete for r in done), strict))
+    raise typer.Exit(options.completion_code(all(r.complete for r in done), run.strict))
+
+
+def _record(k: int, outcome: Walked | WalkError, todo: list[int], paths: list[Path], rows: list[Row | None],
+            cfg: StoreConfig, engine: str) -> None:
+    """Store one finished walk and note its row."""
+    i = todo[k]
+    if isinstance(outcome, WalkError):
+        rows[i] = Row(str(paths[i]), "failed", complete=False, reason=str(outcome))
+        return
+    stored = outcome.storable and save(cfg, outcome.data, engine, outcome.image)
+    rows[i] = _row(str(paths[i]), "walked" if stored else "walked (not stored)", outcome.data, outcome.seconds)
 
 
 def _stored(st: InventoryStore, path: Path, engine: str) -> bytes | None:

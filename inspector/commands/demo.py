@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -14,9 +15,11 @@ def register(app: typer.Typer) -> None:
 
 
 def demo(
-    outdir: Path = typer.Argument(Path("inspector-demo"), help="Where to build the scenario files."),
-    html: Path | None = typer.Option(None, "--html", help="Also write the HTML report here."),
-    jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="Walk and diff this many releases in parallel."),
+    outdir: Path = typer.Argument(Path("inspector-demo"), metavar="OUTDIR",
+                                  help="Where to build the scenario files."),
+    html: Path | None = typer.Option(None, "--html", metavar="FILE", help="Also write the HTML report here."),
+    jobs: int = typer.Option(2, "--jobs", "-j", min=1, metavar="N",
+                             help="Walk and diff this many releases in parallel."),
 ) -> None:
     """Build a year of patches from two vendors (small scale) and compare them.
 
@@ -33,6 +36,7 @@ def demo(
     from inspector.series.engine import SeriesOptions, measure_series
     from inspector.series.manifest import load_manifest
 
+    typer.echo(f"inspector: building the demo scenario in {outdir} ...", err=True)
     try:
         files = build("scenario", outdir)
     except (OSError, RuntimeError) as exc:
@@ -40,7 +44,13 @@ def demo(
     manifest = files[0]
     m = load_manifest(manifest)
     opts = SeriesOptions(since=m.since, until=m.until, jobs=jobs)
-    a, b = (measure_series(s, opts) for s in m.series)
+    show = sys.stderr.isatty()
+    with options.progress_steps(f"measuring {len(m.series)} series", len(m.series), show) as advance:
+        reports = []
+        for spec in m.series:
+            reports.append(measure_series(spec, opts))
+            advance(1)
+    a, b = reports
     cmp = compare(a, b)
     typer.echo(f"Scenario built in {manifest.parent} ({len(files) - 1} files; manifest {manifest.name})")
     typer.echo("")

@@ -4,49 +4,41 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from inspector.commands import options
-from inspector.footprint import (
-    UNCLASSIFIED,
-    Footprint,
-    Profile,
-    ProfileError,
-    classify,
-    footprints_document,
-    guess_profile,
-    load_profile,
-)
-from inspector.model import Inventory
-from inspector.report import footprint_text
+from inspector.limits import Limits
+from inspector.report.common import terminal_width
+
+if TYPE_CHECKING:
+    from inspector.footprint import Footprint, Profile
+    from inspector.model import Inventory
+    from inspector.store import StoreConfig
 
 
 def register(app: typer.Typer) -> None:
-    app.command("footprint")(footprint)
+    app.command("footprint", cls=options.OutputCommand)(footprint)
 
 
+@options.uses(options.outputs("json", "csv", "markdown"), options.LIMITS, options.RUN, options.STORE, options.WIDE)
 def footprint(
-    images: list[Path] = typer.Argument(..., help="Images, bundles or saved inventories; several are shown side "
-                                        "by side."),
-    profile: list[str] = typer.Option([], "--profile", "-p",
+    images: list[Path] = typer.Argument(..., metavar="IMAGE", help="Images, bundles or saved inventories; "
+                                        "several are shown side by side."),
+    profile: list[str] = typer.Option([], "--profile", "-p", metavar="NAME|FILE",
                                       help="Built-in profile (see 'inspector profiles') or a .toml file. Give "
                                       "it once for all images or once per image; without it the profile is "
                                       "picked from the image when exactly one profile recognises it."),
     explain: str | None = typer.Option(None, "--explain", metavar="CATEGORY",
                                        help="List the files of one category (id or label, or 'unclassified') "
                                        "and the rule that put each there."),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable JSON (every file with category and rule)."),
-    as_csv: bool = typer.Option(False, "--csv", help="CSV: one row per category (per file with --explain)."),
-    markdown: bool = typer.Option(False, "--markdown", help="Markdown tables for a review or release note."),
-    max_depth: int = options.MaxDepth,
-    timeout: float | None = options.Timeout,
-    max_total_gib: float = options.MaxTotal,
-    strict: bool = options.Strict,
-    no_progress: bool = options.NoProgress,
-    store: Path | None = options.StorePath,
-    no_store: bool = options.NoStore,
-    refresh: bool = options.Refresh,
+    *,
+    out: options.Outputs,
+    limits: Limits,
+    run: options.RunFlags,
+    store: StoreConfig,
+    wide: bool,
 ) -> None:
     """Break an image's footprint down by category with an explicit profile of ordered rules.
 
@@ -63,47 +55,55 @@ def footprint(
 
       inspector footprint esxi.iso --explain "hypervisor kernel"
 
-      inspector footprint esxi.iso --profile my-rules.toml --json
+      inspector footprint esxi.iso --profile my-rules.toml --json footprint.json
     """
+    from inspector.footprint import ProfileError, classify, guess_profile
+
+    out.check(images)
     if len(profile) not in (0, 1, len(images)):
         options.fail(f"--profile given {len(profile)} times for {len(images)} images: give it once, or once per image")
     chosen: list[Profile | None] = [_load(p) for p in profile] if profile else [None]
     if len(chosen) == 1:
         chosen = chosen * len(images)
-    limits = options.make_limits(max_depth, timeout, max_total_gib)
-    show = not no_progress and not (as_json or as_csv)
-    cfg = options.store_config(store, no_store, refresh)
+    show = options.progress_enabled(run, out)
     fps: list[Footprint] = []
     invs: list[Inventory] = []
     for image, prof in zip(images, chosen, strict=True):
-        inv = options.walk_image(image, limits, show, cfg)
+        inv = options.walk_image(image, limits, show, store)
         invs.append(inv)
         if prof is None:
             try:
                 prof = guess_profile(inv)
             except ProfileError as exc:
                 options.fail(str(exc))
-        assert prof is not None
         fps.append(classify(inv, prof))
     category = _category(fps, explain) if explain else None
-    typer.echo(render(fps, category, as_json=as_json, as_csv=as_csv, markdown=markdown), nl=not as_csv)
+    for fmt in ("json", "csv", "markdown"):
+        if out.wants(fmt):
+            out.write(fmt, render(fps, category, as_json=fmt == "json", as_csv=fmt == "csv",
+                                  markdown=fmt == "markdown"))
+    if out.stdout_format is None:
+        typer.echo(render(fps, category, width=terminal_width(wide)))
     for inv in invs:
         options.report_problems(inv)
-    raise typer.Exit(options.completion_code(all(inv.complete for inv in invs), strict))
+    raise typer.Exit(options.completion_code(all(inv.complete for inv in invs), run.strict))
 
 
 def render(fps: list[Footprint], category: str | None = None, *, as_json: bool = False, as_csv: bool = False,
-           markdown: bool = False) -> str:
+           markdown: bool = False, width: int | None = None) -> str:
     """The command's output for already classified footprints (also used by tests)."""
+    from inspector.footprint import footprints_document
+    from inspector.report import footprint_text
+
     if as_json:
         return json.dumps(footprints_document(fps), indent=1)
     if as_csv:
         return footprint_text.files_csv(fps, category) if category else footprint_text.categories_csv(fps)
     if category:
-        return "\n\n".join(footprint_text.explain(fp, category, markdown) for fp in fps)
+        return "\n\n".join(footprint_text.explain(fp, category, markdown, width) for fp in fps)
     if len(fps) == 1:
         fp = fps[0]
-        return "\n\n".join([footprint_text.summary(fp), footprint_text.categories_table(fp, markdown),
+        return "\n\n".join([footprint_text.summary(fp, markdown), footprint_text.categories_table(fp, markdown),
                             footprint_text.unclassified_list(fp)])
     parts = [footprint_text.compare_table(fps, markdown)]
     parts += [footprint_text.unclassified_list(fp).replace("unclassified:", f"{fp.source}: unclassified:", 1)
@@ -112,15 +112,18 @@ def render(fps: list[Footprint], category: str | None = None, *, as_json: bool =
 
 
 def _load(name: str) -> Profile:
+    from inspector.footprint import ProfileError, load_profile
+
     try:
         return load_profile(name)
     except ProfileError as exc:
         options.fail(str(exc))
-    raise AssertionError("unreachable")
 
 
 def _category(fps: list[Footprint], name: str) -> str:
     """Resolve ``--explain`` against the first footprint's categories (id or label)."""
+    from inspector.footprint import UNCLASSIFIED
+
     if name.strip().lower() == UNCLASSIFIED:
         return UNCLASSIFIED
     ids = set()

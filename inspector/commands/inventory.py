@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from inspector.commands import options
-from inspector.model import Inventory
+from inspector.limits import Limits
 from inspector.report import inventory_text
-from inspector.serialize import inventory_to_dict
+from inspector.report.common import terminal_width
+
+if TYPE_CHECKING:
+    from inspector.model import Inventory
+    from inspector.store import StoreConfig
 
 
 class ExportFormat(str, Enum):
@@ -27,33 +32,30 @@ class Listing(str, Enum):
 
 
 def register(app: typer.Typer) -> None:
-    app.command("inventory")(inventory)
+    app.command("inventory", cls=options.OutputCommand)(inventory)
 
 
+@options.uses(options.outputs("json", "csv", "markdown", "html"), options.LIMITS, options.RUN, options.STORE,
+              options.WIDE)
 def inventory(
-    image: Path = typer.Argument(..., help="Image or bundle to open: ISO, ZIP, tar.*, .deb, CAB, disk image..."),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable JSON (schema in README)."),
-    as_csv: bool = typer.Option(False, "--csv", help="One CSV row per entry."),
-    markdown: bool = typer.Option(False, "--markdown", help="Markdown tables for a review or release note."),
-    listing: Listing = typer.Option(Listing.tree, "--list", help="Also list entries: none, flat or tree."),
-    max_depth: int = options.MaxDepth,
-    timeout: float | None = options.Timeout,
-    max_total_gib: float = options.MaxTotal,
-    max_member_gib: float = options.MaxMember,
-    max_ratio: float = options.MaxRatio,
-    max_members: int = options.MaxMembers,
-    max_name_length: int = options.MaxNameLength,
-    strict: bool = options.Strict,
-    no_progress: bool = options.NoProgress,
-    output: Path | None = typer.Option(None, "--output", "-o", dir_okay=False,
+    image: Path = typer.Argument(..., metavar="IMAGE", help="Image or bundle to open: ISO, ZIP, tar.*, .deb, CAB, "
+                                 "disk image..."),
+    listing: Listing = typer.Option(Listing.tree, "--list", metavar="none|flat|tree",
+                                    help="Also list entries: none, flat or tree."),
+    top: int | None = typer.Option(None, "--top", min=1, metavar="N", help="List the N largest files instead, "
+                                   "biggest first, with their share of the footprint."),
+    output: Path | None = typer.Option(None, "--output", "-o", dir_okay=False, metavar="FILE",
                                        help="Also write the inventory to this file (see --format)."),
-    export_format: ExportFormat = typer.Option(ExportFormat.inv, "--format",
+    export_format: ExportFormat = typer.Option(ExportFormat.inv, "--format", metavar="inv|cyclonedx|ncdu",
                                                help="Format of -o: inv (portable inventory that diff, series "
                                                "and footprint accept in place of the image), cyclonedx "
                                                "(SBOM JSON) or ncdu (browse with ncdu -f)."),
-    store: Path | None = options.StorePath,
-    no_store: bool = options.NoStore,
-    refresh: bool = options.Refresh,
+    *,
+    out: options.Outputs,
+    limits: Limits,
+    run: options.RunFlags,
+    store: StoreConfig,
+    wide: bool,
 ) -> None:
     """Inventory every file inside IMAGE, at every nesting depth.
 
@@ -66,27 +68,41 @@ def inventory(
 
       inspector inventory bundle.zip --list flat --max-depth 2
 
-      inspector inventory release.iso --json > release.json
+      inspector inventory release.iso --top 20
+
+      inspector inventory release.iso --json release.json --csv release.csv
 
       inspector inventory release.iso -o release.inv
     """
-    limits = options.make_limits(max_depth, timeout, max_total_gib, max_member_gib, max_ratio, max_members,
-                                 max_name_length)
-    inv = options.walk_image(image, limits, not no_progress and not (as_json or as_csv),
-                             options.store_config(store, no_store, refresh))
+    out.check([image])
+    inv = options.walk_image(image, limits, options.progress_enabled(run, out), store)
     if output is not None:
         _export(inv, output, export_format)
-    if as_json:
-        typer.echo(json.dumps(inventory_to_dict(inv), indent=1, sort_keys=False, default=str))
-    elif as_csv:
-        typer.echo(inventory_text.to_csv(inv), nl=False)
-    else:
-        parts = [inventory_text.summary(inv), "", inventory_text.containers_table(inv, markdown)]
-        if listing is not Listing.none:
-            parts += ["", inventory_text.listing(inv, tree=listing is Listing.tree, markdown=markdown)]
-        typer.echo("\n".join(parts))
+    if out.wants("json"):
+        from inspector.serialize import inventory_to_dict
+
+        out.write("json", json.dumps(inventory_to_dict(inv), indent=1, sort_keys=False, default=str))
+    if out.wants("csv"):
+        out.write("csv", inventory_text.to_csv(inv))
+    if out.wants("markdown"):
+        out.write("markdown", _human(inv, listing, top, markdown=True, width=None))
+    if out.wants("html"):
+        out.write("html", options.render_html("inventory_html", "render_inventory_html", inv))
+    if out.stdout_format is None:
+        typer.echo(_human(inv, listing, top, markdown=False, width=terminal_width(wide)))
     options.report_problems(inv)
-    raise typer.Exit(options.completion_code(inv.complete, strict))
+    raise typer.Exit(options.completion_code(inv.complete, run.strict))
+
+
+def _human(inv: Inventory, listing: Listing, top: int | None, markdown: bool, width: int | None) -> str:
+    """The summary, the containers table and the chosen listing (text or Markdown)."""
+    parts = [inventory_text.summary(inv, markdown), "", inventory_text.containers_table(inv, markdown, width)]
+    if top is not None:
+        heading = f"## Largest files (top {top})" if markdown else f"Largest files (top {top})"
+        parts += ["", heading, inventory_text.top_files(inv, top, markdown, width)]
+    elif listing is not Listing.none:
+        parts += ["", inventory_text.listing(inv, tree=listing is Listing.tree, markdown=markdown, width=width)]
+    return "\n".join(parts)
 
 
 def _export(inv: Inventory, output: Path, fmt: ExportFormat) -> None:

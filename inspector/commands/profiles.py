@@ -7,18 +7,18 @@ import json
 import typer
 
 from inspector.commands import options
-from inspector.footprint import ProfileError, available_profiles, load_profile
-from inspector.report import footprint_text
 
 
 def register(app: typer.Typer) -> None:
-    app.command("profiles")(profiles)
+    app.command("profiles", cls=options.OutputCommand)(profiles)
 
 
+@options.uses(options.outputs("json", "markdown"))
 def profiles(
-    name: str | None = typer.Argument(None, help="Show this profile's rules (a built-in name or a .toml file)."),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable JSON."),
-    markdown: bool = typer.Option(False, "--markdown", help="Markdown tables."),
+    name: str | None = typer.Argument(None, metavar="NAME",
+                                      help="Show this profile's rules (a built-in name or a .toml file)."),
+    *,
+    out: options.Outputs,
 ) -> None:
     """List the footprint profiles (built-in, and those in INSPECTOR_PROFILE_PATH), or one profile's rules.
 
@@ -31,20 +31,29 @@ def profiles(
 
       inspector profiles esxi
     """
+    from inspector.footprint import ProfileError, available_profiles, load_profile
+    from inspector.report import footprint_text
+
+    out.check()
     try:
         loaded = [load_profile(name)] if name else [load_profile(n) for n in available_profiles()]
     except ProfileError as exc:
         options.fail(str(exc))
-        return
-    if as_json:
+    if out.wants("json"):
         doc = [{
             "name": p.name, "title": p.title, "description": p.description, "origin": p.origin,
             "extends": p.extends, "categories": [{"id": c, "label": label} for c, label in p.categories],
             "rules": [{"id": r.id, "category": r.category, "when": r.describe(), "description": r.description,
                        "source": r.source, "origin": r.origin} for r in p.rules] if name else len(p.rules),
         } for p in loaded]
-        typer.echo(json.dumps(doc, indent=1))
-    elif name:
-        typer.echo(footprint_text.profile_rules(loaded[0], markdown))
-    else:
-        typer.echo(footprint_text.profiles_table(loaded, markdown))
+        out.write("json", json.dumps(doc, indent=1))
+
+    def render(markdown: bool) -> str:
+        if name:
+            return footprint_text.profile_rules(loaded[0], markdown)
+        return footprint_text.profiles_table(loaded, markdown)
+
+    if out.wants("markdown"):
+        out.write("markdown", render(True))
+    if out.stdout_format is None:
+        typer.echo(render(False))

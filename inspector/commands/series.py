@@ -5,20 +5,23 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from inspector import exitcodes
 from inspector.commands import options
-from inspector.series.compare import compare
-from inspector.series.engine import SeriesError, SeriesOptions, measure_series, release_specs
-from inspector.series.manifest import Manifest, ManifestError, load_manifest
-from inspector.series.model import Comparison, SeriesReport, SeriesSpec
-from inspector.series.walk import ReleaseError
+from inspector.limits import Limits
+from inspector.report.common import terminal_width
+
+if TYPE_CHECKING:
+    from inspector.series.manifest import Manifest
+    from inspector.series.model import Comparison, SeriesReport, SeriesSpec
+    from inspector.store import StoreConfig
 
 
 def register(app: typer.Typer) -> None:
-    app.command("series")(series)
+    app.command("series", cls=options.OutputCommand)(series)
 
 
 def _date(value: str | None, flag: str) -> dt.date | None:
@@ -28,31 +31,31 @@ def _date(value: str | None, flag: str) -> dt.date | None:
         return dt.date.fromisoformat(value)
     except ValueError:
         options.fail(f"{flag} {value!r}: not a date (write 2008-06-30)")
-    return None
 
 
+@options.uses(options.outputs("json", "csv", "markdown", "html"), options.LIMITS, options.RUN, options.STORE,
+              options.WIDE)
 def series(
-    releases: list[Path] = typer.Argument(None, help="Release files or directories (or a manifest .toml)."),
-    manifest: Path | None = typer.Option(None, "--manifest", help="TOML manifest: files, labels, dates, kinds, "
-                                         "base image; one series or two to compare."),
-    vs: list[Path] = typer.Option(None, "--vs", help="The other vendor's releases: a directory, a manifest, or "
-                                  "repeat --vs per file."),
-    since: str | None = typer.Option(None, "--since", help="Only patches released on or after this date."),
-    until: str | None = typer.Option(None, "--until", help="Only patches released on or before this date."),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable JSON (schema inspector.series)."),
-    as_csv: bool = typer.Option(False, "--csv", help="One CSV row per patch (sizes in bytes)."),
-    markdown: bool = typer.Option(False, "--markdown", help="Markdown tables for a review or a blog post."),
-    html: Path | None = typer.Option(None, "--html", help="Also write a self-contained HTML report with charts."),
-    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Walk and diff this many releases in parallel."),
-    profile: str | None = typer.Option(None, "--profile", help="Footprint profile (name or TOML file) for "
-                                       "per-category sizes and churn."),
-    max_depth: int = options.MaxDepth,
-    timeout: float | None = options.Timeout,
-    max_total_gib: float = options.MaxTotal,
-    strict: bool = options.Strict,
-    store: Path | None = options.StorePath,
-    no_store: bool = options.NoStore,
-    refresh: bool = options.Refresh,
+    releases: list[Path] = typer.Argument(None, metavar="RELEASE",
+                                          help="Release files or directories (or a manifest .toml)."),
+    manifest: Path | None = typer.Option(None, "--manifest", metavar="FILE", help="TOML manifest: files, labels, "
+                                         "dates, kinds, base image; one series or two to compare."),
+    vs: list[Path] = typer.Option(None, "--vs", metavar="PATH", help="The other vendor's releases: a directory, "
+                                  "a manifest, or repeat --vs per file."),
+    since: str | None = typer.Option(None, "--since", metavar="DATE",
+                                     help="Only patches released on or after this date."),
+    until: str | None = typer.Option(None, "--until", metavar="DATE",
+                                     help="Only patches released on or before this date."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, metavar="N",
+                             help="Walk and diff this many releases in parallel."),
+    profile: str | None = typer.Option(None, "--profile", metavar="NAME|FILE", help="Footprint profile (name or "
+                                       "TOML file) for per-category sizes and churn."),
+    *,
+    out: options.Outputs,
+    limits: Limits,
+    run: options.RunFlags,
+    store: StoreConfig,
+    wide: bool,
 ) -> None:
     """Measure a series of releases: per-patch download, footprint, files and bytes replaced, delta.
 
@@ -66,14 +69,18 @@ def series(
 
       inspector series vendor-a/ --vs vendor-b/ --html report.html
 
-      inspector series esx-*.zip --json > series.json
+      inspector series esx-*.zip --json series.json --csv series.csv
     """
-    limits = options.make_limits(max_depth, timeout, max_total_gib)
+    from inspector.series.compare import compare
+    from inspector.series.engine import SeriesError, SeriesOptions, measure_series
+    from inspector.series.walk import ReleaseError
+
+    out.check([*(releases or []), *(vs or [])])
     specs, window = _specs(releases or [], manifest, vs or [])
     opts = SeriesOptions(
         since=_date(since, "--since") if since else window[0],
         until=_date(until, "--until") if until else window[1],
-        jobs=jobs, limits=limits, profile=profile, store=options.store_config(store, no_store, refresh),
+        jobs=jobs, limits=limits, profile=profile, store=store,
     )
     if profile is not None:
         try:
@@ -83,50 +90,61 @@ def series(
         except ValueError as exc:
             options.fail(str(exc))
     reports: list[SeriesReport] = []
-    for spec in specs:
-        try:
-            reports.append(measure_series(spec, opts))
-        except (SeriesError, ReleaseError) as exc:
-            options.fail(str(exc))
+    total = sum(len(spec.releases) for spec in specs)
+    label = f"measuring {len(specs)} series, {total} releases" if len(specs) > 1 else f"measuring {total} releases"
+    with options.progress_steps(label, len(specs), options.progress_enabled(run, out)) as advance:
+        for spec in specs:
+            try:
+                reports.append(measure_series(spec, opts))
+            except (SeriesError, ReleaseError) as exc:
+                options.fail(str(exc))
+            advance(1)
     comparison: Comparison | None = compare(reports[0], reports[1]) if len(reports) == 2 else None
-    _emit(reports, comparison, as_json, as_csv, markdown)
-    if html is not None:
-        from inspector.report.html import write_html
-
-        try:
-            write_html(html, reports, comparison)
-        except OSError as exc:
-            options.fail(f"{html}: cannot write ({exc.strerror or exc})")
-        typer.echo(f"inspector: wrote {html}", err=True)
+    _emit(reports, comparison, out, terminal_width(wide))
     for rep in reports:
         for p in rep.problems:
             typer.echo(f"inspector: {p}", err=True)
-    raise typer.Exit(options.completion_code(all(r.complete for r in reports), strict))
+    raise typer.Exit(options.completion_code(all(r.complete for r in reports), run.strict))
 
 
-def _emit(reports: list[SeriesReport], comparison: Comparison | None, as_json: bool, as_csv: bool,
-          markdown: bool) -> None:
+def _emit(reports: list[SeriesReport], comparison: Comparison | None, out: options.Outputs,
+          width: int | None) -> None:
+    """Every requested output, and the text report on standard output unless a format took it."""
     from inspector.report import series_text
 
-    if as_json:
-        typer.echo(json.dumps(series_text.to_dict(reports, comparison), indent=1))
-    elif as_csv:
-        typer.echo(series_text.to_csv(reports), nl=False)
-    elif comparison is not None:
-        typer.echo(series_text.comparison_text(comparison, markdown))
-    else:
-        typer.echo(series_text.series_text(reports[0], markdown))
+    if out.wants("json"):
+        out.write("json", json.dumps(series_text.to_dict(reports, comparison), indent=1))
+    if out.wants("csv"):
+        out.write("csv", series_text.to_csv(reports))
+    if out.wants("markdown"):
+        out.write("markdown", _text(reports, comparison, True, None))
+    if out.wants("html"):
+        out.write("html", options.render_html("html", "render_html", reports, comparison))
+    if out.stdout_format is None:
+        typer.echo(_text(reports, comparison, False, width))
+
+
+def _text(reports: list[SeriesReport], comparison: Comparison | None, markdown: bool, width: int | None) -> str:
+    from inspector.report import series_text
+
+    if comparison is not None:
+        return series_text.comparison_text(comparison, markdown, width)
+    return series_text.series_text(reports[0], markdown, width)
 
 
 def _load(path: Path) -> Manifest:
+    from inspector.series.manifest import ManifestError, load_manifest
+
     try:
         return load_manifest(path)
     except ManifestError as exc:
         options.fail(str(exc))
-    raise AssertionError("unreachable")
 
 
 def _from_paths(paths: list[Path], name: str) -> SeriesSpec:
+    from inspector.series.engine import release_specs
+    from inspector.series.model import SeriesSpec
+
     for p in paths:
         if not p.exists():
             options.fail(f"{p}: no such file or directory")
@@ -146,6 +164,8 @@ def _name(paths: list[Path], fallback: str) -> str:
 def _specs(releases: list[Path], manifest: Path | None, vs: list[Path]
            ) -> tuple[list[SeriesSpec], tuple[dt.date | None, dt.date | None]]:
     """The series to measure (one or two) and the manifest's default window."""
+    from inspector.series.model import SeriesSpec
+
     window: tuple[dt.date | None, dt.date | None] = (None, None)
     if manifest is None and len(releases) == 1 and releases[0].suffix.lower() == ".toml":
         manifest, releases = releases[0], []

@@ -12,7 +12,7 @@ from inspector import portable
 from inspector.commands import options
 from inspector.limits import WalkError
 from inspector.report import inventory_text
-from inspector.report.common import size, table
+from inspector.report.common import count, size, table
 from inspector.serialize import inventory_to_dict
 from inspector.sources import rebase
 from inspector.store import ImageStat, InventoryStore, StoreConfig, StoredInfo, StoreError, engine_key
@@ -22,6 +22,7 @@ store_app = typer.Typer(
     name="store",
     help="Inspect and tidy the inventory store (every image walked is remembered there).",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 
@@ -34,13 +35,12 @@ def _open(store: Path | None) -> InventoryStore:
     cfg = StoreConfig.resolve(store)
     if cfg.path is None:
         options.fail("the inventory store is turned off (INSPECTOR_STORE); give --store PATH")
-    if store is None and not cfg.path.exists():  # type: ignore[union-attr]
+    if store is None and not cfg.path.exists():
         options.fail(f"no inventory store yet at {cfg.path}")
     try:
-        return InventoryStore(cfg.path)  # type: ignore[arg-type]
+        return InventoryStore(cfg.path)
     except StoreError as exc:
         options.fail(str(exc))
-    raise AssertionError("unreachable")
 
 
 def _when(ts: float) -> str:
@@ -65,7 +65,7 @@ def list_(
         typer.echo(table(rows, ["sha256", "image", "entries", "unpacked", "complete", "engine", "used", "source"],
                          right={1, 2, 3}))
         total = sum(i.data_bytes for i in infos)
-        typer.echo(f"\n{len(infos)} inventories, {size(total)} of inventory data in {st.path}")
+        typer.echo(f"\n{count(len(infos), 'inventory', 'inventories')}, {size(total)} of inventory data in {st.path}")
 
 
 def _info_dict(i: StoredInfo, current: str) -> dict[str, object]:
@@ -76,10 +76,11 @@ def _info_dict(i: StoredInfo, current: str) -> dict[str, object]:
 
 @store_app.command("show")
 def show(
-    key: str = typer.Argument(..., help="An image file, or the first hex digits of its SHA-256."),
+    key: str = typer.Argument(..., metavar="IMAGE|SHA256", help="An image file, or the first hex digits of its "
+                              "SHA-256."),
     store: Path | None = options.StorePath,
     as_json: bool = typer.Option(False, "--json", help="The stored inventory as inventory JSON."),
-    output: Path | None = typer.Option(None, "--output", "-o", dir_okay=False,
+    output: Path | None = typer.Option(None, "--output", "-o", dir_okay=False, metavar="FILE",
                                        help="Write the stored inventory as a portable .inv file."),
 ) -> None:
     """Show one stored inventory (summary and containers), found by image file or SHA-256 prefix."""
@@ -118,8 +119,8 @@ def show(
 @store_app.command("prune")
 def prune(
     store: Path | None = options.StorePath,
-    older_than: float | None = typer.Option(None, "--older-than", min=0.0, help="Also drop inventories unused "
-                                            "for this many days."),
+    older_than: float | None = typer.Option(None, "--older-than", min=0.0, metavar="DAYS",
+                                            help="Also drop inventories unused for this many days."),
     everything: bool = typer.Option(False, "--all", help="Drop every stored inventory."),
     keep_stale: bool = typer.Option(False, "--keep-stale", help="Keep inventories walked by another version, "
                                     "other unpackers or other limits (dropped by default)."),
@@ -128,4 +129,5 @@ def prune(
     with _open(store) as st:
         res = st.prune(keep_engine=None if keep_stale else engine_key(None),
                        older_than=older_than * 86400 if older_than is not None else None, everything=everything)
-    typer.echo(f"removed {res.inventories} inventories ({size(res.bytes_freed)}) and {res.locations} file records")
+    typer.echo(f"removed {count(res.inventories, 'inventory', 'inventories')} ({size(res.bytes_freed)}) and "
+               f"{count(res.locations, 'file record')}")

@@ -18,7 +18,7 @@ from typing import Any
 from inspector.diff.gate import METRICS, RuleResult
 from inspector.diff.model import Change, ChangeStatus, ChurnTotals, DiffResult, relative
 from inspector.model import NEST
-from inspector.report.common import markdown_table, size, table
+from inspector.report.common import count, markdown_table, short_names, size, table
 
 _SHORT = {
     ChangeStatus.ADDED: "added", ChangeStatus.REMOVED: "removed", ChangeStatus.MODIFIED: "modified",
@@ -110,11 +110,11 @@ def summary_rows(r: DiffResult) -> list[list[str]]:
         ["unpacked footprint", size(t.old_unpacked), size(t.new_unpacked), signed(t.growth_bytes)],
         ["files added", "", f"{t.files_added:,}", size(t.bytes_added)],
         ["files removed", f"{t.files_removed:,}", "", size(t.bytes_removed)],
-        ["files modified", size(t.bytes_modified_old), size(t.bytes_modified_new), f"{t.files_modified:,} files"],
+        ["files modified", size(t.bytes_modified_old), size(t.bytes_modified_new), count(t.files_modified, "file")],
         ["files renamed/moved", "", "", f"{t.files_renamed:,}"],
         ["metadata only", "", "", f"{t.files_metadata_only:,}"],
         ["files unchanged", "", "", f"{t.files_unchanged:,}"],
-        ["replaced bytes", "", "", f"{size(t.replaced_bytes)} (churn {_pct(t.churn_ratio)} of old footprint)"],
+        ["replaced bytes", "", "", f"{size(t.replaced_bytes)} (churn {_pct(t.churn_ratio)} of old)"],
         ["delta bytes", "", "", _delta_text(r, t)],
     ]
     if t.other_changes:
@@ -125,31 +125,34 @@ def summary_rows(r: DiffResult) -> list[list[str]]:
 def _delta_text(r: DiffResult, t: ChurnTotals) -> str:
     text = f"{size(t.delta_bytes)} ({r.options.delta_method}"
     if t.delta_skipped:
-        text += f"; {t.delta_skipped} modified file(s) not estimated, counted whole"
+        text += f"; {count(t.delta_skipped, 'modified file')} not estimated, counted whole"
     if r.delta_note:
         text += f"; {r.delta_note}"
     return text + ")"
 
 
-def headline(r: DiffResult) -> str:
-    """One line: the verdict."""
+def headline(r: DiffResult, full_paths: bool = False) -> str:
+    """One line: the verdict, naming the two sides by their base names (with as many parent folders as it
+    takes to tell them apart; ``full_paths`` for the paths as given)."""
     state = "identical" if r.identical else ("INCOMPLETE" if not r.complete else "different")
-    return f"inspector diff: {r.old_source} -> {r.new_source}: {state}"
+    old, new = (r.old_source, r.new_source) if full_paths else short_names([r.old_source, r.new_source])
+    return f"inspector diff: {old} -> {new}: {state}"
 
 
-def largest(changes: Sequence[Change], top: int, markdown: bool = False) -> str:
-    """The ``top`` largest listed changes by size, biggest first."""
+def largest(changes: Sequence[Change], top: int, markdown: bool = False, width: int | None = None) -> str:
+    """The ``top`` largest listed changes by size, biggest first (the path starts with its component, so the
+    component is not repeated in a column of its own)."""
     rows = [
         [_SHORT[c.status], _esize(c.old), _esize(c.new),
-         "" if c.delta_bytes is None else size(c.delta_bytes), c.component, _rel(c)
+         "" if c.delta_bytes is None else size(c.delta_bytes), _rel(c)
          + (f"  [{','.join(c.changed_meta)}]" if c.changed_meta else "")]
         for c in sorted(changes, key=lambda c: (-c.size, relative(c.path)))[:top]
     ]
     render = markdown_table if markdown else table
-    return render(rows, ["change", "old", "new", "delta", "component", "path"], right={1, 2, 3})
+    return render(rows, ["change", "old", "new", "delta", "path"], right={1, 2, 3}, width=width, shrink={4})
 
 
-def components_table(r: DiffResult, top: int, markdown: bool = False) -> str:
+def components_table(r: DiffResult, top: int, markdown: bool = False, width: int | None = None) -> str:
     """Per component: files changed, replaced and delta bytes, growth (changed components only)."""
     rows = [
         [name, f"{t.files_changed:,}", size(t.replaced_bytes), size(t.delta_bytes), signed(t.growth_bytes),
@@ -157,7 +160,8 @@ def components_table(r: DiffResult, top: int, markdown: bool = False) -> str:
         for name, t in r.components if t.files_changed or t.other_changes
     ][:top]
     render = markdown_table if markdown else table
-    return render(rows, ["component", "files", "replaced", "delta", "growth", "old", "new"], right={1, 2, 3, 4, 5, 6})
+    return render(rows, ["component", "files", "replaced", "delta", "growth", "old", "new"], right={1, 2, 3, 4, 5, 6},
+                  width=width, shrink={0})
 
 
 def _chain(path: str) -> list[str]:
@@ -173,7 +177,8 @@ def _translate(path: str, to_new: dict[str, str]) -> str:
     return path
 
 
-def container_tree(r: DiffResult, changes: Sequence[Change], markdown: bool = False) -> str:
+def container_tree(r: DiffResult, changes: Sequence[Change], markdown: bool = False,
+                   width: int | None = None) -> str:
     """Changed containers as an indented tree (new names; ``was`` gives the old name of renamed ones)."""
     to_new = dict(r.renamed_containers)
     was = {n: o for o, n in r.renamed_containers}
@@ -201,7 +206,7 @@ def container_tree(r: DiffResult, changes: Sequence[Change], markdown: bool = Fa
         files, repl, delta = agg[p]
         rows.append([f"{files:,}", size(repl), size(delta), label])
     render = markdown_table if markdown else table
-    return render(rows, ["changes", "replaced", "delta", "container"], right={0, 1, 2})
+    return render(rows, ["changes", "replaced", "delta", "container"], right={0, 1, 2}, width=width, shrink={3})
 
 
 def gate_lines(results: Sequence[RuleResult]) -> list[str]:
@@ -219,22 +224,28 @@ def gate_lines(results: Sequence[RuleResult]) -> list[str]:
 
 
 def render_text(r: DiffResult, changes: Sequence[Change], top: int = 20, markdown: bool = False,
-                gate: Sequence[RuleResult] | None = None) -> str:
-    """The whole human report: totals, largest changes, changed containers, components, problems, gate."""
+                gate: Sequence[RuleResult] | None = None, width: int | None = None) -> str:
+    """The whole human report: totals, largest changes, changed containers, components, problems, gate.
+
+    ``width`` fits the tables to a terminal (paths shortened in the middle); Markdown is never shortened
+    and starts with a heading so that it renders as a document.
+    """
     h = "## " if markdown else ""
     render = markdown_table if markdown else table
-    parts = [headline(r), "", render(summary_rows(r), ["", "old", "new", "change"], right={1, 2})]
+    head = f"# {headline(r)}" if markdown else headline(r)
+    parts = [head, "", render(summary_rows(r), ["", "old", "new", "change"], right={1, 2})]
     if changes:
         shown = min(top, len(changes))
-        parts += ["", f"{h}Largest changes ({shown} of {len(changes)} listed)", largest(changes, top, markdown)]
-        parts += ["", f"{h}Changed containers", container_tree(r, changes, markdown)]
+        parts += ["", f"{h}Largest changes ({shown} of {len(changes)} listed)", largest(changes, top, markdown, width)]
+        parts += ["", f"{h}Changed containers", container_tree(r, changes, markdown, width)]
         if any(t.files_changed for _, t in r.components):
-            parts += ["", f"{h}Components", components_table(r, top, markdown)]
+            parts += ["", f"{h}Components", components_table(r, top, markdown, width)]
     if r.not_compared:
         parts += ["", f"{h}Not compared (unreadable on the side named; neither removed nor added)"]
-        parts += [f"  {p}" for p in r.not_compared]
+        parts += [f"{'- ' if markdown else '  '}{p}" for p in r.not_compared]
     if gate:
-        parts += ["", f"{h}Gate"] + gate_lines(gate)
+        lines = gate_lines(gate)
+        parts += ["", f"{h}Gate"] + ([f"- {x.strip()}" for x in lines] if markdown else lines)
     return "\n".join(parts)
 
 

@@ -7,7 +7,7 @@ import io
 from pathlib import PurePath
 
 from inspector.footprint import UNCLASSIFIED, Footprint, Profile
-from inspector.report.common import markdown_table, size, table
+from inspector.report.common import count, markdown_table, size, table
 
 #: Unclassified files listed in the text summary; all of them are in --explain unclassified and --json.
 UNCLASSIFIED_SHOWN = 20
@@ -21,20 +21,23 @@ def _bytes(n: int | None) -> str:
     return "-" if n is None else f"{size(n)} ({n:,} bytes)"
 
 
-def summary(fp: Footprint) -> str:
-    """The footprints of one image under its profile, in a few lines."""
+def summary(fp: Footprint, markdown: bool = False) -> str:
+    """The footprints of one image under its profile, in a few lines (a heading and a list in Markdown)."""
     lines = [
         f"{fp.source}  (profile {fp.profile}: {fp.profile_title})",
         f"  download size      {_bytes(fp.download_size)}",
         f"  stored payload     {_bytes(fp.stored_size)}  (the files' share of the download)",
-        f"  unpacked footprint {_bytes(fp.unpacked_size)} in {fp.files:,} files",
+        f"  unpacked footprint {_bytes(fp.unpacked_size)} in {count(fp.files, 'file')}",
         f"  installed size     {_bytes(fp.installed_size)}"
         + (f"  (stated by {len(fp.installed)} metadata field(s))" if fp.installed else "  (no metadata states it)"),
     ]
     if fp.unread_files:
-        lines.append(f"  unread             {fp.unread_files:,} files listed but not counted (content not readable)")
+        lines.append(f"  unread             {count(fp.unread_files, 'file')} listed but not counted "
+                     "(content not readable)")
     if not fp.complete:
         lines.append("  INCOMPLETE         some members could not be read: figures are a lower bound")
+    if markdown:
+        return "\n".join([f"## {lines[0]}", "", *(f"- {' '.join(x.split())}" for x in lines[1:])])
     return "\n".join(lines)
 
 
@@ -56,7 +59,7 @@ def unclassified_list(fp: Footprint, limit: int = UNCLASSIFIED_SHOWN) -> str:
     files = fp.unclassified
     if not files:
         return "unclassified: none (every file matched a rule)"
-    lines = [f"unclassified: {len(files)} file(s), {size(sum(a.size for a in files if not a.unread))}"]
+    lines = [f"unclassified: {count(len(files), 'file')}, {size(sum(a.size for a in files if not a.unread))}"]
     lines += [f"  {size(a.size):>10}  {a.path}" for a in files[:limit]]
     if len(files) > limit:
         lines.append(f"  ... {len(files) - limit} more: --explain unclassified lists them all")
@@ -94,14 +97,16 @@ def compare_table(fps: list[Footprint], markdown: bool = False) -> str:
     return text + "\n\ncategory cells: unpacked / stored / files"
 
 
-def explain(fp: Footprint, category: str, markdown: bool = False) -> str:
+def explain(fp: Footprint, category: str, markdown: bool = False, width: int | None = None) -> str:
     """Every file of one category with the rule that put it there, then what each of those rules says."""
     files = fp.files_in(category)
     label = fp.category(category).label if category != UNCLASSIFIED else UNCLASSIFIED
-    head = f"{fp.source}: {label} ({len(files)} files, {size(sum(a.size for a in files))}; profile {fp.profile})"
+    head = (f"{fp.source}: {label} ({count(len(files), 'file')}, {size(sum(a.size for a in files))}; "
+            f"profile {fp.profile})")
     rows = [[size(a.size) + (" unread" if a.unread else ""), size(a.stored), a.rule or "(no rule matched)", a.path]
             for a in files]
-    body = (markdown_table if markdown else table)(rows, ["size", "stored", "rule", "path"], right={0, 1})
+    body = (markdown_table if markdown else table)(rows, ["size", "stored", "rule", "path"], right={0, 1},
+                                                   width=width, shrink={3})
     used = []
     for a in files:
         if a.rule and a.rule not in used:

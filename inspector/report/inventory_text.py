@@ -7,33 +7,36 @@ import io
 
 from inspector.inventory import container_summaries, totals
 from inspector.model import NEST, EntryKind, Inventory
-from inspector.report.common import markdown_table, size, table
+from inspector.report.common import bar, count, markdown_table, size, table
 
 
-def summary(inv: Inventory) -> str:
-    """The three footprints and the counts, in a few lines."""
+def summary(inv: Inventory, markdown: bool = False) -> str:
+    """The three footprints and the counts, in a few lines (a list in Markdown, so it renders as lines)."""
     t = totals(inv)
     root = inv.root
     fmt = root.container or root.detected or "file"
     lines = [
         f"{root.path}  ({fmt})",
         f"  download size      {size(t.download_size)} ({t.download_size:,} bytes)",
-        f"  unpacked footprint {size(t.unpacked_size)} ({t.unpacked_size:,} bytes) in {t.files:,} files",
-        f"  structure          {t.containers} containers opened, {t.dirs:,} dirs, {t.symlinks:,} links, "
-        f"nesting depth {t.max_depth}",
+        f"  unpacked footprint {size(t.unpacked_size)} ({t.unpacked_size:,} bytes) in {count(t.files, 'file')}",
+        f"  structure          {count(t.containers, 'container')} opened, {count(t.dirs, 'dir')}, "
+        f"{count(t.symlinks, 'link')}, nesting depth {t.max_depth}",
     ]
     if t.unopened_containers:
-        lines.append(f"  not opened         {t.unopened_containers} containers (see problems)")
+        lines.append(f"  not opened         {count(t.unopened_containers, 'container')} (see problems)")
     if t.unread_files:
-        lines.append(f"  unread             {t.unread_files} files could not be read (not counted above)")
+        lines.append(f"  unread             {count(t.unread_files, 'file')} could not be read (not counted above)")
     if not inv.complete:
-        lines.append(f"  INCOMPLETE         {t.problems} problem(s): figures are a lower bound")
+        lines.append(f"  INCOMPLETE         {count(t.problems, 'problem')}: figures are a lower bound")
     elif inv.problems:
         lines.append(f"  warnings           {t.problems}")
+    if markdown:
+        head, *rest = lines
+        return "\n".join([f"## {head.split('  (')[0]} ({fmt})", "", *(f"- {' '.join(x.split())}" for x in rest)])
     return "\n".join(lines)
 
 
-def containers_table(inv: Inventory, markdown: bool = False) -> str:
+def containers_table(inv: Inventory, markdown: bool = False, width: int | None = None) -> str:
     """One row per opened container: format, own size, stored size of its members, unpacked below it."""
     rows = [
         [c.format, size(c.size), size(c.stored_size), size(c.unpacked_size), f"{c.files:,}",
@@ -42,14 +45,14 @@ def containers_table(inv: Inventory, markdown: bool = False) -> str:
     ]
     headers = ["format", "size", "stored", "unpacked", "files", "container"]
     render = markdown_table if markdown else table
-    return render(rows, headers, right={1, 2, 3, 4})
+    return render(rows, headers, right={1, 2, 3, 4}, width=width, shrink={5})
 
 
 def _indent(path: str, depth: int) -> str:
     return ("  " * depth) + (path.rsplit(NEST, 1)[-1] if depth else path)
 
 
-def listing(inv: Inventory, tree: bool = False, markdown: bool = False) -> str:
+def listing(inv: Inventory, tree: bool = False, markdown: bool = False, width: int | None = None) -> str:
     """Every entry: flat (full logical paths) or as an indented tree."""
     rows = []
     levels: dict[str, int] = {inv.root.path: -1}
@@ -76,7 +79,24 @@ def listing(inv: Inventory, tree: bool = False, markdown: bool = False) -> str:
         ])
     headers = ["size", "stored", "type", "sha256", "path"]
     render = markdown_table if markdown else table
-    return render(rows, headers, right={0, 1})
+    return render(rows, headers, right={0, 1}, width=width, shrink={2, 4})
+
+
+def top_files(inv: Inventory, n: int, markdown: bool = False, width: int | None = None) -> str:
+    """The ``n`` largest leaf files, biggest first, with their share of the unpacked footprint as a bar
+    (like dust), and a line counting the rest."""
+    leaves = [e for e in inv.entries if e.is_leaf_file]
+    total = sum(e.size or 0 for e in leaves)
+    biggest = sorted(leaves, key=lambda e: (-(e.size or 0), e.path))[:n]
+    rows = [[size(e.size), f"{100 * (e.size or 0) / total:.1f}%" if total else "-",
+             bar((e.size or 0) / total if total else 0.0), e.path] for e in biggest]
+    render = markdown_table if markdown else table
+    text = render(rows, ["size", "share", "", "path"], right={0, 1}, width=width, shrink={3})
+    rest = len(leaves) - len(biggest)
+    if rest > 0:
+        rest_bytes = total - sum(e.size or 0 for e in biggest)
+        text += f"\n{'' if markdown else '  '}... and {count(rest, 'more file')}, {size(rest_bytes)}"
+    return text
 
 
 def problems_text(inv: Inventory) -> str:

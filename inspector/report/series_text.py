@@ -7,7 +7,7 @@ import dataclasses
 import io
 from typing import Any
 
-from inspector.report.common import markdown_table, size, table
+from inspector.report.common import count, markdown_table, size, table, wrap
 from inspector.series.compare import ratio_text
 from inspector.series.model import SERIES_SCHEMA_VERSION, Comparison, PatchRow, SeriesReport
 
@@ -44,11 +44,12 @@ def row_cells(row: PatchRow, report: SeriesReport) -> list[str]:
     ]
 
 
-def rows_table(report: SeriesReport, markdown: bool = False) -> str:
-    """The per-patch table."""
+def rows_table(report: SeriesReport, markdown: bool = False, width: int | None = None) -> str:
+    """The per-patch table (labels shortened in the middle when ``width`` is too narrow for them)."""
     rows = [row_cells(r, report) for r in report.rows]
     render = markdown_table if markdown else table
-    return render(rows, ROW_HEADERS, right={0, 4, 5, 6, 7, 8, 9, 10})
+    return render(rows, ROW_HEADERS, right={0, 4, 5, 6, 7, 8, 9, 10}, width=width, shrink={2, 12},
+                  drop=(5, 7, 6, 3, 11, 1))
 
 
 def window_text(report: SeriesReport) -> str:
@@ -79,7 +80,8 @@ def totals_lines(report: SeriesReport) -> list[str]:
     lines.append("kinds              " + (", ".join(f"{k} {n}" for k, n in t.kinds) or "-"))
     lines.append("reboot required    " + ", ".join(f"{k} {n}" for k, n in t.reboots))
     if t.whole_image_replaced:
-        lines.append(f"whole image        {t.whole_image_replaced} patch(es) replaced most of the footprint")
+        lines.append(f"whole image        {count(t.whole_image_replaced, 'patch', 'patches')} replaced most of the "
+                     "footprint")
     return lines
 
 
@@ -110,11 +112,12 @@ def categories_table(report: SeriesReport, markdown: bool = False) -> str | None
     return render(rows, ["replaced by category", *names], right=set(range(1, len(names) + 1)))
 
 
-def series_text(report: SeriesReport, markdown: bool = False) -> str:
+def series_text(report: SeriesReport, markdown: bool = False, width: int | None = None) -> str:
     """A whole series: heading, per-patch table, totals, highlights and notes."""
     head = f"## {report.name}" if markdown else f"{report.name}"
     base = f", base {report.base} ({size(report.base_footprint)})" if report.base else ""
-    parts = [head, f"{report.model} images{base}; order: {report.order.detail}", "", rows_table(report, markdown), ""]
+    parts = [head, wrap(f"{report.model} images{base}; order: {report.order.detail}", width), "",
+             rows_table(report, markdown, width), ""]
     totals = totals_lines(report)
     parts += ["```", *totals, "```"] if markdown else totals
     by_category = categories_table(report, markdown)
@@ -122,8 +125,9 @@ def series_text(report: SeriesReport, markdown: bool = False) -> str:
         parts += ["", by_category]
     if report.highlights:
         parts += ["", "Sharp churn between close releases:"]
-        parts += [f"- {h.message}" if markdown else f"  ! {h.message}" for h in report.highlights]
-    parts += ["", *(f"{'- ' if markdown else '  '}{n}" for n in report.notes)]
+        parts += [f"- {h.message}" if markdown else wrap(f"  ! {h.message}", width, "    ")
+                  for h in report.highlights]
+    parts += ["", *(f"- {n}" if markdown else wrap(f"  {n}", width, "    ") for n in report.notes)]
     return "\n".join(parts)
 
 
@@ -139,10 +143,11 @@ def comparison_table(cmp: Comparison, markdown: bool = False) -> str:
     return (markdown_table if markdown else table)(rows, headers, right={1, 2, 3})
 
 
-def comparison_text(cmp: Comparison, markdown: bool = False) -> str:
+def comparison_text(cmp: Comparison, markdown: bool = False, width: int | None = None) -> str:
     """The sentence, the side-by-side table, then each series in full."""
-    parts = ["# Vendor comparison" if markdown else "Vendor comparison", "", cmp.sentence + ".", "",
-             comparison_table(cmp, markdown), "", series_text(cmp.a, markdown), "", series_text(cmp.b, markdown)]
+    parts = ["# Vendor comparison" if markdown else "Vendor comparison", "", wrap(cmp.sentence + ".", width), "",
+             comparison_table(cmp, markdown), "", series_text(cmp.a, markdown, width), "",
+             series_text(cmp.b, markdown, width)]
     return "\n".join(parts)
 
 

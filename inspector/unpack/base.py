@@ -65,7 +65,6 @@ class UnpackContext:
     size: int | None
     head: bytes
     budget: Budget
-    spool: Callable[[BinaryIO], BinaryIO]
     problem: Callable[[str | None, str, str], None]
     meta: dict[str, Any] = field(default_factory=dict)
 

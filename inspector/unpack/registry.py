@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from inspector.unpack import archive, compressed, deb, depot, disk, esxi, fat, iso, msu, udf, vib, vmtar, wim, zip
+from inspector.unpack import archive, compressed, deb, depot, disk, esxi, fat, msu, udf, vib, vmtar, wim
 from inspector.unpack.base import Handler, SniffInfo
 
 HANDLERS: tuple[Handler, ...] = (
     udf.UdfHandler(),  # before the ISO readers: UDF-only media (a UDF recognition sequence and no CD001)
-    esxi.EsxiIsoHandler(),  # before iso: the ISO reader plus ESXi boot.cfg/imgdb metadata
-    iso.IsoHandler(),
-    depot.DepotHandler(),  # before zip: a ZIP reader that also reads ESXi offline-bundle metadata
-    zip.ZipHandler(),
+    esxi.EsxiIsoHandler(),  # every ISO: the ISO reader (iso.IsoHandler) plus ESXi boot.cfg/imgdb metadata
+    depot.DepotHandler(),  # every ZIP: the ZIP reader (zip.ZipHandler) plus ESXi offline-bundle metadata
     wim.WimHandler(),
     archive.SEVENZIP,
     msu.MSU,
