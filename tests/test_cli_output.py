@@ -22,7 +22,7 @@ from inspector.report.common import count, short_names, shorten_middle, table
 runner = CliRunner()
 LONG = "very/deeply/nested/directory/structure/that/goes/on/and/on/for/a/long/while/payload-file-name.bin"
 LIMIT_FLAGS = ["--max-depth", "--timeout", "--max-total-gib", "--max-member-gib", "--max-ratio", "--max-members",
-               "--max-name-length"]
+               "--max-name-length", "--max-window-mib"]
 
 
 def _zip(path: Path, members: dict[str, bytes]) -> Path:

@@ -62,12 +62,13 @@ def make_limits(
     max_ratio: float = DEFAULT_LIMITS.max_ratio,
     max_members: int = DEFAULT_LIMITS.max_members,
     max_name_length: int = DEFAULT_LIMITS.max_path_length,
+    max_window_mib: float = DEFAULT_LIMITS.max_window_bytes / MiB,
 ) -> Limits:
     """Limits from the shared command-line options (a spool is bounded like the member it copies)."""
     member = int(max_member_gib * GiB)
     return Limits(max_depth=max_depth, timeout=timeout, max_total_bytes=int(max_total_gib * GiB),
                   max_member_bytes=member, max_spool_bytes=member, max_ratio=max_ratio, max_members=max_members,
-                  max_path_length=max_name_length)
+                  max_path_length=max_name_length, max_window_bytes=int(max_window_mib * MiB))
 
 
 LIMITS = OptionGroup("limits", (
@@ -89,6 +90,10 @@ LIMITS = OptionGroup("limits", (
                                           help="Stop after this many members in one image.")),
     _opt("max_name_length", int, typer.Option(DEFAULT_LIMITS.max_path_length, "--max-name-length", min=1,
                                               metavar="N", help="Skip members whose names are longer.")),
+    _opt("max_window_mib", float, typer.Option(
+        DEFAULT_LIMITS.max_window_bytes / MiB, "--max-window-mib", min=1.0, metavar="MIB",
+        help="Refuse a compressed stream whose decoder would need more memory than this (zstd window, "
+             "xz dictionary, WIM chunk): decoder memory bombs.")),
 ), make_limits)
 
 
