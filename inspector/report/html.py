@@ -14,7 +14,7 @@ from pathlib import Path
 from inspector import __version__
 from inspector.report import series_text
 from inspector.report.common import size
-from inspector.series.compare import ratio_text
+from inspector.report.series_findings import comparison_sentence, highlight_message, ratio_text
 from inspector.series.model import Comparison, SeriesReport
 
 MiB = 1024 * 1024
@@ -162,7 +162,7 @@ def _series_section(rep: SeriesReport, n: int, colour: str) -> tuple[str, list[s
     divs = [_div(bars_figure(rep, colour), f"bars-{n}")]
     if rep.tree:
         divs.append(_div(treemap_figure(rep), f"tree-{n}"))
-    highlights = "".join(f'<div class="highlight">&#9650; {_esc(h.message)}</div>' for h in rep.highlights)
+    highlights = "".join(f'<div class="highlight">&#9650; {_esc(highlight_message(h))}</div>' for h in rep.highlights)
     notes = "".join(f"<li>{_esc(x)}</li>" for x in rep.notes)
     base = f", base <code>{_esc(rep.base)}</code> ({_esc(size(rep.base_footprint))})" if rep.base else ""
     body = (f'<section><h2 style="border-color:{colour}">{_esc(rep.name)}</h2>'
@@ -178,7 +178,7 @@ def _comparison(cmp: Comparison) -> str:
              (f"{r.a:.0f}" if r.name == "patches" else size(int(r.a)), r.a),
              (f"{r.b:.0f}" if r.name == "patches" else size(int(r.b)), r.b),
              (ratio_text(r.ratio), r.ratio if r.ratio is not None else -1)] for r in cmp.ratios]
-    return (f'<p class="sentence">{_esc(cmp.sentence)}.</p>'
+    return (f'<p class="sentence">{_esc(comparison_sentence(cmp))}.</p>'
             + _table(["", cmp.a.name, cmp.b.name, "A/B"], rows, numeric={1, 2, 3}))
 
 

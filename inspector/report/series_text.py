@@ -8,7 +8,7 @@ import io
 from typing import Any
 
 from inspector.report.common import markdown_table, size, table
-from inspector.series.compare import ratio_text
+from inspector.report.series_findings import comparison_sentence, highlight_message, ratio_text
 from inspector.series.model import SERIES_SCHEMA_VERSION, Comparison, PatchRow, SeriesReport
 
 ROW_HEADERS = ["#", "date", "label", "kind", "download", "footprint after", "+files", "-files", "~files",
@@ -122,7 +122,7 @@ def series_text(report: SeriesReport, markdown: bool = False) -> str:
         parts += ["", by_category]
     if report.highlights:
         parts += ["", "Sharp churn between close releases:"]
-        parts += [f"- {h.message}" if markdown else f"  ! {h.message}" for h in report.highlights]
+        parts += [f"- {highlight_message(h)}" if markdown else f"  ! {highlight_message(h)}" for h in report.highlights]
     parts += ["", *(f"{'- ' if markdown else '  '}{n}" for n in report.notes)]
     return "\n".join(parts)
 
@@ -141,7 +141,7 @@ def comparison_table(cmp: Comparison, markdown: bool = False) -> str:
 
 def comparison_text(cmp: Comparison, markdown: bool = False) -> str:
     """The sentence, the side-by-side table, then each series in full."""
-    parts = ["# Vendor comparison" if markdown else "Vendor comparison", "", cmp.sentence + ".", "",
+    parts = ["# Vendor comparison" if markdown else "Vendor comparison", "", comparison_sentence(cmp) + ".", "",
              comparison_table(cmp, markdown), "", series_text(cmp.a, markdown), "", series_text(cmp.b, markdown)]
     return "\n".join(parts)
 
@@ -189,6 +189,8 @@ def series_to_dict(report: SeriesReport) -> dict[str, Any]:
     d = _plain(report)
     d["totals"]["kinds"] = dict(report.totals.kinds)
     d["totals"]["reboots"] = dict(report.totals.reboots)
+    for h, plain in zip(report.highlights, d["highlights"], strict=True):
+        plain["message"] = highlight_message(h)
     return d
 
 
@@ -199,7 +201,7 @@ def to_dict(reports: list[SeriesReport], comparison: Comparison | None) -> dict[
         "schema_version": SERIES_SCHEMA_VERSION,
         "series": [series_to_dict(r) for r in reports],
         "comparison": None if comparison is None else {
-            "a": comparison.a.name, "b": comparison.b.name, "sentence": comparison.sentence,
+            "a": comparison.a.name, "b": comparison.b.name, "sentence": comparison_sentence(comparison),
             "ratios": [_plain(r) for r in comparison.ratios],
         },
     }

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inspector.limits import Limits
-from inspector.report.common import size
 from inspector.series.churn import churn_between_inventories, overlay, state_inventory
 from inspector.series.model import (
     FULL,
@@ -259,20 +258,10 @@ def _highlights(rows: Sequence[PatchRow], close_days: int) -> tuple[Highlight, .
         jumped = (prev_delta is not None and c.delta_bytes >= SHARP_DELTA_FACTOR * max(prev_delta, 1)
                   and c.delta_bytes >= SHARP_DELTA_SHARE * base)
         if close and (grew or jumped or r.whole_image_replaced):
-            days = r.days_since_previous or 0
-            parts = [f"{r.label}: " + (f"grew {size(c.growth_bytes)}" if c.growth_bytes > 0 else "churned")
-                     + f" in {days} day{'s' if days != 1 else ''} after {r.previous}"]
-            parts.append(f"replaced {size(c.replaced_bytes)} ({c.churn_ratio:.0%} of the footprint)")
-            if prev_delta:
-                parts.append(f"delta {size(c.delta_bytes)}, {c.delta_bytes / prev_delta:.0f}x the previous patch's")
-            else:
-                parts.append(f"delta {size(c.delta_bytes)}")
-            if c.components:
-                parts.append("top changed: " + ", ".join(f"{x.name} {size(x.replaced_bytes)}"
-                                                         for x in c.components[:3]))
-            out.append(Highlight(label=r.label, previous=r.previous or "", days=days, growth_bytes=c.growth_bytes,
-                                 delta_bytes=c.delta_bytes, replaced_bytes=c.replaced_bytes,
-                                 message="; ".join(parts), top_components=c.components[:3]))
+            out.append(Highlight(label=r.label, previous=r.previous or "", days=r.days_since_previous or 0,
+                                 growth_bytes=c.growth_bytes, delta_bytes=c.delta_bytes,
+                                 replaced_bytes=c.replaced_bytes, churn_ratio=c.churn_ratio,
+                                 previous_delta=prev_delta, top_components=c.components[:3]))
         prev_delta = c.delta_bytes
     return tuple(out)
 

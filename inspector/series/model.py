@@ -10,6 +10,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from inspector.diff.model import ChurnTotals
+
 #: Version of the ``inspector series --json`` schema. Bump on any incompatible change.
 SERIES_SCHEMA_VERSION = 1
 
@@ -93,21 +95,11 @@ class ComponentChurn:
 
 
 @dataclass(frozen=True)
-class PairChurn:
-    """The diff engine's verdict on one patch, reduced to what the series report needs."""
+class PairChurn(ChurnTotals):
+    """The diff engine's totals for one patch (every ``ChurnTotals`` field), plus its top components,
+    whether the diff was complete and what it could not compare."""
 
-    files_added: int
-    files_removed: int
-    files_modified: int
-    files_renamed: int
-    replaced_bytes: int
-    delta_bytes: int
-    delta_skipped: int
-    old_unpacked: int
-    new_unpacked: int
-    growth_bytes: int
-    churn_ratio: float
-    components: tuple[ComponentChurn, ...]  # largest replaced first
+    components: tuple[ComponentChurn, ...] = ()  # largest replaced first
     complete: bool = True
     problems: tuple[str, ...] = ()
 
@@ -161,7 +153,8 @@ class Highlight:
     growth_bytes: int
     delta_bytes: int
     replaced_bytes: int
-    message: str
+    churn_ratio: float  # replaced bytes over the previous footprint
+    previous_delta: int | None  # the previous patch's delta (None: no previous patch compared)
     top_components: tuple[ComponentChurn, ...]
 
 
@@ -225,4 +218,3 @@ class Comparison:
     a: SeriesReport
     b: SeriesReport
     ratios: tuple[Ratio, ...]
-    sentence: str
