@@ -22,6 +22,7 @@ from pathlib import Path
 
 from inspector.limits import Limits
 from inspector.series.churn import churn_between_inventories, overlay, state_inventory
+from inspector.series.grouping import describe, group_by_product
 from inspector.series.model import (
     FULL,
     CategoryChurn,
@@ -69,6 +70,16 @@ class SeriesOptions:
     store: StoreConfig | None = None  # inventory store (None: $INSPECTOR_STORE or the user's cache)
 
 
+def _walk(files: Sequence[Path], opts: SeriesOptions) -> dict[str, ReleaseFacts]:
+    """Facts of every file keyed by ``str(path)``; ``SeriesError`` for a missing file."""
+    for path in files:
+        if not path.is_file():
+            raise SeriesError(f"{path}: no such file")
+    paths = list(dict.fromkeys(files))
+    facts_list = walk_releases(paths, opts.jobs, opts.limits, opts.profile, opts.store)
+    return {str(p): f for p, f in zip(paths, facts_list, strict=True)}
+
+
 def measure_series(spec: SeriesSpec, options: SeriesOptions | None = None) -> SeriesReport:
     """Walk, order and diff the releases of ``spec`` and build its report (rows inside the window only).
 
@@ -78,12 +89,34 @@ def measure_series(spec: SeriesSpec, options: SeriesOptions | None = None) -> Se
     opts = options or SeriesOptions()
     if not spec.releases:
         raise SeriesError(f"{spec.name}: no releases")
-    for path in [*(r.file for r in spec.releases), *([spec.base] if spec.base else [])]:
-        if not path.is_file():
-            raise SeriesError(f"{path}: no such file")
-    paths = [r.file for r in spec.releases] + ([spec.base] if spec.base else [])
-    facts_list = walk_releases(paths, opts.jobs, opts.limits, opts.profile, opts.store)
-    facts = {str(p): f for p, f in zip(paths, facts_list, strict=True)}
+    facts = _walk([r.file for r in spec.releases] + ([spec.base] if spec.base else []), opts)
+    return _measure(spec, facts, opts)
+
+
+def measure_releases(releases: Sequence[ReleaseSpec], options: SeriesOptions | None = None,
+                     name: str = "series", split: bool = True) -> list[SeriesReport]:
+    """Series of release files given without a manifest: one per product found in their metadata.
+
+    Each series is named after its product (package, VIB, ISO volume id, KB family) and files whose
+    metadata names none form one more series called ``name``. With ``split=False`` (one side of a
+    comparison) files of several products are refused: ``SeriesError`` lists the products found.
+    Every file is walked once, whatever the number of series.
+    """
+    opts = options or SeriesOptions()
+    if not releases:
+        raise SeriesError(f"{name}: no releases")
+    facts = _walk([r.file for r in releases], opts)
+    groups = group_by_product(releases, facts, name)
+    if len(groups) > 1 and not split:
+        raise SeriesError(f"{name}: the releases are versions of {len(groups)} products: {describe(groups)}; "
+                          "give the files of one product (or name them in a manifest)")
+    return [_measure(SeriesSpec(name=g.name, releases=g.releases), facts, opts,
+                     g.product.kind if g.product else None) for g in groups]
+
+
+def _measure(spec: SeriesSpec, facts: dict[str, ReleaseFacts], opts: SeriesOptions,
+             product_kind: str | None = None) -> SeriesReport:
+    """The report of ``spec`` from facts already walked (keyed by ``str(path)``)."""
     base_facts = facts[str(spec.base)] if spec.base else None
     ordered, order = order_releases(spec.releases, facts, spec.from_manifest)
     dates = [r.date or (facts[str(r.file)].dates[-1] if facts[str(r.file)].dates else None) for r in ordered]
@@ -104,6 +137,7 @@ def measure_series(spec: SeriesSpec, options: SeriesOptions | None = None) -> Se
     notes = _notes(spec, order, rows)
     return SeriesReport(
         name=spec.name,
+        product_kind=product_kind,
         model=spec.model,
         base=spec.base.name if spec.base else None,
         base_footprint=base_facts.unpacked if base_facts else None,
@@ -215,7 +249,12 @@ def _categories(spec: SeriesSpec, ordered: list[ReleaseSpec], facts: dict[str, R
 
 
 def series_totals(rows: Sequence[PatchRow]) -> SeriesTotals:
-    """Totals over ``rows``: counts, sums, mean and largest patch, per-kind and reboot counts."""
+    """Totals over ``rows``: counts, sums, mean and largest patch, per-kind and reboot counts.
+
+    Both means are over the same patches: those compared with a previous release (or the base), since
+    only they have a delta. A first release with nothing before it is counted in the totals but is not
+    a patch of anything, so it is in neither mean (``mean_over`` says how many patches are).
+    """
     compared = [r for r in rows if r.churn is not None]
     n = len(rows)
     download = sum(r.download for r in rows)
@@ -231,7 +270,7 @@ def series_totals(rows: Sequence[PatchRow]) -> SeriesTotals:
         files_added=sum(r.churn.files_added for r in compared if r.churn),
         files_removed=sum(r.churn.files_removed for r in compared if r.churn),
         files_modified=sum(r.churn.files_modified for r in compared if r.churn),
-        mean_download=download / n if n else 0.0,
+        mean_download=sum(r.download for r in compared) / len(compared) if compared else 0.0,
         largest_download=max(((r.label, r.download) for r in rows), key=lambda p: p[1], default=None),
         mean_delta=delta / len(compared) if compared else 0.0,
         largest_delta=max(((r.label, r.churn.delta_bytes) for r in compared if r.churn),
@@ -240,6 +279,7 @@ def series_totals(rows: Sequence[PatchRow]) -> SeriesTotals:
         reboots=tuple((k, reboots.get(k, 0)) for k in ("yes", "no", "unknown")),
         whole_image_replaced=sum(1 for r in rows if r.whole_image_replaced),
         not_compared=n - len(compared),
+        mean_over=len(compared),
     )
 
 
