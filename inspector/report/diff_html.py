@@ -91,7 +91,8 @@ def components_figure(result: DiffResult, top: int) -> object | None:
                     hovertemplate="%{customdata[0]}<br>" + label + " %{customdata[1]}<extra></extra>")
     fig.update_layout(barmode="group", xaxis_title=unit)
     fig.update_yaxes(tickmode="array", tickvals=y, ticktext=ticks, automargin=False)
-    layout(fig, f"Replaced, delta and growth per component ({unit})", height=120 + 26 * len(comps), margin={"l": 210, "b": 50})
+    layout(fig, f"Replaced, delta and growth per component ({unit})", height=120 + 26 * len(comps),
+           margin={"l": 210, "b": 50})
     return fig
 
 
