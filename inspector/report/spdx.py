@@ -43,6 +43,13 @@ def _elements(inv: Inventory) -> Iterator[tuple[int, Entry]]:
             yield n, e
 
 
+def supplier(text: str) -> str:
+    """An SPDX supplier: ``Name <mail>`` (Debian's Maintainer field) as ``Organization: Name (mail)``."""
+    name, _, mail = text.partition("<")
+    mail = mail.rstrip("> ").strip()
+    return f"Organization: {name.strip()}" + (f" ({mail})" if mail else "")
+
+
 def _package(n: int, e: Entry, finder: PackageFinder) -> dict[str, Any]:
     pkg = finder.see(e)
     opened = bool(e.container and e.opened)
@@ -58,7 +65,7 @@ def _package(n: int, e: Entry, finder: PackageFinder) -> dict[str, Any]:
         if pkg.version:
             out["versionInfo"] = pkg.version
         if pkg.supplier:
-            out["supplier"] = f"Organization: {pkg.supplier}"
+            out["supplier"] = supplier(pkg.supplier)
         out["externalRefs"] = [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl",
                                 "referenceLocator": pkg.purl}]
     if e.sha256:
