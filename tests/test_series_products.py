@@ -10,7 +10,7 @@ import pytest
 
 from fixtures import products as fx
 from inspector.series.engine import SeriesError, SeriesOptions, measure_releases, release_specs
-from inspector.series.identity import common_words, kb_family
+from inspector.series.identity import common_words, family_key, kb_family
 from inspector.series.release_dates import changelog_date, debian_changelog_date, iso_volume_date
 from tests.conftest import require_tool
 
@@ -122,3 +122,20 @@ def test_kb_family_drops_the_kb_number_and_catalog_hash():
 
 def test_iso_series_name_is_the_words_every_volume_id_shares():
     assert common_words(["Debian 12.5.0 amd64 n", "Debian 12.6.0 amd64 n"]) == "Debian amd64 n"
+
+
+def test_patch_depots_of_one_image_profile_family_are_one_series(built):
+    files = built("esxi-depot-series")
+    reports = measure_releases(release_specs(files), SeriesOptions(), name="depots")
+    assert [(r.name, r.product_kind, len(r.rows)) for r in reports] == [("ESXi 8.0.3 standard", "bundle", len(files))]
+
+
+def test_installer_isos_are_one_series_named_by_their_shared_volume_id_words(built):
+    files = built("esxi-iso-series")
+    reports = measure_releases(release_specs(files), SeriesOptions(), name="isos")
+    assert [(r.name, r.product_kind, len(r.rows)) for r in reports] == [("ESXI 8.0.3 STANDARD", "iso", len(files))]
+    assert "ISO volume creation date" in reports[0].order.detail
+
+
+def test_family_key_keeps_the_words_without_digits():
+    assert family_key("ESXi-8.0U3b-24280767-standard") == family_key("ESXI 8.0.3 A STANDARD") == "esxi standard"

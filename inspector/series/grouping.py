@@ -47,7 +47,7 @@ def group_by_product(releases: Sequence[ReleaseSpec], facts: Mapping[str, Releas
             groups.append(ProductGroup(fallback, None, tuple(members)))
             continue
         first = products[0]
-        name = common_words([p.name for p in products]) if first.kind == "iso" else first.name
+        name = common_words([p.name for p in products]) if first.kind in ("iso", "bundle") else first.name
         groups.append(ProductGroup(name, first, _labelled(members, products)))
     names = [g.name for g in groups]
     out = []

@@ -10,9 +10,9 @@ kind          product name (and grouping key)            version
 ============  =========================================  ==============================================
 ``deb``       control ``Package`` (key adds the arch)     control ``Version``
 ``vib``       descriptor ``<name>``                      descriptor ``<version>``
-``bundle``    image profile name without its build       -
-              numbers, else the one VIB / bulletin family
-``iso``       volume id with version numbers masked      -
+``bundle``    image profile name (key: its words without   -
+              digits), else the one VIB / bulletin family
+``iso``       volume id (key: its words without digits)  -
 ``msu``       "Applies to" + architecture, else the      KB number
               file name without its KB number and hash
 ============  =========================================  ==============================================
@@ -30,8 +30,14 @@ from inspector.series.model import Product
 _KB = re.compile(r"[-_.]?kb\d{5,8}", re.IGNORECASE)
 _HASH_SUFFIX = re.compile(r"_[0-9a-f]{32,64}$", re.IGNORECASE)
 _DIGITS = re.compile(r"\d+")
-_BUILD = re.compile(r"[-_.]\d{6,}(?=[-_.]|$)")  # build numbers and yyyymmdd stamps inside a name
 _SEPARATORS = re.compile(r"[-_. ]+")
+
+
+def family_key(name: str) -> str:
+    """The words of a name that stay the same from release to release: tokens without digits, longer than
+    one letter (``ESXi-8.0U3b-24280767-standard`` and ``ESXI 8.0.3 A STANDARD`` -> ``esxi standard``)."""
+    words = [w.lower() for w in _SEPARATORS.split(name) if len(w) > 1 and not any(c.isdigit() for c in w)]
+    return " ".join(words) or _DIGITS.sub("#", name.lower())
 
 
 def _text(value: Any) -> str | None:
@@ -62,18 +68,16 @@ def _bundle(meta: Mapping[str, Any]) -> Product | None:
     profiles = depot.get("image_profiles") or []
     names = [_text(p.get("name")) for p in profiles if isinstance(p, Mapping)]
     if names and names[0]:
-        family = _BUILD.sub("", names[0])
-        return Product("bundle", family, f"bundle:{family.lower()}")
+        return Product("bundle", names[0], f"bundle:{family_key(names[0])}")
     bulletins = [b for b in depot.get("bulletins") or [] if isinstance(b, Mapping)]
     vibs = {str(v) for b in bulletins for v in b.get("vibs") or []}
     if len(vibs) == 1:  # a driver bundle: the one VIB it ships names it (VIB ids end in their version)
         vib = next(iter(vibs)).split("_")
         name = vib[2] if len(vib) >= 4 else vib[0]
         return Product("bundle", name, f"bundle:{name.lower()}")
-    ids = {_BUILD.sub("", str(b.get("id"))) for b in bulletins if _text(b.get("id"))}
-    if len(ids) == 1:
-        family = ids.pop()
-        return Product("bundle", family, f"bundle:{family.lower()}")
+    ids = sorted({str(b.get("id")) for b in bulletins if _text(b.get("id"))})
+    if ids and len({family_key(i) for i in ids}) == 1:
+        return Product("bundle", ids[0], f"bundle:{family_key(ids[0])}")
     return None
 
 
@@ -81,7 +85,7 @@ def _iso(meta: Mapping[str, Any]) -> Product | None:
     volume = _text(meta.get("volume_id"))
     if volume is None:
         return None
-    return Product("iso", volume, "iso:" + _DIGITS.sub("#", volume.lower()))
+    return Product("iso", volume, f"iso:{family_key(volume)}")
 
 
 def kb_family(file_name: str) -> str:
