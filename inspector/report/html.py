@@ -70,7 +70,7 @@ def bars_figure(rep: SeriesReport, colour: str) -> object:
     fig.add_bar(name="replaced", x=x, y=[(r.churn.replaced_bytes if r.churn else 0) / MiB for r in rep.rows],
                 marker_color="#d5d8dc", customdata=labels,
                 hovertemplate="%{customdata}<br>replaced %{y:.2f} MiB<extra></extra>")
-    fig.updatelayout(barmode="group", yaxis_title="MiB")
+    fig.update_layout(barmode="group", yaxis_title="MiB")
     layout(fig, "Download vs delta per patch")
     _category_axis(fig, labels)
     return fig
@@ -98,7 +98,7 @@ def cumulative_figure(reports: list[SeriesReport]) -> object:
         fig.add_scatter(name=f"{name} delta", x=x, y=delta, mode="lines", line_shape="hv",
                         line={"color": colour, "width": 1.5, "dash": "dot"}, text=labels,
                         hovertemplate="%{text} (%{x})<br>%{y:.2f} MiB delta<extra></extra>")
-    fig.updatelayout(yaxis_title="MiB (cumulative)")
+    fig.update_layout(yaxis_title="MiB (cumulative)")
     layout(fig, "Cumulative patch footprint over time")
     return fig
 
@@ -116,13 +116,13 @@ def treemap_figure(rep: SeriesReport) -> object:
         texttemplate="%{label}<br>%{customdata}",
     ))
     layout(fig, "Footprint treemap", height=TREEMAP_HEIGHT)
-    fig.updatelayout(treemapcolorway=["#2e86c1", "#28b463", "#f39c12", "#8e44ad", "#16a085", "#d35400",
+    fig.update_layout(treemapcolorway=["#2e86c1", "#28b463", "#f39c12", "#8e44ad", "#16a085", "#d35400",
                                        "#7f8c8d", "#c0392b"])
-    fig.updatelayout(margin={"l": 10, "r": 10, "t": 50, "b": 10, "autoexpand": False})
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 50, "b": 10, "autoexpand": False})
     return fig
 
 
-def rowstable(rep: SeriesReport) -> str:
+def rows_table(rep: SeriesReport) -> str:
     """The per-patch table with raw byte counts as sort keys."""
     rows = []
     for r in rep.rows:
@@ -143,7 +143,7 @@ def rowstable(rep: SeriesReport) -> str:
     return table(series_text.ROW_HEADERS, rows, numeric={0, 4, 5, 6, 7, 8, 9, 10}, clip=frozenset({2}))
 
 
-def categoriestable(rep: SeriesReport) -> str:
+def categories_table(rep: SeriesReport) -> str:
     """Replaced bytes per patch and profile category (``--profile``); empty without a profile."""
     churn = series_text.category_churn(rep)
     if churn is None:
@@ -171,8 +171,8 @@ def _series_section(rep: SeriesReport, n: int, colour: str) -> tuple[str, list[s
     base = f", base <code>{esc(rep.base)}</code> ({esc(size(rep.base_footprint))})" if rep.base else ""
     body = (f'<section><h2 style="border-color:{colour}">{esc(rep.name)}</h2>'
             f"<p class=\"sub\">{esc(rep.model)} images{base}; {esc(series_text.window_text(rep))}</p>"
-            f"{highlights}{divs[0]}<div class=\"wide\">{rowstable(rep)}</div>"
-            f'<div class="cols">{_totals(rep)}<ul class="notes">{notes}</ul></div>{categoriestable(rep)}'
+            f"{highlights}{divs[0]}<div class=\"wide\">{rows_table(rep)}</div>"
+            f'<div class="cols">{_totals(rep)}<ul class="notes">{notes}</ul></div>{categories_table(rep)}'
             + (f'<p class="sub">{esc(rep.tree_caption)}</p>' if rep.tree else "")
             + f"{''.join(divs[1:])}</section>")
     return body, divs
