@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from fixtures import scenario as sc
 from inspector.cli import app
+from inspector.report.series_findings import comparison_sentence, highlight_message
 from inspector.series.compare import compare
 from inspector.series.engine import SeriesOptions, measure_series
 from inspector.series.manifest import load_manifest
@@ -56,8 +57,9 @@ def test_download_ratio_and_sentence(measured, scenario_dir):
     ratios = {r.name: r for r in cmp.ratios}
     assert ratios["total download"].ratio == pytest.approx(da / db)
     assert ratios["patches"].ratio == pytest.approx(13 / 26)
-    assert cmp.sentence.startswith("Vendor A shipped 13 patches, ")
-    assert f"Vendor A's patch footprint is {da / db:.0f}x Vendor B's" in cmp.sentence
+    sentence = comparison_sentence(cmp)
+    assert sentence.startswith("Vendor A shipped 13 patches, ")
+    assert f"Vendor A's patch footprint is {da / db:.0f}x Vendor B's" in sentence
 
 
 def test_full_image_footprint_after_each_patch_matches_the_tree(measured):
@@ -117,7 +119,8 @@ def test_close_rebuild_is_the_only_highlight(measured):
     assert h.days == 3
     added = sum(rebuild.sizes.values())
     assert h.growth_bytes == added + len(sc.a_notes(3)) - len(sc.a_notes(2))
-    assert "grew" in h.message and "in 3 days" in h.message
+    message = highlight_message(h)
+    assert "grew" in message and "in 3 days" in message
     assert h.top_components
     assert b.highlights == ()
 

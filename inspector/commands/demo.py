@@ -32,6 +32,7 @@ def demo(
     """
     from fixtures.registry import build
     from inspector.report import series_text
+    from inspector.report.series_findings import comparison_sentence, highlight_message
     from inspector.series.compare import compare
     from inspector.series.engine import SeriesOptions, measure_series
     from inspector.series.manifest import load_manifest
@@ -54,12 +55,12 @@ def demo(
     cmp = compare(a, b)
     typer.echo(f"Scenario built in {manifest.parent} ({len(files) - 1} files; manifest {manifest.name})")
     typer.echo("")
-    typer.echo(cmp.sentence + ".")
+    typer.echo(comparison_sentence(cmp) + ".")
     typer.echo("")
     typer.echo(series_text.comparison_table(cmp))
     for rep in (a, b):
         for h in rep.highlights:
-            typer.echo(f"\n! {h.message}")
+            typer.echo(f"\n! {highlight_message(h)}")
     if html is not None:
         from inspector.report.html import write_html
 

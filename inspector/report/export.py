@@ -17,6 +17,7 @@ from typing import Any
 
 from inspector import __version__
 from inspector.model import NEST, Entry, EntryKind, Inventory
+from inspector.report.purl import PackageFinder
 
 CYCLONEDX_SPEC = "1.5"
 
@@ -55,7 +56,10 @@ def to_cyclonedx(inv: Inventory, *, serial: str | None = None, timestamp: float 
     root = inv.root
     comps: dict[str, dict[str, Any]] = {root.path: _component(root)}
     top: list[dict[str, Any]] = []
+    finder = PackageFinder()  # purls of the packages recognised (deb, rpm, wheel/sdist, npm, VIB)
+    finder.see(root)
     for e in inv.entries[1:]:
+        finder.see(e)
         if e.kind is EntryKind.DIR:
             continue
         comp = _component(e)
@@ -66,6 +70,11 @@ def to_cyclonedx(inv: Inventory, *, serial: str | None = None, timestamp: float 
             top.append(comp)
         else:
             holder.setdefault("components", []).append(comp)
+    for pkg in finder.packages():
+        if pkg.path in comps:
+            comps[pkg.path]["purl"] = pkg.purl
+            if pkg.version:
+                comps[pkg.path]["version"] = pkg.version
     when = time.gmtime(timestamp if timestamp is not None else time.time())
     return {
         "bomFormat": "CycloneDX",

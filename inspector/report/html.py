@@ -1,47 +1,57 @@
 """The series report as ONE self-contained HTML file: plotly charts (library inlined), sortable tables.
 
-Opens offline: plotly.js is embedded once, inline, and no other resource is fetched. A small inline
-script records any script error and, once the charts are drawn, sets ``data-charts`` (number of charts
-with a non-empty SVG) and ``data-errors`` on the ``<html>`` element, which tests read from the DOM.
+Opens offline (see ``html_page`` for the page, its inlined plotly.js and the self-checks tests read).
 """
 
 from __future__ import annotations
 
-import html as _html
-from importlib import resources
+import itertools
+import os
 from pathlib import Path
 
-from inspector import __version__
 from inspector.report import series_text
 from inspector.report.common import size
-from inspector.series.compare import ratio_text
+from inspector.report.html_page import (
+    CHART_HEIGHT,
+    SHORT_LABEL,
+    TREEMAP_HEIGHT,
+    MiB,
+    div,
+    esc,
+    layout,
+    page,
+    short_label,
+    table,
+)
+from inspector.report.series_findings import comparison_sentence, highlight_message, ratio_text
 from inspector.series.model import Comparison, SeriesReport
 
-MiB = 1024 * 1024
 _COLOURS = ("#c0392b", "#2471a3")  # vendor A, vendor B
-_CONFIG = {"displaylogo": False, "responsive": True}
 
 
-def _esc(text: object) -> str:
-    return _html.escape(str(text), quote=True)
+def axis_labels(labels: list[str], limit: int = SHORT_LABEL) -> list[str]:
+    """Tick labels for a series' patches: what tells them apart, at most ``limit`` characters.
+
+    Labels that already fit are kept. Long ones (file names) lose the prefix and suffix they all share,
+    cut at a field separator (``openssh-client_9.2p1-2+deb12u1_amd64.deb`` -> ``9.2p1-2+deb12u1``), then
+    are shortened in the middle; if that would make two ticks equal, each is only shortened.
+    """
+    if len(labels) < 2 or all(len(x) <= limit for x in labels):
+        return [short_label(x, limit) for x in labels]
+    prefix = os.path.commonprefix(labels)
+    suffix = os.path.commonprefix([x[::-1] for x in labels])[::-1]
+    cut_head = next((prefix.rindex(s) + 1 for s in ("_", " ", "-") if s in prefix), 0)
+    cut_tail = next((len(suffix) - suffix.index(s) for s in ("_", " ", "-", ".") if s in suffix), 0)
+    core = [x[cut_head:len(x) - cut_tail] if len(x) - cut_tail > cut_head else x for x in labels]
+    out = [short_label(x, limit) for x in core]
+    return out if len(set(out)) == len(set(labels)) else [short_label(x, limit) for x in labels]
 
 
-def _template(name: str) -> str:
-    return resources.files("inspector.report").joinpath("templates", name).read_text(encoding="utf-8")
-
-
-def _div(fig: object, div_id: str) -> str:
-    import plotly.io as pio
-
-    return pio.to_html(fig, include_plotlyjs=False, full_html=False, div_id=div_id, config=_CONFIG)
-
-
-def _layout(fig: object, title: str, height: int = 380) -> None:
-    fig.update_layout(  # type: ignore[attr-defined]
-        title={"text": title, "x": 0.01, "font": {"size": 15}}, height=height, template="plotly_white",
-        margin={"l": 60, "r": 20, "t": 50, "b": 60},
-        legend={"orientation": "h", "y": 1.0, "x": 1.0, "xanchor": "right", "yanchor": "bottom"},
-        font={"family": "system-ui, -apple-system, Segoe UI, sans-serif", "size": 12},
+def _category_axis(fig: object, labels: list[str]) -> None:
+    """Patches on the x axis by position, ticks showing short labels (distinct labels never merge)."""
+    fig.update_xaxes(  # type: ignore[attr-defined]
+        tickmode="array", tickvals=list(range(len(labels))), ticktext=axis_labels(labels),
+        tickangle=0 if len(labels) <= 8 else -35, automargin=False,
     )
 
 
@@ -50,15 +60,19 @@ def bars_figure(rep: SeriesReport, colour: str) -> object:
     import plotly.graph_objects as go
 
     labels = [r.label for r in rep.rows]
+    x = list(range(len(labels)))
     fig = go.Figure()
-    fig.add_bar(name="download", x=labels, y=[r.download / MiB for r in rep.rows], marker_color=colour,
-                hovertemplate="%{x}<br>download %{y:.2f} MiB<extra></extra>")
-    fig.add_bar(name="delta", x=labels, y=[(r.churn.delta_bytes if r.churn else 0) / MiB for r in rep.rows],
-                marker_color="#7f8c8d", hovertemplate="%{x}<br>delta %{y:.2f} MiB<extra></extra>")
-    fig.add_bar(name="replaced", x=labels, y=[(r.churn.replaced_bytes if r.churn else 0) / MiB for r in rep.rows],
-                marker_color="#d5d8dc", hovertemplate="%{x}<br>replaced %{y:.2f} MiB<extra></extra>")
-    fig.update_layout(barmode="group", yaxis_title="MiB", xaxis_tickangle=-45)
-    _layout(fig, f"{rep.name}: download vs delta per patch")
+    fig.add_bar(name="download", x=x, y=[r.download / MiB for r in rep.rows], marker_color=colour,
+                customdata=labels, hovertemplate="%{customdata}<br>download %{y:.2f} MiB<extra></extra>")
+    fig.add_bar(name="delta", x=x, y=[(r.churn.delta_bytes if r.churn else 0) / MiB for r in rep.rows],
+                marker_color="#7f8c8d", customdata=labels,
+                hovertemplate="%{customdata}<br>delta %{y:.2f} MiB<extra></extra>")
+    fig.add_bar(name="replaced", x=x, y=[(r.churn.replaced_bytes if r.churn else 0) / MiB for r in rep.rows],
+                marker_color="#d5d8dc", customdata=labels,
+                hovertemplate="%{customdata}<br>replaced %{y:.2f} MiB<extra></extra>")
+    fig.update_layout(barmode="group", yaxis_title="MiB")
+    layout(fig, "Download vs delta per patch")
+    _category_axis(fig, labels)
     return fig
 
 
@@ -67,7 +81,7 @@ def cumulative_figure(reports: list[SeriesReport]) -> object:
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    for rep, colour in zip(reports, _COLOURS, strict=False):
+    for rep, colour in zip(reports, itertools.cycle(_COLOURS)):
         rows = [r for r in rep.rows if r.date is not None] or list(rep.rows)
         x = [r.date.isoformat() if r.date else r.label for r in rows]
         down, delta, a, d = [], [], 0, 0
@@ -77,14 +91,15 @@ def cumulative_figure(reports: list[SeriesReport]) -> object:
             down.append(a / MiB)
             delta.append(d / MiB)
         labels = [r.label for r in rows]
-        fig.add_scatter(name=f"{rep.name} download", x=x, y=down, mode="lines+markers", line_shape="hv",
+        name = short_label(rep.name, 28)
+        fig.add_scatter(name=f"{name} download", x=x, y=down, mode="lines+markers", line_shape="hv",
                         line={"color": colour, "width": 2.5}, text=labels,
                         hovertemplate="%{text} (%{x})<br>%{y:.2f} MiB downloaded<extra></extra>")
-        fig.add_scatter(name=f"{rep.name} delta", x=x, y=delta, mode="lines", line_shape="hv",
+        fig.add_scatter(name=f"{name} delta", x=x, y=delta, mode="lines", line_shape="hv",
                         line={"color": colour, "width": 1.5, "dash": "dot"}, text=labels,
                         hovertemplate="%{text} (%{x})<br>%{y:.2f} MiB delta<extra></extra>")
     fig.update_layout(yaxis_title="MiB (cumulative)")
-    _layout(fig, "Cumulative patch footprint over time")
+    layout(fig, "Cumulative patch footprint over time")
     return fig
 
 
@@ -100,23 +115,11 @@ def treemap_figure(rep: SeriesReport) -> object:
         hovertemplate="%{label}<br>%{customdata}<br>%{percentRoot:.1%} of the footprint<extra></extra>",
         texttemplate="%{label}<br>%{customdata}",
     ))
-    _layout(fig, f"Footprint treemap: {rep.tree_caption}", height=460)
+    layout(fig, "Footprint treemap", height=TREEMAP_HEIGHT)
     fig.update_layout(treemapcolorway=["#2e86c1", "#28b463", "#f39c12", "#8e44ad", "#16a085", "#d35400",
                                        "#7f8c8d", "#c0392b"])
-    fig.update_layout(margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 50, "b": 10, "autoexpand": False})
     return fig
-
-
-def _table(headers: list[str], rows: list[list[tuple[str, object]]], numeric: set[int]) -> str:
-    """A sortable table: each cell is (shown text, sort key)."""
-    head = "".join(f'<th class="{"num" if i in numeric else ""}" title="click to sort">{_esc(h)}</th>'
-                   for i, h in enumerate(headers))
-    body = []
-    for row in rows:
-        cells = "".join(f'<td class="{"num" if i in numeric else ""}" data-sort="{_esc(key)}">{_esc(text)}</td>'
-                        for i, (text, key) in enumerate(row))
-        body.append(f"<tr>{cells}</tr>")
-    return f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 
 def rows_table(rep: SeriesReport) -> str:
@@ -137,7 +140,7 @@ def rows_table(rep: SeriesReport) -> str:
             (series_text.flags(r, rep), series_text.flags(r, rep)),
         ]
         rows.append(cells)
-    return _table(series_text.ROW_HEADERS, rows, numeric={0, 4, 5, 6, 7, 8, 9, 10})
+    return table(series_text.ROW_HEADERS, rows, numeric={0, 4, 5, 6, 7, 8, 9, 10}, clip=frozenset({2}))
 
 
 def categories_table(rep: SeriesReport) -> str:
@@ -150,26 +153,28 @@ def categories_table(rep: SeriesReport) -> str:
         [(label, label), *((size(v) if v else "-", v) for v in values)] for label, values in per_patch
     ]
     rows.append([("footprint after last", "~"), *((size(v), v) for v in last)])
-    table = _table(["replaced by category", *names], rows, numeric=set(range(1, len(names) + 1)))
-    return f'<div class="wide">{table}</div>'
+    grid = table(["replaced by category", *names], rows, numeric=set(range(1, len(names) + 1)),
+                 clip=frozenset({0}))
+    return f'<div class="wide">{grid}</div>'
 
 
 def _totals(rep: SeriesReport) -> str:
-    return "<pre class=\"totals\">" + _esc("\n".join(series_text.totals_lines(rep))) + "</pre>"
+    return "<pre class=\"totals\">" + esc("\n".join(series_text.totals_lines(rep))) + "</pre>"
 
 
 def _series_section(rep: SeriesReport, n: int, colour: str) -> tuple[str, list[str]]:
-    divs = [_div(bars_figure(rep, colour), f"bars-{n}")]
+    divs = [div(bars_figure(rep, colour), f"bars-{n}")]
     if rep.tree:
-        divs.append(_div(treemap_figure(rep), f"tree-{n}"))
-    highlights = "".join(f'<div class="highlight">&#9650; {_esc(h.message)}</div>' for h in rep.highlights)
-    notes = "".join(f"<li>{_esc(x)}</li>" for x in rep.notes)
-    base = f", base <code>{_esc(rep.base)}</code> ({_esc(size(rep.base_footprint))})" if rep.base else ""
-    body = (f'<section><h2 style="border-color:{colour}">{_esc(rep.name)}</h2>'
-            f"<p class=\"sub\">{_esc(rep.model)} images{base}; {_esc(series_text.window_text(rep))}</p>"
+        divs.append(div(treemap_figure(rep), f"tree-{n}"))
+    highlights = "".join(f'<div class="highlight">&#9650; {esc(highlight_message(h))}</div>' for h in rep.highlights)
+    notes = "".join(f"<li>{esc(x)}</li>" for x in rep.notes)
+    base = f", base <code>{esc(rep.base)}</code> ({esc(size(rep.base_footprint))})" if rep.base else ""
+    body = (f'<section><h2 style="border-color:{colour}">{esc(rep.name)}</h2>'
+            f"<p class=\"sub\">{esc(rep.model)} images{base}; {esc(series_text.window_text(rep))}</p>"
             f"{highlights}{divs[0]}<div class=\"wide\">{rows_table(rep)}</div>"
             f'<div class="cols">{_totals(rep)}<ul class="notes">{notes}</ul></div>{categories_table(rep)}'
-            f"{''.join(divs[1:])}</section>")
+            + (f'<p class="sub">{esc(rep.tree_caption)}</p>' if rep.tree else "")
+            + f"{''.join(divs[1:])}</section>")
     return body, divs
 
 
@@ -178,32 +183,32 @@ def _comparison(cmp: Comparison) -> str:
              (f"{r.a:.0f}" if r.name == "patches" else size(int(r.a)), r.a),
              (f"{r.b:.0f}" if r.name == "patches" else size(int(r.b)), r.b),
              (ratio_text(r.ratio), r.ratio if r.ratio is not None else -1)] for r in cmp.ratios]
-    return (f'<p class="sentence">{_esc(cmp.sentence)}.</p>'
-            + _table(["", cmp.a.name, cmp.b.name, "A/B"], rows, numeric={1, 2, 3}))
+    return (f'<p class="sentence">{esc(comparison_sentence(cmp))}.</p>'
+            + table(["", cmp.a.name, cmp.b.name, "A/B"], rows, numeric={1, 2, 3}))
 
 
 def render_html(reports: list[SeriesReport], comparison: Comparison | None) -> str:
     """The whole report as one HTML string (plotly.js inlined once)."""
-    from plotly.offline import get_plotlyjs
-
-    title = (f"{comparison.a.name} vs {comparison.b.name}" if comparison else reports[0].name) + " - patch series"
+    if comparison is not None:
+        title = f"{comparison.a.name} vs {comparison.b.name} - patch series"
+    elif len(reports) == 1:
+        title = f"{reports[0].name} - patch series"
+    else:
+        title = f"{len(reports)} patch series: " + ", ".join(short_label(r.name, 28) for r in reports)
     sections = []
     if comparison is not None:
         sections.append(f"<section><h2>Comparison</h2>{_comparison(comparison)}"
-                        f"{_div(cumulative_figure(reports), 'cumulative')}</section>")
+                        f"{div(cumulative_figure(reports), 'cumulative')}</section>")
     else:
-        sections.append(f"<section>{_div(cumulative_figure(reports), 'cumulative')}</section>")
-    for n, (rep, colour) in enumerate(zip(reports, _COLOURS, strict=False)):
+        sections.append(f"<section>{div(cumulative_figure(reports), 'cumulative')}</section>")
+    for n, (rep, colour) in enumerate(zip(reports, itertools.cycle(_COLOURS))):
         sections.append(_series_section(rep, n, colour)[0])
-    page = _template("series.html")
-    return (page.replace("{{title}}", _esc(title))
-            .replace("{{style}}", _template("report.css"))
-            .replace("{{plotlyjs}}", get_plotlyjs().replace("</script", "<\\/script"))
-            .replace("{{script}}", _template("report.js"))
-            .replace("{{version}}", _esc(__version__))
-            .replace("{{body}}", "\n".join(sections)))
+    return page(title, sections)
 
 
 def write_html(path: Path, reports: list[SeriesReport], comparison: Comparison | None) -> None:
     """Write the self-contained report to ``path``."""
     path.write_text(render_html(reports, comparison), encoding="utf-8")
+
+
+__all__ = ["CHART_HEIGHT", "SHORT_LABEL", "TREEMAP_HEIGHT", "axis_labels", "render_html", "short_label", "write_html"]

@@ -8,7 +8,7 @@ import io
 from typing import Any
 
 from inspector.report.common import count, markdown_table, size, table, wrap
-from inspector.series.compare import ratio_text
+from inspector.report.series_findings import comparison_sentence, highlight_message, ratio_text
 from inspector.series.model import SERIES_SCHEMA_VERSION, Comparison, PatchRow, SeriesReport
 
 ROW_HEADERS = ["#", "date", "label", "kind", "download", "footprint after", "+files", "-files", "~files",
@@ -125,7 +125,7 @@ def series_text(report: SeriesReport, markdown: bool = False, width: int | None 
         parts += ["", by_category]
     if report.highlights:
         parts += ["", "Sharp churn between close releases:"]
-        parts += [f"- {h.message}" if markdown else wrap(f"  ! {h.message}", width, "    ")
+        parts += [f"- {highlight_message(h)}" if markdown else wrap(f"  ! {highlight_message(h)}", width, "    ")
                   for h in report.highlights]
     parts += ["", *(f"- {n}" if markdown else wrap(f"  {n}", width, "    ") for n in report.notes)]
     return "\n".join(parts)
@@ -145,7 +145,8 @@ def comparison_table(cmp: Comparison, markdown: bool = False) -> str:
 
 def comparison_text(cmp: Comparison, markdown: bool = False, width: int | None = None) -> str:
     """The sentence, the side-by-side table, then each series in full."""
-    parts = ["# Vendor comparison" if markdown else "Vendor comparison", "", wrap(cmp.sentence + ".", width), "",
+    parts = ["# Vendor comparison" if markdown else "Vendor comparison", "",
+             wrap(comparison_sentence(cmp) + ".", width), "",
              comparison_table(cmp, markdown), "", series_text(cmp.a, markdown, width), "",
              series_text(cmp.b, markdown, width)]
     return "\n".join(parts)
@@ -194,6 +195,8 @@ def series_to_dict(report: SeriesReport) -> dict[str, Any]:
     d = _plain(report)
     d["totals"]["kinds"] = dict(report.totals.kinds)
     d["totals"]["reboots"] = dict(report.totals.reboots)
+    for h, plain in zip(report.highlights, d["highlights"], strict=True):
+        plain["message"] = highlight_message(h)
     return d
 
 
@@ -204,7 +207,7 @@ def to_dict(reports: list[SeriesReport], comparison: Comparison | None) -> dict[
         "schema_version": SERIES_SCHEMA_VERSION,
         "series": [series_to_dict(r) for r in reports],
         "comparison": None if comparison is None else {
-            "a": comparison.a.name, "b": comparison.b.name, "sentence": comparison.sentence,
+            "a": comparison.a.name, "b": comparison.b.name, "sentence": comparison_sentence(comparison),
             "ratios": [_plain(r) for r in comparison.ratios],
         },
     }

@@ -8,10 +8,12 @@ leaf files, keyed by their path inside their innermost container.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 
 from inspector.diff import DiffResult, diff_images, diff_inventories
+from inspector.diff.model import ChurnTotals
 from inspector.limits import Limits
 from inspector.model import NEST, Entry, EntryKind, Inventory
 from inspector.series.model import ComponentChurn, Leaf, PairChurn
@@ -39,17 +41,7 @@ def reduce_result(result: DiffResult) -> PairChurn:
     t = result.totals
     comps = sorted(result.components, key=lambda c: (-c[1].replaced_bytes, c[0]))
     return PairChurn(
-        files_added=t.files_added,
-        files_removed=t.files_removed,
-        files_modified=t.files_modified,
-        files_renamed=t.files_renamed,
-        replaced_bytes=t.replaced_bytes,
-        delta_bytes=t.delta_bytes,
-        delta_skipped=t.delta_skipped,
-        old_unpacked=t.old_unpacked,
-        new_unpacked=t.new_unpacked,
-        growth_bytes=t.growth_bytes,
-        churn_ratio=t.churn_ratio,
+        **{f.name: getattr(t, f.name) for f in dataclasses.fields(ChurnTotals)},
         components=tuple(
             ComponentChurn(name, c.replaced_bytes, c.delta_bytes, c.growth_bytes)
             for name, c in comps[:TOP_COMPONENTS] if c.replaced_bytes or c.growth_bytes

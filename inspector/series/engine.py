@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inspector.limits import Limits
-from inspector.report.common import size
 from inspector.series.churn import churn_between_inventories, overlay, state_inventory
+from inspector.series.grouping import describe, group_by_product
 from inspector.series.model import (
     FULL,
     CategoryChurn,
@@ -70,6 +70,16 @@ class SeriesOptions:
     store: StoreConfig | None = None  # inventory store (None: $INSPECTOR_STORE or the user's cache)
 
 
+def _walk(files: Sequence[Path], opts: SeriesOptions) -> dict[str, ReleaseFacts]:
+    """Facts of every file keyed by ``str(path)``; ``SeriesError`` for a missing file."""
+    for path in files:
+        if not path.is_file():
+            raise SeriesError(f"{path}: no such file")
+    paths = list(dict.fromkeys(files))
+    facts_list = walk_releases(paths, opts.jobs, opts.limits, opts.profile, opts.store)
+    return {str(p): f for p, f in zip(paths, facts_list, strict=True)}
+
+
 def measure_series(spec: SeriesSpec, options: SeriesOptions | None = None) -> SeriesReport:
     """Walk, order and diff the releases of ``spec`` and build its report (rows inside the window only).
 
@@ -79,12 +89,34 @@ def measure_series(spec: SeriesSpec, options: SeriesOptions | None = None) -> Se
     opts = options or SeriesOptions()
     if not spec.releases:
         raise SeriesError(f"{spec.name}: no releases")
-    for path in [*(r.file for r in spec.releases), *([spec.base] if spec.base else [])]:
-        if not path.is_file():
-            raise SeriesError(f"{path}: no such file")
-    paths = [r.file for r in spec.releases] + ([spec.base] if spec.base else [])
-    facts_list = walk_releases(paths, opts.jobs, opts.limits, opts.profile, opts.store)
-    facts = {str(p): f for p, f in zip(paths, facts_list, strict=True)}
+    facts = _walk([r.file for r in spec.releases] + ([spec.base] if spec.base else []), opts)
+    return _measure(spec, facts, opts)
+
+
+def measure_releases(releases: Sequence[ReleaseSpec], options: SeriesOptions | None = None,
+                     name: str = "series", split: bool = True) -> list[SeriesReport]:
+    """Series of release files given without a manifest: one per product found in their metadata.
+
+    Each series is named after its product (package, VIB, ISO volume id, KB family) and files whose
+    metadata names none form one more series called ``name``. With ``split=False`` (one side of a
+    comparison) files of several products are refused: ``SeriesError`` lists the products found.
+    Every file is walked once, whatever the number of series.
+    """
+    opts = options or SeriesOptions()
+    if not releases:
+        raise SeriesError(f"{name}: no releases")
+    facts = _walk([r.file for r in releases], opts)
+    groups = group_by_product(releases, facts, name)
+    if len(groups) > 1 and not split:
+        raise SeriesError(f"{name}: the releases are versions of {len(groups)} products: {describe(groups)}; "
+                          "give the files of one product (or name them in a manifest)")
+    return [_measure(SeriesSpec(name=g.name, releases=g.releases), facts, opts,
+                     g.product.kind if g.product else None) for g in groups]
+
+
+def _measure(spec: SeriesSpec, facts: dict[str, ReleaseFacts], opts: SeriesOptions,
+             product_kind: str | None = None) -> SeriesReport:
+    """The report of ``spec`` from facts already walked (keyed by ``str(path)``)."""
     base_facts = facts[str(spec.base)] if spec.base else None
     ordered, order = order_releases(spec.releases, facts, spec.from_manifest)
     dates = [r.date or (facts[str(r.file)].dates[-1] if facts[str(r.file)].dates else None) for r in ordered]
@@ -105,6 +137,7 @@ def measure_series(spec: SeriesSpec, options: SeriesOptions | None = None) -> Se
     notes = _notes(spec, order, rows)
     return SeriesReport(
         name=spec.name,
+        product_kind=product_kind,
         model=spec.model,
         base=spec.base.name if spec.base else None,
         base_footprint=base_facts.unpacked if base_facts else None,
@@ -216,7 +249,12 @@ def _categories(spec: SeriesSpec, ordered: list[ReleaseSpec], facts: dict[str, R
 
 
 def series_totals(rows: Sequence[PatchRow]) -> SeriesTotals:
-    """Totals over ``rows``: counts, sums, mean and largest patch, per-kind and reboot counts."""
+    """Totals over ``rows``: counts, sums, mean and largest patch, per-kind and reboot counts.
+
+    Both means are over the same patches: those compared with a previous release (or the base), since
+    only they have a delta. A first release with nothing before it is counted in the totals but is not
+    a patch of anything, so it is in neither mean (``mean_over`` says how many patches are).
+    """
     compared = [r for r in rows if r.churn is not None]
     n = len(rows)
     download = sum(r.download for r in rows)
@@ -232,7 +270,7 @@ def series_totals(rows: Sequence[PatchRow]) -> SeriesTotals:
         files_added=sum(r.churn.files_added for r in compared if r.churn),
         files_removed=sum(r.churn.files_removed for r in compared if r.churn),
         files_modified=sum(r.churn.files_modified for r in compared if r.churn),
-        mean_download=download / n if n else 0.0,
+        mean_download=sum(r.download for r in compared) / len(compared) if compared else 0.0,
         largest_download=max(((r.label, r.download) for r in rows), key=lambda p: p[1], default=None),
         mean_delta=delta / len(compared) if compared else 0.0,
         largest_delta=max(((r.label, r.churn.delta_bytes) for r in compared if r.churn),
@@ -241,6 +279,7 @@ def series_totals(rows: Sequence[PatchRow]) -> SeriesTotals:
         reboots=tuple((k, reboots.get(k, 0)) for k in ("yes", "no", "unknown")),
         whole_image_replaced=sum(1 for r in rows if r.whole_image_replaced),
         not_compared=n - len(compared),
+        mean_over=len(compared),
     )
 
 
@@ -259,20 +298,10 @@ def _highlights(rows: Sequence[PatchRow], close_days: int) -> tuple[Highlight, .
         jumped = (prev_delta is not None and c.delta_bytes >= SHARP_DELTA_FACTOR * max(prev_delta, 1)
                   and c.delta_bytes >= SHARP_DELTA_SHARE * base)
         if close and (grew or jumped or r.whole_image_replaced):
-            days = r.days_since_previous or 0
-            parts = [f"{r.label}: " + (f"grew {size(c.growth_bytes)}" if c.growth_bytes > 0 else "churned")
-                     + f" in {days} day{'s' if days != 1 else ''} after {r.previous}"]
-            parts.append(f"replaced {size(c.replaced_bytes)} ({c.churn_ratio:.0%} of the footprint)")
-            if prev_delta:
-                parts.append(f"delta {size(c.delta_bytes)}, {c.delta_bytes / prev_delta:.0f}x the previous patch's")
-            else:
-                parts.append(f"delta {size(c.delta_bytes)}")
-            if c.components:
-                parts.append("top changed: " + ", ".join(f"{x.name} {size(x.replaced_bytes)}"
-                                                         for x in c.components[:3]))
-            out.append(Highlight(label=r.label, previous=r.previous or "", days=days, growth_bytes=c.growth_bytes,
-                                 delta_bytes=c.delta_bytes, replaced_bytes=c.replaced_bytes,
-                                 message="; ".join(parts), top_components=c.components[:3]))
+            out.append(Highlight(label=r.label, previous=r.previous or "", days=r.days_since_previous or 0,
+                                 growth_bytes=c.growth_bytes, delta_bytes=c.delta_bytes,
+                                 replaced_bytes=c.replaced_bytes, churn_ratio=c.churn_ratio,
+                                 previous_delta=prev_delta, top_components=c.components[:3]))
         prev_delta = c.delta_bytes
     return tuple(out)
 

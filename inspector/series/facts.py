@@ -11,12 +11,15 @@ import datetime as dt
 import re
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from inspector.inventory import totals
 from inspector.model import NEST, Inventory
+from inspector.series.identity import product_of
 from inspector.series.model import Leaf, ReleaseFacts, TreeNode
 from inspector.series.order import version_key
+from inspector.series.release_dates import own_release_date
 
 _DATE_KEYS = {"date", "releasedate", "released", "releasedon", "publishdate", "publisheddate", "published",
               "issuedate", "issued", "builddate", "bulletindate", "patchdate"}
@@ -178,10 +181,22 @@ def tree_nodes(inv: Inventory) -> tuple[TreeNode, ...]:
     return tuple(nodes)
 
 
-def release_facts(inv: Inventory, profile: Any = None) -> ReleaseFacts:
-    """The plain facts of one release; with a footprint ``profile``, per-category unpacked bytes too."""
+def release_facts(inv: Inventory, profile: Any = None, path: Path | None = None) -> ReleaseFacts:
+    """The plain facts of one release; with a footprint ``profile``, per-category unpacked bytes too.
+
+    ``path`` is the release file: where the metadata holds no release date, the date the file carries
+    in its own format is read from it (``release_dates``), e.g. a .deb's changelog.
+    """
     t = totals(inv)
     dates, version, reboot = harvest(inv)
+    product = product_of(inv, path.name if path is not None else None)
+    date_source = "metadata" if dates else None
+    if not dates:
+        found = own_release_date(path, inv, product.kind if product else None, product.name if product else None)
+        if found is not None:
+            dates, date_source = (found.date,), found.source
+    if product is not None and product.version:
+        version = product.version
     cats: dict[str, str] = {}
     per_category: tuple[tuple[str, int], ...] = ()
     if profile is not None:
@@ -203,4 +218,6 @@ def release_facts(inv: Inventory, profile: Any = None) -> ReleaseFacts:
         leaves=leaves(inv, cats),
         tree=tree_nodes(inv),
         categories=per_category,
+        product=product,
+        date_source=date_source,
     )

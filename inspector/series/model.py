@@ -10,6 +10,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from inspector.diff.model import ChurnTotals
+
 #: Version of the ``inspector series --json`` schema. Bump on any incompatible change.
 SERIES_SCHEMA_VERSION = 1
 
@@ -65,6 +67,21 @@ class TreeNode:
 
 
 @dataclass(frozen=True)
+class Product:
+    """A release's product: what kind of package it is, the name people call it by, and its version.
+
+    ``key`` groups releases into series (equal keys are versions of one product); ``name`` names the
+    series. They differ where a name carries numbers that change from release to release (ISO volume
+    ids) or where one name covers several builds (a Debian package for two architectures).
+    """
+
+    kind: str
+    name: str
+    key: str
+    version: str | None = None
+
+
+@dataclass(frozen=True)
 class ReleaseFacts:
     """What walking one release file found, reduced to plain values."""
 
@@ -80,6 +97,8 @@ class ReleaseFacts:
     leaves: tuple[Leaf, ...]
     tree: tuple[TreeNode, ...]
     categories: tuple[tuple[str, int], ...] = ()  # per-category unpacked bytes (--profile)
+    product: Product | None = None  # what the release is a version of (None: its metadata does not say)
+    date_source: str | None = None  # where ``dates`` came from: "metadata", "Debian changelog", ...
 
 
 @dataclass(frozen=True)
@@ -93,21 +112,11 @@ class ComponentChurn:
 
 
 @dataclass(frozen=True)
-class PairChurn:
-    """The diff engine's verdict on one patch, reduced to what the series report needs."""
+class PairChurn(ChurnTotals):
+    """The diff engine's totals for one patch (every ``ChurnTotals`` field), plus its top components,
+    whether the diff was complete and what it could not compare."""
 
-    files_added: int
-    files_removed: int
-    files_modified: int
-    files_renamed: int
-    replaced_bytes: int
-    delta_bytes: int
-    delta_skipped: int
-    old_unpacked: int
-    new_unpacked: int
-    growth_bytes: int
-    churn_ratio: float
-    components: tuple[ComponentChurn, ...]  # largest replaced first
+    components: tuple[ComponentChurn, ...] = ()  # largest replaced first
     complete: bool = True
     problems: tuple[str, ...] = ()
 
@@ -161,7 +170,8 @@ class Highlight:
     growth_bytes: int
     delta_bytes: int
     replaced_bytes: int
-    message: str
+    churn_ratio: float  # replaced bytes over the previous footprint
+    previous_delta: int | None  # the previous patch's delta (None: no previous patch compared)
     top_components: tuple[ComponentChurn, ...]
 
 
@@ -177,7 +187,7 @@ class SeriesTotals:
     files_added: int
     files_removed: int
     files_modified: int
-    mean_download: float
+    mean_download: float  # over the ``mean_over`` compared patches, like ``mean_delta``
     largest_download: tuple[str, int] | None
     mean_delta: float
     largest_delta: tuple[str, int] | None
@@ -185,6 +195,7 @@ class SeriesTotals:
     reboots: tuple[tuple[str, int], ...]  # yes / no / unknown counts
     whole_image_replaced: int
     not_compared: int  # patches with nothing to compare against (first release without a base)
+    mean_over: int = 0  # patches both means are taken over: the compared ones (patches - not_compared)
 
 
 @dataclass(frozen=True)
@@ -206,6 +217,7 @@ class SeriesReport:
     notes: tuple[str, ...] = field(default_factory=tuple)
     complete: bool = True
     problems: tuple[str, ...] = ()
+    product_kind: str | None = None  # deb | vib | bundle | iso | msu when named after a product
 
 
 @dataclass(frozen=True)
@@ -225,4 +237,3 @@ class Comparison:
     a: SeriesReport
     b: SeriesReport
     ratios: tuple[Ratio, ...]
-    sentence: str

@@ -49,7 +49,10 @@ def order_releases(
     if items and all(f is not None and f.dates for f in found):
         dated = sorted(zip(items, found, strict=True),
                        key=lambda p: (p[1].dates[-1], version_key(p[0].file.name)))  # type: ignore[union-attr]
-        return [r for r, _ in dated], OrderInfo("metadata-date", "release dates found in the images' metadata")
+        sources = sorted({f.date_source or "metadata" for f in found if f is not None})
+        detail = ("release dates found in the images' metadata" if sources == ["metadata"]
+                  else f"release dates found in the images ({', '.join(sources)})")
+        return [r for r, _ in dated], OrderInfo("metadata-date", detail)
     if items and all(f is not None and f.version for f in found):
         versioned = sorted(zip(items, found, strict=True),
                            key=lambda p: (version_key(p[1].version or ""),  # type: ignore[union-attr]

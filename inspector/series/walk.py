@@ -35,7 +35,7 @@ def _facts_task(args: tuple[Path, Limits | None, str | None, StoreConfig | None]
             from inspector.footprint import load_profile
 
             profile = load_profile(profile_ref)
-        return release_facts(load_inventory(path, limits, store=store), profile)
+        return release_facts(load_inventory(path, limits, store=store), profile, path)
     except (WalkError, ValueError, OSError) as exc:
         return str(exc) or f"{path}: unreadable"
 

@@ -29,6 +29,24 @@
     document.documentElement.setAttribute("data-charts", String(drawn));
     document.documentElement.setAttribute("data-plots", String(plots.length));
     document.documentElement.setAttribute("data-errors", (window.__inspectorErrors || []).join(" | "));
+    // Layout self-check: the smallest plot area (px), titles overlapping a legend, tables wider than the page.
+    var minArea = 100000, overlaps = 0;
+    plots.forEach(function (p) {
+      var area = p.querySelector(".nsewdrag") || p.querySelector(".treemaplayer");
+      if (area) { minArea = Math.min(minArea, Math.round(area.getBoundingClientRect().height)); }
+      var title = p.querySelector(".gtitle"), legend = p.querySelector(".legend");
+      if (title && legend) {
+        var a = title.getBoundingClientRect(), b = legend.getBoundingClientRect();
+        if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom) { overlaps += 1; }
+      }
+    });
+    var wide = 0;
+    document.querySelectorAll("table").forEach(function (t) {
+      if (t.getBoundingClientRect().right > document.documentElement.clientWidth + 1) { wide += 1; }
+    });
+    document.documentElement.setAttribute("data-min-plot-height", String(plots.length ? minArea : 0));
+    document.documentElement.setAttribute("data-overlaps", String(overlaps));
+    document.documentElement.setAttribute("data-wide-tables", String(wide));
   }
   window.addEventListener("load", function () { setTimeout(check, 0); setTimeout(check, 500); });
 })();
