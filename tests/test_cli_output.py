@@ -157,19 +157,21 @@ def test_two_formats_on_stdout_are_refused_with_a_clear_message(two):
     assert "--json and --csv would both write to standard output" in res.output
 
 
-def test_html_report_not_available_without_its_renderer():
-    with pytest.raises(Exception) as exc:
-        options.render_html("no_such_renderer_module", "render")
-    assert getattr(exc.value, "exit_code", None) == 2
+def test_inventory_html_is_written_beside_the_json_in_one_run(two, tmp_path):
+    h, j = tmp_path / "inv.html", tmp_path / "inv.json"
+    res = runner.invoke(app, ["inventory", str(two), "--no-store", "--html", str(h), "--json", str(j)])
+    assert res.exit_code == 0
+    page = h.read_text()
+    assert page.startswith("<!DOCTYPE html>") and "two.zip" in page and "<script src=" not in page
+    assert json.loads(j.read_text())["totals"]["files"] == 2
 
 
-def test_html_renderer_is_found_by_name(monkeypatch):
-    import types
-
-    mod = types.ModuleType("inspector.report.fake_html")
-    mod.render_fake = lambda value, *, top: f"<html>{value} {top}</html>"  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "inspector.report.fake_html", mod)
-    assert options.render_html("fake_html", "render_fake", 7, top=3) == "<html>7 3</html>"
+def test_diff_html_is_a_self_contained_page_naming_both_sides(two, deep, tmp_path):
+    h = tmp_path / "diff.html"
+    res = runner.invoke(app, ["diff", str(two), str(deep), "--no-store", "--html", str(h)])
+    assert res.exit_code == 1
+    page = h.read_text()
+    assert "two.zip" in page and "deep.zip" in page and "<script src=" not in page
 
 
 # -- text that fits ------------------------------------------------------------------------------------------------

@@ -108,8 +108,9 @@ def diff(
     if out.wants("markdown"):
         out.write("markdown", diff_text.render_text(result, listed, top, True, gate))
     if out.wants("html"):
-        out.write("html", options.render_html("diff_html", "render_diff_html", result, listed=listed, top=top,
-                                              gate=gate))
+        from inspector.report.diff_html import render_diff_html
+
+        out.write("html", render_diff_html(result))
     if out.stdout_format is None:
         typer.echo(diff_text.render_text(result, listed, top, False, gate, width=terminal_width(wide)))
     for p in result.problems:

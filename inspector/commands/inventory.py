@@ -87,7 +87,9 @@ def inventory(
     if out.wants("markdown"):
         out.write("markdown", _human(inv, listing, top, markdown=True, width=None))
     if out.wants("html"):
-        out.write("html", options.render_html("inventory_html", "render_inventory_html", inv))
+        from inspector.report.inventory_html import render_inventory_html
+
+        out.write("html", render_inventory_html(inv))
     if out.stdout_format is None:
         typer.echo(_human(inv, listing, top, markdown=False, width=terminal_width(wide)))
     options.report_problems(inv)

@@ -311,26 +311,6 @@ class OutputCommand(TyperCommand):
         return super().parse_args(ctx, expand_bare_outputs(args))
 
 
-def render_html(module: str, function: str, *args: Any, **kwargs: Any) -> str:
-    """Call the HTML renderer ``inspector.report.<module>.<function>``, or fail "HTML report not available".
-
-    The renderers live in the report layer and are looked up by name, so a command offers ``--html`` as
-    soon as its renderer exists.
-    """
-    import importlib
-
-    try:
-        mod = importlib.import_module(f"inspector.report.{module}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"inspector.report.{module}":
-            raise
-        fail(f"HTML report not available (inspector.report.{module} is not installed)")
-    renderer = getattr(mod, function, None)
-    if renderer is None:
-        fail(f"HTML report not available (inspector.report.{module} has no {function})")
-    return str(renderer(*args, **kwargs))
-
-
 # -- progress ----------------------------------------------------------------------------------------------
 
 def _progress_columns() -> list[Any]:

@@ -119,7 +119,9 @@ def _emit(reports: list[SeriesReport], comparison: Comparison | None, out: optio
     if out.wants("markdown"):
         out.write("markdown", _text(reports, comparison, True, None))
     if out.wants("html"):
-        out.write("html", options.render_html("html", "render_html", reports, comparison))
+        from inspector.report.html import render_html
+
+        out.write("html", render_html(reports, comparison))
     if out.stdout_format is None:
         typer.echo(_text(reports, comparison, False, width))
 
