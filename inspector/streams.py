@@ -138,6 +138,11 @@ class TrackedStream(io.RawIOBase):
         """The bytes kept by ``peek_head`` (still available after reading has started)."""
         return self._head
 
+    @property
+    def exhausted(self) -> bool:
+        """Whether every byte of the content has been read (so ``sha256`` and ``count`` are final)."""
+        return self._eof and self._error is None and self._head_pos >= len(self._head)
+
     # -- reading --------------------------------------------------------------------------------------
     def readable(self) -> bool:
         return True
@@ -202,8 +207,18 @@ class TrackedStream(io.RawIOBase):
     def drain(self, sink: BinaryIO | None = None) -> None:
         """Read (and hash) whatever the consumer left unread, copying it to ``sink`` if given.
 
-        With a sink the content must not have been read yet (the head is replayed into it).
+        With a sink the content must not have been read yet (the head is replayed into it). Content that
+        ``peek_head`` read whole (most members are small) is hashed and counted in one step, without a
+        read buffer: sniffing, hashing and counting a small member is then one pass over one bytes object.
         """
+        if self._eof and self._error is None and self._head_pos == 0:
+            head = self._head
+            self._head_pos = len(head)
+            if head:
+                self._account(memoryview(head))
+                if sink is not None:
+                    sink.write(head)
+            return
         buf = bytearray(CHUNK)
         view = memoryview(buf)
         while n := self.readinto(buf):
@@ -358,6 +373,19 @@ class RangeReader(SeekableRaw):
         super().__init__(length)
         self._fh = fh
         self._offset = offset
+
+    def window(self) -> tuple[object, int, int]:
+        """(underlying file, absolute offset, length): where these bytes lie, through nested windows.
+
+        Two members with the same window are the same bytes; the walker uses it to recognise a container
+        that holds itself (a partition covering its whole disk) without reading a byte.
+        """
+        base: object = self._fh
+        offset = self._offset
+        while isinstance(base, RangeReader):
+            offset += base._offset
+            base = base._fh
+        return base, offset, self._length
 
     def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
         view = memoryview(b).cast("B")

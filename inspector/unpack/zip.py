@@ -102,7 +102,7 @@ class ZipHandler:
                 raise FormatError(str(exc)) from None
 
         return Member(
-            name=checked_member_path(info.orig_filename, ctx.problem),
+            name=checked_member_path(info.orig_filename, ctx),
             kind=kind,
             size=info.file_size if kind is EntryKind.FILE else None,
             stored_size=info.compress_size if kind is EntryKind.FILE else None,
