@@ -96,6 +96,11 @@ def unsafe_name_message(stored: str, why: str) -> str:
     return f"unsafe member name '{stored}' ({why}): listed, never extracted"
 
 
+#: A name that is its own canonical path and safe as it is: plain ASCII path segments, no ``//``, no
+#: leading ``/`` or ``./``, no trailing ``/`` (and, checked apart, no ``..``). Almost every real name.
+_PLAIN = re.compile(r"[A-Za-z0-9_+@=,~%#-][A-Za-z0-9._+@=,~%# -]*(?:/[A-Za-z0-9._+@=,~%# -]+)*")
+
+
 def checked_member_path(raw: str | bytes, sink: UnsafeNameSink | Report) -> str:
     """``member_path(raw)``, reporting an unsafe stored name as a warning to ``sink``.
 
@@ -103,6 +108,8 @@ def checked_member_path(raw: str | bytes, sink: UnsafeNameSink | Report) -> str:
     the name so the walker does not warn twice) or a plain ``problem`` callback. The warning shows the
     name exactly as stored (escaped), not the canonical path it is listed under.
     """
+    if type(raw) is str and ".." not in raw and _PLAIN.fullmatch(raw):
+        return raw  # the common case, decided by one regular expression
     name = member_path(raw)
     why = unsafe_reason(raw)
     if why is not None:
