@@ -93,6 +93,7 @@ class TrackedStream(io.RawIOBase):
         *,
         ratio_base: Callable[[], int] | None = None,
         hash_content: bool = True,
+        head: Head | None = None,
     ) -> None:
         super().__init__()
         self._raw = raw
@@ -102,8 +103,10 @@ class TrackedStream(io.RawIOBase):
         self._head = b""
         self._head_pos = 0  # how much of the head has been handed out
         self._eof = False
-        self._error: Exception | None = None  # a read error met while peeking, raised after the head
+        self._error: BaseException | None = None  # a read error met while peeking, raised after the head
         self.count = 0  # bytes handed out (and hashed)
+        if head is not None:  # the head was already read from ``raw`` (see ``read_head``)
+            self._head, self._eof, self._error = head.data, head.eof, head.error
 
     # -- sniffing -------------------------------------------------------------------------------------
     def peek_head(self, n: int = HEAD_SIZE) -> bytes:
@@ -190,19 +193,7 @@ class TrackedStream(io.RawIOBase):
         if self._hash is not None:
             self._hash.update(data)
         self.count += n
-        budget = self._budget
-        budget.add_bytes(n)
-        limits = budget.limits
-        if self.count > limits.max_member_bytes:
-            raise LimitExceeded(f"member larger than {limits.max_member_bytes} bytes (--max-member-gib)")
-        if self._ratio_base is not None and self.count > limits.ratio_floor_bytes:
-            base = max(self._ratio_base(), 1)
-            if self.count > limits.max_ratio * base:
-                reason = (f"expands more than {limits.max_ratio:g}x ({self.count} bytes from {base}) "
-                          "(decompression bomb?) (--max-ratio)")
-                budget.add_bomb(reason)
-                raise LimitExceeded(reason)
-        budget.check_time()
+        check_member_bytes(self._budget, n, self.count, self._ratio_base)
 
     def drain(self, sink: BinaryIO | None = None) -> None:
         """Read (and hash) whatever the consumer left unread, copying it to ``sink`` if given.
@@ -229,6 +220,68 @@ class TrackedStream(io.RawIOBase):
     def sha256(self) -> str | None:
         """Hex SHA-256 of everything read so far (the whole content once drained)."""
         return self._hash.hexdigest() if self._hash is not None else None
+
+
+def check_member_bytes(budget: Budget, n: int, count: int, ratio_base: Callable[[], int] | None) -> None:
+    """Account ``n`` more bytes of a member that has produced ``count`` in all; enforce every limit.
+
+    The one place the per-member size, expansion ratio, image-wide byte budget and time limit are
+    checked, for streamed members (``TrackedStream``) and for small ones read whole (``read_head``).
+    """
+    budget.add_bytes(n)
+    limits = budget.limits
+    if count > limits.max_member_bytes:
+        raise LimitExceeded(f"member larger than {limits.max_member_bytes} bytes (--max-member-gib)")
+    if ratio_base is not None and count > limits.ratio_floor_bytes:
+        base = max(ratio_base(), 1)
+        if count > limits.max_ratio * base:
+            reason = (f"expands more than {limits.max_ratio:g}x ({count} bytes from {base}) "
+                      "(decompression bomb?) (--max-ratio)")
+            budget.add_bomb(reason)
+            raise LimitExceeded(reason)
+    if budget.deadline is not None:
+        budget.check_time()
+
+
+@dataclass(frozen=True)
+class Head:
+    """The first bytes of a member's content, read before anything else (for sniffing).
+
+    ``eof`` tells that they are the whole content (most members are small: they are then sniffed, hashed
+    and counted from this one bytes object). ``error`` is a read error met after ``data``, raised when a
+    reader gets past those bytes.
+    """
+
+    data: bytes
+    eof: bool
+    error: BaseException | None = None
+
+    @property
+    def whole(self) -> bool:
+        """Whether ``data`` is the member's entire content, read without error."""
+        return self.eof and self.error is None
+
+
+def read_head(raw: Stream, n: int = HEAD_SIZE) -> Head:
+    """Read up to ``n`` bytes from the start of ``raw``.
+
+    A read error before any byte is raised; after some bytes it is kept in ``Head.error``, so what was
+    read can still be sniffed. A budget exhaustion is always raised.
+    """
+    data = b""
+    while len(data) < n:
+        try:
+            chunk = raw.read(n - len(data))
+        except BudgetExhausted:
+            raise
+        except Exception as exc:  # noqa: BLE001 - sniff what was read, raise when the reader gets there
+            if not data:
+                raise
+            return Head(data, True, exc)
+        if not chunk:
+            return Head(data, True)
+        data = chunk if not data else data + chunk
+    return Head(data, False)
 
 
 class ReadAheadReader(io.RawIOBase):
@@ -424,6 +477,9 @@ def hash_file(path: str) -> str:
 
 __all__ = [
     "Budget",
+    "Head",
+    "read_head",
+    "check_member_bytes",
     "TrackedStream",
     "IterReader",
     "RangeReader",

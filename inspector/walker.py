@@ -8,6 +8,7 @@ and temporary spools are handled here and nowhere else; nothing above this layer
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import stat
@@ -23,7 +24,17 @@ from inspector.entrylog import EntryLog
 from inspector.limits import BudgetExhausted, Limits, WalkError
 from inspector.model import NEST, Entry, EntryKind, Inventory, Problem, ProblemKind, frozen_meta
 from inspector.sniff import detect_type
-from inspector.streams import CHUNK, Budget, RangeReader, Stream, TrackedStream, copy_stream, hash_file
+from inspector.streams import (
+    CHUNK,
+    Budget,
+    RangeReader,
+    Stream,
+    TrackedStream,
+    check_member_bytes,
+    copy_stream,
+    hash_file,
+    read_head,
+)
 from inspector.unpack.base import Handler, Member, SniffInfo, UnpackContext
 from inspector.unpack.registry import HANDLERS, Dispatcher
 
@@ -100,6 +111,9 @@ class _Scan:
     meta: dict[str, Any] | None = None
     #: The image's hash, computed on a second handle while a seeking reader works on the first.
     root_hash: Future[str] | None = None
+    #: Hash and byte count of the content, once read to the end (count None: the declared size stands).
+    sha256: str | None = None
+    count: int | None = None
 
     def own_meta(self) -> dict[str, Any]:
         """The entry's metadata, copied from the member's on first change."""
@@ -118,12 +132,10 @@ class _Scan:
         sha = None
         size = member.size
         stored = member.stored_size
-        if complete and self.ts is not None:
-            if self.root_hash is not None:
-                sha = self.root_hash.result()
-            else:
-                sha = self.ts.sha256
-                size = self.ts.count
+        if complete:
+            sha = self.sha256
+            if self.count is not None:
+                size = self.count
             if member.compressed_progress is not None:
                 stored = member.compressed_progress()
         return Entry(path=path, kind=member.kind, size=size, depth=depth, stored_size=stored, sha256=sha,
@@ -293,17 +305,17 @@ class Walker:
     def _read_member(self, state: _WalkState, scan: _Scan, logical: str, depth: int, root_path: str | None) -> None:
         """Sniff the member, open it when a reader accepts it, and hash what is left of it."""
         member = scan.member
-        self._open_tracked(state, scan)
-        assert scan.ts is not None
-        head = scan.ts.peek_head()
-        readings = self.dispatch.readings(SniffInfo(head=head, name=member.name, size=member.size))
+        scan.raw = member.open()  # type: ignore[misc]
+        head = read_head(scan.raw)
+        readings = self.dispatch.readings(SniffInfo(head=head.data, name=member.name, size=member.size))
         handler = readings.handler
+        if handler is None and head.whole:
+            self._take_small_leaf(state, scan, head.data, logical)
+            return
+        scan.ts = TrackedStream(scan.raw, state.budget, ratio_base=_ratio_base(member), head=head)
         if handler is None:
-            scan.detected = detect_type(head)
-            if scan.detected in UNOPENED_CONTAINERS:
-                scan.container = scan.detected
-                state.problem(logical, f"{scan.detected} container recognised but not opened (no reader)",
-                              ProblemKind.UNSUPPORTED)
+            scan.detected = detect_type(head.data)
+            self._note_unopened(state, scan, logical)
         else:
             scan.detected = scan.container = handler.name
             if readings.others:
@@ -311,16 +323,29 @@ class Walker:
             self._open_container(state, scan, handler, logical, depth, root_path)
         if scan.root_hash is None:
             self._hash_rest(scan, logical)
+        scan.sha256 = scan.root_hash.result() if scan.root_hash is not None else scan.ts.sha256
+        scan.count = None if scan.root_hash is not None else scan.ts.count
 
-    def _open_tracked(self, state: _WalkState, scan: _Scan) -> None:
-        """Open the member's content through a ``TrackedStream`` (hash, count, limits)."""
+    def _take_small_leaf(self, state: _WalkState, scan: _Scan, data: bytes, logical: str) -> None:
+        """A leaf read whole by ``read_head`` (most members): counted, sniffed and hashed from one bytes object."""
         member = scan.member
-        scan.raw = member.open()  # type: ignore[misc]
-        ratio_base = member.compressed_progress
-        if ratio_base is None and member.stored_size:
-            stored = member.stored_size
-            ratio_base = lambda: stored  # noqa: E731
-        scan.ts = TrackedStream(scan.raw, state.budget, ratio_base=ratio_base)
+        check_member_bytes(state.budget, len(data), len(data), _ratio_base(member))
+        scan.detected = detect_type(data)
+        self._note_unopened(state, scan, logical)
+        if self.capture is not None and scan.container is None:
+            sink = self.capture(logical, member.size)
+            if sink is not None:
+                sink.write(data)
+        scan.sha256 = hashlib.sha256(data).hexdigest()
+        scan.count = len(data)
+
+    @staticmethod
+    def _note_unopened(state: _WalkState, scan: _Scan, logical: str) -> None:
+        """A container format we recognise but have no reader for: said, and the member listed as a file."""
+        if scan.detected in UNOPENED_CONTAINERS:
+            scan.container = scan.detected
+            state.problem(logical, f"{scan.detected} container recognised but not opened (no reader)",
+                          ProblemKind.UNSUPPORTED)
 
     def _hash_rest(self, scan: _Scan, logical: str) -> None:
         """Read (and hash) whatever the reader left; a leaf's content also goes to ``capture`` if asked."""
@@ -458,6 +483,14 @@ class Walker:
                           ProblemKind.LIMIT, limit="max_path_length")
             return False
         return True
+
+
+def _ratio_base(member: Member) -> Callable[[], int] | None:
+    """How many stored bytes produced the content so far (for the expansion-ratio limit), if known."""
+    if member.compressed_progress is not None:
+        return member.compressed_progress
+    stored = member.stored_size
+    return (lambda: stored) if stored else None
 
 
 def _reported(state: _WalkState, logical: str, exc: Exception) -> Exception:
