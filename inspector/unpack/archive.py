@@ -284,7 +284,7 @@ class LibarchiveHandler:
                     if r != ARCHIVE_WARN:
                         raise self._failure(lib.reason(archive_p, r))
                     warning = lib.reason(archive_p, r)
-                raw_name = _text(lib.pathname_w(entry), lib.pathname(entry))
+                raw_name = lib.pathname_w(entry) or _text(None, lib.pathname(entry))
                 if raw_name is None:
                     raise FormatError(f"{self.name}: member without a name")
                 if self.name == "ar" and raw_name in ("/", "//", "/SYM64/"):
@@ -293,7 +293,7 @@ class LibarchiveHandler:
                 if warning is not None:
                     ctx.problem(name, f"{self.name} header: {warning}", ProblemKind.WARNING)
                 size = lib.size(entry) if lib.size_is_set(entry) else None
-                raw_hardlink = _text(lib.hardlink_w(entry), lib.hardlink(entry))
+                raw_hardlink = lib.hardlink_w(entry) or _text(None, lib.hardlink(entry))
                 link: str | bytes | None = None
                 if raw_hardlink:
                     kind = EntryKind.HARDLINK
@@ -307,7 +307,7 @@ class LibarchiveHandler:
                 else:
                     kind = _FILETYPES.get(lib.filetype(entry) & _S_IFMT, EntryKind.FILE)
                     if kind is EntryKind.SYMLINK:
-                        link = _text(lib.symlink_w(entry), lib.symlink(entry))
+                        link = lib.symlink_w(entry) or _text(None, lib.symlink(entry))
                 if links is not None:
                     links.member(name)
                 mode = lib.mode(entry)

@@ -81,9 +81,8 @@ class Dispatcher:
     def __init__(self, handlers: Sequence[Handler] = HANDLERS) -> None:
         known = {id(h): magics for h, magics in REGISTRY}
         self.handlers = tuple(handlers)
-        #: offset-0 magics by their first byte: (magic, handler indices); other offsets by (offset, length).
+        #: offset-0 magics by their first byte: (magic, handler indices); other magics by where they lie.
         self._first: dict[int, list[tuple[bytes, tuple[int, ...]]]] = {}
-        self._deep: dict[tuple[int, int], dict[bytes, tuple[int, ...]]] = {}
         self._always: tuple[int, ...] = ()
         #: a handler's family: the first magic it was listed with (handlers sharing a magic are one family)
         self._family: dict[int, str] = {}
@@ -104,26 +103,28 @@ class Dispatcher:
                     deep.setdefault((offset, len(magic)), {}).setdefault(magic, []).append(index)
         for magic, indices in first.items():
             self._first.setdefault(magic[0], []).append((magic, tuple(indices)))
-        self._deep = {key: {m: tuple(ix) for m, ix in table.items()} for key, table in deep.items()}
+        self._deep_slices = tuple((offset, offset + length, {m: tuple(ix) for m, ix in table.items()})
+                                  for (offset, length), table in deep.items())
         self._always = tuple(always)
         names: dict[str, str] = {}
         for index, handler in enumerate(self.handlers):  # a family's display name: its last, generic reader
             names[self._family[index]] = handler.name
         self._family_name = names
 
-    def candidates(self, head: bytes) -> list[int]:
+    def candidates(self, head: bytes) -> Sequence[int]:
         """Indices (registry order) of the handlers whose magic appears in ``head``, plus the catch-alls."""
-        found: list[int] = list(self._always)
+        found: list[int] | None = None
         if head:
             for magic, indices in self._first.get(head[0], ()):
                 if head.startswith(magic):
-                    found.extend(indices)
-        for (offset, length), table in self._deep.items():
-            hit = table.get(head[offset : offset + length])
+                    found = [*self._always, *indices] if found is None else found + list(indices)
+        for offset, end, table in self._deep_slices:
+            hit = table.get(head[offset:end])
             if hit:
-                found.extend(hit)
-        if len(found) > 1:
-            found.sort()
+                found = [*self._always, *hit] if found is None else found + list(hit)
+        if found is None:
+            return self._always
+        found.sort()
         return found
 
     def find(self, info: SniffInfo) -> Handler | None:
