@@ -144,9 +144,10 @@ class _GuardedReader(io.RawIOBase):
     The exception is stored, libarchive sees a read error, and the handler re-raises the original.
     """
 
-    def __init__(self, src: BinaryIO) -> None:
+    def __init__(self, src: BinaryIO, watch: _ArHeaderWatch | None = None) -> None:
         super().__init__()
         self._src = src
+        self._watch = watch
         self.error: BaseException | None = None
 
     def readable(self) -> bool:
@@ -159,10 +160,63 @@ class _GuardedReader(io.RawIOBase):
         if self.error is not None:
             return -1
         try:
-            return self._src.readinto(b) or 0  # type: ignore[attr-defined]
+            n = self._src.readinto(b) or 0  # type: ignore[attr-defined]
         except BaseException as exc:  # noqa: BLE001 - re-raised by the handler
             self.error = exc
             return -1
+        if self._watch is not None and n > 0:
+            self._watch.feed(memoryview(b)[:n])
+        return n
+
+
+class _ArHeaderWatch:
+    """Follows the ar member headers in the bytes libarchive reads, to say in words what it would not.
+
+    libarchive takes an ar size field of ``-5`` for 0 and goes on reading content as headers, in silence
+    or with "Incorrect file header signature". This reads each 60-byte header as it streams past (no
+    extra I/O) and records a sentence for a size field that is not a non-negative decimal number.
+    """
+
+    def __init__(self) -> None:
+        self._pos = 0
+        self._next: int | None = 8  # after the "!<arch>\n" magic
+        self._partial = bytearray()
+        self.problems: list[str] = []
+
+    def feed(self, data: memoryview) -> None:
+        """Take the next bytes of the archive."""
+        start = self._pos
+        self._pos += len(data)
+        while self._next is not None:
+            at = self._next + len(self._partial) - start
+            if at >= len(data):
+                return
+            self._partial += data[at : at + 60 - len(self._partial)]
+            if len(self._partial) < 60:
+                return
+            self._header(bytes(self._partial))
+            self._partial.clear()
+
+    def _header(self, block: bytes) -> None:
+        offset = self._next
+        assert offset is not None
+        if block[58:60] != b"`\n":
+            self._next = None  # not a header (padding, or damage libarchive reports itself)
+            return
+        field = block[48:58].strip(b" ")
+        if not field.isdigit():
+            name = display_name(block[0:16].rstrip(b" "))
+            self.problems.append(f"ar member '{name}' at byte {offset}: size field '{display_name(field)}' is not "
+                                 "a non-negative number; its content and everything after it cannot be located")
+            self._next = None
+            return
+        size = int(field)
+        self._next = offset + 60 + size + size % 2
+
+    def take(self) -> list[str]:
+        """The sentences recorded since the last call."""
+        out, self.problems = self.problems, []
+        return out
 
 
 #: What a tar header's checksum field may hold: octal digits, spaces and NULs.
@@ -253,7 +307,8 @@ class LibarchiveHandler:
 
     def members(self, stream: BinaryIO, ctx: UnpackContext) -> Iterator[Member]:
         """Yield the archive's members in storage order, each readable until the next one is asked for."""
-        guard = _GuardedReader(stream)
+        watch = _ArHeaderWatch() if self.name == "ar" else None
+        guard = _GuardedReader(stream, watch)
         src: BinaryIO = stream if self.needs_seekable else guard  # type: ignore[assignment]
         try:
             with libarchive.stream_reader(
@@ -264,6 +319,10 @@ class LibarchiveHandler:
             if guard.error is not None:
                 raise guard.error from None
             raise self._failure(_archive_error_text(exc)) from None
+        finally:
+            if watch is not None:
+                for reason in watch.take():
+                    ctx.problem(None, reason, ProblemKind.ERROR)
         if guard.error is not None:
             raise guard.error
 
