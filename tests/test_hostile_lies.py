@@ -12,6 +12,8 @@ import pytest
 
 from fixtures.hostile import plain_iso
 from inspector.model import NEST, EntryKind, ProblemKind
+from inspector.unpack.base import SniffInfo
+from inspector.unpack.disk import DiskHandler
 from inspector.walker import walk
 
 
@@ -99,9 +101,10 @@ def test_a_file_that_is_an_iso_a_tar_and_a_zip_is_read_as_one_and_the_others_not
 
 def test_a_hybrid_iso_with_an_mbr_is_not_called_ambiguous(tmp_path: Path) -> None:
     image = bytearray(plain_iso({"A.TXT": b"a\n"}))
-    image[446:462] = struct.pack("<BBBBBBBBII", 0x80, 0, 1, 0, 0x17, 0xFE, 0xFF, 0xFF, 0, len(image) // 512)
+    image[446:462] = struct.pack("<BBBBBBBBII", 0x80, 0, 1, 0, 0x17, 0xFE, 0xFF, 0xFF, 1, len(image) // 512 - 1)
     image[510:512] = b"\x55\xaa"  # what isohybrid writes so that the image boots from a USB stick
     path = tmp_path / "hybrid.iso"
     path.write_bytes(bytes(image))
+    assert DiskHandler().match(SniffInfo(bytes(image[:65536]), path.name, len(image)))  # it is an MBR disk too
     inv = walk(path)
     assert inv.root.container == "iso9660" and "other_readings" not in inv.root.meta

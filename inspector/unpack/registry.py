@@ -106,10 +106,6 @@ class Dispatcher:
         self._deep_slices = tuple((offset, offset + length, {m: tuple(ix) for m, ix in table.items()})
                                   for (offset, length), table in deep.items())
         self._always = tuple(always)
-        names: dict[str, str] = {}
-        for index, handler in enumerate(self.handlers):  # a family's display name: its last, generic reader
-            names[self._family[index]] = handler.name
-        self._family_name = names
 
     def candidates(self, head: bytes) -> Sequence[int]:
         """Indices (registry order) of the handlers whose magic appears in ``head``, plus the catch-alls."""
@@ -139,6 +135,7 @@ class Dispatcher:
         """The handler that reads ``info`` and the other format families that would accept it too."""
         chosen: int | None = None
         others: list[str] = []
+        seen: set[str] = set()
         for index in self.candidates(info.head):
             handler = self.handlers[index]
             if not handler.match(info):
@@ -147,12 +144,11 @@ class Dispatcher:
                 chosen = index
                 continue
             family = self._family[index]
-            name = self._family_name[family]
-            if family == self._family[chosen] or name in others:
+            if family == self._family[chosen] or family in seen:
                 continue
-            if frozenset({self.handlers[chosen].name, name}) in _HYBRIDS:
-                continue
-            others.append(name)
+            seen.add(family)
+            if frozenset({self.handlers[chosen].name, handler.name}) not in _HYBRIDS:
+                others.append(handler.name)
         if chosen is None:
             return NO_READING
         return Readings(self.handlers[chosen], tuple(others))
