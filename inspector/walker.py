@@ -27,6 +27,7 @@ from inspector.sniff import detect_type
 from inspector.streams import (
     CHUNK,
     Budget,
+    Head,
     RangeReader,
     Stream,
     TrackedStream,
@@ -305,13 +306,18 @@ class Walker:
     def _read_member(self, state: _WalkState, scan: _Scan, logical: str, depth: int, root_path: str | None) -> None:
         """Sniff the member, open it when a reader accepts it, and hash what is left of it."""
         member = scan.member
-        scan.raw = member.open()  # type: ignore[misc]
-        head = read_head(scan.raw)
+        if member.data is not None:  # the reader read it with its header (a small member)
+            head = Head(member.data, True)
+        else:
+            scan.raw = member.open()  # type: ignore[misc]
+            head = read_head(scan.raw)
         readings = self.dispatch.readings(SniffInfo(head=head.data, name=member.name, size=member.size))
         handler = readings.handler
         if handler is None and head.whole:
             self._take_small_leaf(state, scan, head.data, logical)
             return
+        if scan.raw is None:
+            scan.raw = member.open()  # type: ignore[misc]
         scan.ts = TrackedStream(scan.raw, state.budget, ratio_base=_ratio_base(member), head=head)
         if handler is None:
             scan.detected = detect_type(head.data)
@@ -473,7 +479,7 @@ class Walker:
             ctx.problem(name, "duplicate member name: listed again, an extractor would overwrite the earlier one",
                         ProblemKind.WARNING)
         seen.add(name)
-        if ".." in name.split("/") and name not in ctx.flagged_unsafe:
+        if ".." in name and ".." in name.split("/") and name not in ctx.flagged_unsafe:
             # Readers that see raw names report them as stored (names.checked_member_path); this catches a
             # traversing name from any other reader (vmtar, VIB, WIM, ISO ...).
             ctx.unsafe_name(name, name, "'..' component escapes the extraction directory")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -19,7 +19,7 @@ import libarchive.exception
 from inspector.limits import Unsupported, WalkError
 from inspector.model import EntryKind, ProblemKind
 from inspector.names import checked_member_path, display_name, member_path, unsafe_reason
-from inspector.streams import CHUNK, HEAD_SIZE
+from inspector.streams import CHUNK, HEAD_SIZE, Stream
 from inspector.unpack.base import FormatError, Member, SniffInfo, UnpackContext
 
 TAR_MAGICS = (b"ustar\x0000", b"ustar  \x00", b"ustar\x00")
@@ -124,6 +124,52 @@ SCRATCH = HEAD_SIZE
 _S_IFMT = 0o170000
 _FILETYPES = {0o040000: EntryKind.DIR, 0o120000: EntryKind.SYMLINK, 0o020000: EntryKind.DEVICE,
               0o060000: EntryKind.DEVICE, 0o010000: EntryKind.OTHER, 0o140000: EntryKind.OTHER}
+
+
+def _content(archive_p: int, scratch: ctypes.Array[ctypes.c_char], guard: _GuardedReader,
+             size: int | None) -> tuple[bytes | None, Callable[[], Stream]]:
+    """A member's content: read at once when its header says it fits the scratch buffer, else a stream.
+
+    libarchive's ``archive_read_data`` fills the request across blocks and stops at the member's end, so
+    a small member is one call: its bytes go to the walker with the header (``Member.data``). A short or
+    failed read falls back to what the stream would have given: the bytes read, then the rest, or the error.
+    """
+    if size is None or size > len(scratch):
+        return None, lambda: _EntryReader(archive_p, scratch, guard)
+    got = _lib.read_data(archive_p, scratch, size) if size else 0
+    if got == size:
+        data = ctypes.string_at(scratch, size) if size else b""
+        return data, lambda: io.BytesIO(data)
+    if got < 0:
+        reader = _EntryReader(archive_p, scratch, guard)
+        failure = reader._failed(got)
+
+        def fail() -> Stream:
+            raise failure
+
+        return None, fail
+    first = ctypes.string_at(scratch, got)
+    return None, lambda: _Prefixed(first, _EntryReader(archive_p, scratch, guard))
+
+
+class _Prefixed(io.RawIOBase):
+    """Bytes already read, then the rest of a stream."""
+
+    def __init__(self, first: bytes, rest: io.RawIOBase) -> None:
+        super().__init__()
+        self._first = memoryview(first)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        if self._first:
+            n = min(len(b), len(self._first))
+            memoryview(b).cast("B")[:n] = self._first[:n]
+            self._first = self._first[n:]
+            return n
+        return self._rest.readinto(b) or 0
 
 
 def _text(wide: str | None, raw: bytes | None) -> str | bytes | None:
@@ -371,6 +417,10 @@ class LibarchiveHandler:
                     links.member(name)
                 mode = lib.mode(entry)
                 is_file = kind is EntryKind.FILE
+                data = None
+                opener = None
+                if is_file:
+                    data, opener = _content(archive_p, scratch, guard, size)
                 yield Member(
                     name=name,
                     kind=kind,
@@ -378,7 +428,8 @@ class LibarchiveHandler:
                     mode=(mode & 0o7777) if mode else None,
                     mtime=_mtime(lib.mtime(entry), lib.mtime_nsec(entry)) if lib.mtime_is_set(entry) else None,
                     link_target=link,  # type: ignore[arg-type]
-                    open=(lambda: _EntryReader(archive_p, scratch, guard)) if is_file else None,
+                    open=opener,
+                    data=data,
                 )
         finally:
             lib.entry_free(entry)

@@ -41,6 +41,9 @@ class Member:
     #: The whole decompressed content of its container (a gzip/xz/bzip2/zstd payload): the wrapper's own
     #: hash identifies it, so the walker does not hash it again when it is itself a container.
     payload: bool = False
+    #: The whole content, when the reader already holds it (a small member read in the same pass as its
+    #: header): the walker sniffs, hashes and counts it from these bytes without opening a stream.
+    data: bytes | None = None
 
 
 @dataclass(frozen=True)
