@@ -10,6 +10,13 @@ Prints one table. Every image is generated into a temporary directory and delete
 * 200k diff: two synthetic 200,000-entry inventories read from a store and diffed in-process.
 * scaling: inventory time for 100 MB, 400 MB and 1.6 GB ISOs (capped by ``--max-size``).
 * with ``--diffoscope``: then ``benchmarks/bench_diff.py`` (``inspector diff`` against diffoscope).
+* scale cases (``CASES``, issue 12): tars of 300,000 and 1,000,000 tiny members against
+  ``bsdtar -xOf | sha256sum``; an ISO of 100,000 files; a ZIP of 300,000 empty members; a tar.gz of real
+  binaries against ISA-L inflating the same file; ``inspector --help`` and a 2-member ZIP inventory
+  against ``python -c pass``. Each row: ratio to its floor and peak RSS of both.
+
+Adding a case: a function ``(tmp: Path, smoke: bool) -> list[Row]`` decorated with ``@case("name")``
+(``--case NAME`` runs only the named ones, ``--case scale`` all of them, ``--case none`` none).
 
 Not a test: nothing here asserts a time. ``--smoke`` runs everything tiny, in seconds (for CI).
 """
@@ -250,6 +257,186 @@ def bench_200k(tmp: Path, n: int) -> list[Row]:
     return rows
 
 
+# -- scale cases (issue 12) ---------------------------------------------------------------------------------
+#: Registered scale cases in run order: name -> function(tmp, smoke) -> rows.
+CASES: dict[str, Callable[[Path, bool], list[Row]]] = {}
+
+
+def case(name: str) -> Callable[[Callable[[Path, bool], list[Row]]], Callable[[Path, bool], list[Row]]]:
+    """Register a scale case under ``name`` (run by default, or picked with ``--case``)."""
+    def register(fn: Callable[[Path, bool], list[Row]]) -> Callable[[Path, bool], list[Row]]:
+        CASES[name] = fn
+        return fn
+    return register
+
+
+def make_tiny_tar(out: Path, members: int, seed: int = 12) -> Path:
+    """A ustar archive of ``members`` tiny files (1-500 bytes, 1 KiB each with its header), written directly.
+
+    ``tarfile`` needs about 100 us per member; writing the 512-byte headers here is ten times quicker,
+    which matters for a million members.
+    """
+    rng = random.Random(seed)
+    text = b"inspector benchmark tiny member line\n" * 16
+    with open(out, "wb") as fh:
+        for i in range(members):
+            size = rng.randint(1, 500)
+            data = (rng.randbytes(size) if i % 2 else text[:size])
+            name = f"d{i % 997:03d}/s{i % 7}/f{i:07d}.bin".encode()
+            header = bytearray(512)
+            header[0:len(name)] = name
+            header[100:108] = b"0000644\x00"
+            header[108:116] = header[116:124] = b"0000000\x00"
+            header[124:136] = b"%011o\x00" % size
+            header[136:148] = b"%011o\x00" % 1249084800
+            header[148:156] = b" " * 8
+            header[156:157] = b"0"
+            header[257:265] = b"ustar\x0000"
+            header[148:156] = b"%06o\x00 " % sum(header)
+            fh.write(header)
+            fh.write(data)
+            fh.write(bytes(-size % 512))
+        fh.write(bytes(1024))
+    return out
+
+
+def inventory_nostore(image: Path) -> Measure:
+    """``inspector inventory IMAGE --list none --no-store``: the walk alone, nothing stored."""
+    return measure(inspector_cmd("inventory", image, "--list", "none", "--no-store"))
+
+
+def _tar_case(tmp: Path, members: int) -> list[Row]:
+    tar = make_tiny_tar(tmp / f"tiny{members}.tar", members)
+    rows = [Row("scale", f"tar of {members:,} tiny members, --list none --no-store", inventory_nostore(tar),
+                floor(tar), "target <= 3x")]
+    json_out = tmp / "out.json"
+    rows.append(Row("scale", f"tar of {members:,} tiny members, --json to a file",
+                    measure([f"{' '.join(inspector_cmd('inventory', tar, '--no-store', '--json'))} > '{json_out}'"],
+                            shell=True), None, "target RSS < 300 MB"))
+    tar.unlink()
+    json_out.unlink(missing_ok=True)
+    return rows
+
+
+@case("tar-300k")
+def case_tar_300k(tmp: Path, smoke: bool) -> list[Row]:
+    """300,000 tiny members (3,000 with --smoke) against the bsdtar floor."""
+    return _tar_case(tmp, 3_000 if smoke else 300_000)
+
+
+@case("tar-1m")
+def case_tar_1m(tmp: Path, smoke: bool) -> list[Row]:
+    """1,000,000 tiny members (10,000 with --smoke): memory must stay flat."""
+    return _tar_case(tmp, 10_000 if smoke else 1_000_000)
+
+
+@case("zip-300k-empty")
+def case_zip_empty(tmp: Path, smoke: bool) -> list[Row]:
+    """A ZIP of 300,000 empty members (a metadata flood, issue 16), against ``bsdtar -tf``."""
+    import zipfile
+
+    n = 3_000 if smoke else 300_000
+    out = tmp / "empty.zip"
+    with zipfile.ZipFile(out, "w") as zf:
+        for i in range(n):
+            zf.writestr(f"d{i % 100:02d}/e{i:07d}", b"")
+    rows = [Row("scale", f"ZIP of {n:,} empty members", inventory_nostore(out),
+                measure([f"bsdtar -tf '{out}' > /dev/null"], shell=True), "floor lists the names")]
+    out.unlink()
+    return rows
+
+
+@case("iso-100k")
+def case_iso_100k(tmp: Path, smoke: bool) -> list[Row]:
+    """An ISO 9660 + Rock Ridge image of 100,000 small files (1,000 with --smoke)."""
+    n = 1_000 if smoke else 100_000
+    tree = tmp / "iso100k.tree"
+    rng = random.Random(100)
+    for i in range(n):
+        p = tree / f"d{i % 300:03d}" / f"f{i:06d}.txt"
+        if i < 300:
+            p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(rng.randbytes(rng.randint(1, 2000)))
+    iso = tmp / "files100k.iso"
+    subprocess.run(["xorriso", "-as", "mkisofs", "-quiet", "-R", "-J", "-o", str(iso), str(tree)], check=True,
+                   capture_output=True)
+    shutil.rmtree(tree)
+    rows = [Row("scale", f"ISO of {n:,} files ({iso.stat().st_size // MB} MB)", inventory_nostore(iso),
+                floor(iso))]
+    iso.unlink()
+    return rows
+
+
+def make_binaries_targz(out: Path, limit: int) -> Path:
+    """A tar.gz of the shared libraries in /usr/lib/x86_64-linux-gnu (real binaries), about ``limit`` bytes in."""
+    src = Path("/usr/lib/x86_64-linux-gnu")
+    picked, total = [], 0
+    for p in sorted(src.rglob("*")):
+        if p.is_file() and not p.is_symlink():
+            picked.append(str(p.relative_to(src)))
+            total += p.stat().st_size
+            if total >= limit:
+                break
+    listing = out.with_suffix(".list")
+    listing.write_text("\n".join(picked) + "\n")
+    subprocess.run(["tar", "czf", str(out), "-C", str(src), "-T", str(listing)], check=True)
+    listing.unlink()
+    return out
+
+
+def isal_floor(image: Path) -> Measure:
+    """The floor for a tar.gz: ISA-L alone inflating the file in chunks (what the walk's own inflate costs)."""
+    code = ("import sys; from isal import isal_zlib as z\n"
+            "d = z.decompressobj(31); f = open(sys.argv[1], 'rb')\n"
+            "while b := f.read(1 << 20):\n    d.decompress(b)\n")
+    return measure([sys.executable, "-c", code, image])
+
+
+@case("targz-binaries")
+def case_targz(tmp: Path, smoke: bool) -> list[Row]:
+    """A tar.gz of real binaries (about 860 MB in; 20 MB with --smoke) against ISA-L inflating it alone."""
+    try:
+        import isal  # noqa: F401
+    except ImportError:
+        return [Row("scale", "tar.gz of real binaries", None, None, "python-isal not installed")]
+    out = make_binaries_targz(tmp / "binaries.tar.gz", (20 if smoke else 860) * MB)
+    rows = [Row("scale", f"tar.gz of real binaries ({out.stat().st_size // MB} MB)", inventory_nostore(out),
+                isal_floor(out), "floor: ISA-L inflate alone; target <= 1.3x")]
+    out.unlink()
+    return rows
+
+
+@case("startup")
+def case_startup(tmp: Path, smoke: bool) -> list[Row]:
+    """``inspector --help`` and a 2-member ZIP inventory against a bare interpreter."""
+    import zipfile
+
+    bare = measure([sys.executable, "-c", "pass"])
+    tiny = tmp / "two.zip"
+    with zipfile.ZipFile(tiny, "w") as zf:
+        zf.writestr("a.txt", b"alpha\n")
+        zf.writestr("b.txt", b"beta\n")
+    rows = [Row("start-up", "inspector --help", measure(inspector_cmd("--help")), bare, "target <= 8x"),
+            Row("start-up", "inventory of a 2-member ZIP", measure(inspector_cmd("inventory", tiny, "--no-store")),
+                bare, "target <= 12x")]
+    tiny.unlink()
+    return rows
+
+
+def run_cases(names: Sequence[str], tmp: Path, smoke: bool) -> list[Row]:
+    """The named scale cases, each in its own temporary directory (deleted after it)."""
+    rows: list[Row] = []
+    for name in names:
+        work = tmp / f"case-{name}"
+        work.mkdir()
+        try:
+            rows += CASES[name](work, smoke)
+        except (OSError, subprocess.CalledProcessError, RuntimeError) as exc:
+            rows.append(Row("scale", name, None, None, f"failed: {str(exc).splitlines()[0][:120]}"))
+        shutil.rmtree(work, ignore_errors=True)
+    return rows
+
+
 # -- the run ------------------------------------------------------------------------------------------------
 def run(size_mb: int, max_mb: int, scaling: Sequence[int], entries: int, tmp: Path) -> list[Row]:
     """Every benchmark; returns the table rows."""
@@ -333,7 +520,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--diffoscope", action="store_true",
                     help="also run benchmarks/bench_diff.py (inspector diff vs diffoscope, installed in a venv)")
     ap.add_argument("--tmp", type=Path, default=None, help="directory for generated data (default: system temp)")
+    ap.add_argument("--case", action="append", default=None, metavar="NAME",
+                    help=f"only these scale cases ({', '.join(CASES)}; 'scale' = only all of them, "
+                         "skipping the ISO/diff table; 'none' = none); repeatable")
     args = ap.parse_args(argv)
+    picked = args.case or ["all"]
+    unknown = [c for c in picked if c not in CASES and c not in ("all", "scale", "none")]
+    if unknown:
+        ap.error(f"unknown case(s): {', '.join(unknown)}")
+    cases = list(CASES) if picked in (["all"], ["scale"]) else [c for c in picked if c in CASES]
     global REPEAT
     REPEAT = max(1, args.repeat)
     for tool in ("bsdtar", "sha256sum", "xorriso", "dpkg-deb", "/usr/bin/time"):
@@ -345,7 +540,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         size, max_mb, scaling, entries = args.size, args.max_size, (100, 400, 1600), args.entries
     with tempfile.TemporaryDirectory(prefix="inspector-bench-", dir=args.tmp) as tmp:
-        rows = run(size, max_mb, scaling, entries, Path(tmp))
+        rows = [] if args.case else run(size, max_mb, scaling, entries, Path(tmp))
+        rows += run_cases(cases, Path(tmp), args.smoke)
     print(render(rows), flush=True)
     if args.diffoscope:
         print("\ninspector diff vs diffoscope (benchmarks/bench_diff.py):", flush=True)

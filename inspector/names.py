@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Protocol
 
 #: C0 and C1 controls and the Unicode line/paragraph separators: each would break a name's single line
 #: (``str.splitlines`` splits at \x85 too) or drive a terminal (\x9b is CSI).
@@ -79,14 +80,42 @@ def unsafe_reason(raw: str | bytes) -> str | None:
     return None
 
 
-def checked_member_path(raw: str | bytes, report: Callable[[str | None, str, str], None]) -> str:
-    """``member_path(raw)``, reporting an unsafe stored name as a warning through ``report``.
+class UnsafeNameSink(Protocol):
+    """Where an unpacker reports an unsafe stored name (``UnpackContext`` is one): recorded, not parsed."""
 
-    Unpackers call this where they make member names (``report`` is ``UnpackContext.problem``), so the
-    warning shows the name exactly as stored (escaped), not the canonical path it is listed under.
+    def unsafe_name(self, name: str, stored: str, why: str) -> None:
+        """Record that member ``name`` was stored as ``stored`` (escaped), unsafe because ``why``."""
+        ...
+
+
+Report = Callable[[str | None, str, str], None]
+
+
+def unsafe_name_message(stored: str, why: str) -> str:
+    """The one-line warning for an unsafe stored name."""
+    return f"unsafe member name '{stored}' ({why}): listed, never extracted"
+
+
+#: A name that is its own canonical path and safe as it is: plain ASCII path segments, no ``//``, no
+#: leading ``/`` or ``./``, no trailing ``/`` (and, checked apart, no ``..``). Almost every real name.
+_PLAIN = re.compile(r"[A-Za-z0-9_+@=,~%#-][A-Za-z0-9._+@=,~%# -]*(?:/[A-Za-z0-9._+@=,~%# -]+)*")
+
+
+def checked_member_path(raw: str | bytes, sink: UnsafeNameSink | Report) -> str:
+    """``member_path(raw)``, reporting an unsafe stored name as a warning to ``sink``.
+
+    Unpackers call this where they make member names, passing their ``UnpackContext`` (which records
+    the name so the walker does not warn twice) or a plain ``problem`` callback. The warning shows the
+    name exactly as stored (escaped), not the canonical path it is listed under.
     """
+    if type(raw) is str and ".." not in raw and _PLAIN.fullmatch(raw):
+        return raw  # the common case, decided by one regular expression
     name = member_path(raw)
     why = unsafe_reason(raw)
     if why is not None:
-        report(name, f"unsafe member name '{display_name(raw)}' ({why}): listed, never extracted", "warning")
+        record = getattr(sink, "unsafe_name", None)
+        if record is not None:
+            record(name, display_name(raw), why)
+        else:
+            sink(name, unsafe_name_message(display_name(raw), why), "warning")  # type: ignore[operator]
     return name

@@ -42,7 +42,7 @@ class Budget:
         """Count one more member stopped by the ratio limit; the third one stops the whole image."""
         self.bombs += 1
         if self.bombs >= BOMBS_PER_IMAGE:
-            raise BudgetExhausted(f"{reason}; {self.bombs} members expanded like this: walk stopped")
+            raise BudgetExhausted(f"{reason}; {self.bombs} members expanded like this: walk stopped", "max_ratio")
 
     def start(self) -> None:
         """Start the clock for the per-image timeout."""
@@ -52,14 +52,15 @@ class Budget:
     def check_time(self) -> None:
         """Raise once the per-image time budget is spent."""
         if self.deadline is not None and time.monotonic() > self.deadline:
-            raise TimeoutExceeded(f"timed out after {self.limits.timeout:g} s (--timeout)")
+            raise TimeoutExceeded(f"timed out after {self.limits.timeout:g} s (--timeout)", "timeout")
 
     def add_bytes(self, n: int) -> None:
         """Account for ``n`` more decompressed bytes and enforce the image-wide bounds."""
         self.total_bytes += n
         lim = self.limits
         if self.total_bytes > lim.max_total_bytes:
-            raise BudgetExhausted(f"total unpacked bytes exceed {lim.max_total_bytes} (--max-total-gib)")
+            raise BudgetExhausted(f"total unpacked bytes exceed {lim.max_total_bytes} (--max-total-gib)",
+                                  "max_total_bytes")
         if (
             self.image_size
             and self.total_bytes > lim.ratio_floor_bytes
@@ -67,14 +68,15 @@ class Budget:
         ):
             raise BudgetExhausted(
                 f"image expands more than {lim.max_ratio * 4:g}x its size across all layers "
-                "(decompression bomb?); walk stopped (--max-ratio)"
+                "(decompression bomb?); walk stopped (--max-ratio)",
+                "max_ratio",
             )
 
     def add_member(self) -> None:
         """Account for one more member and enforce the member-count bound."""
         self.members += 1
         if self.members > self.limits.max_members:
-            raise BudgetExhausted(f"more than {self.limits.max_members} members (--max-members)")
+            raise BudgetExhausted(f"more than {self.limits.max_members} members (--max-members)", "max_members")
         if self.members & 0xFF == 0:
             self.check_time()
 
@@ -93,6 +95,7 @@ class TrackedStream(io.RawIOBase):
         *,
         ratio_base: Callable[[], int] | None = None,
         hash_content: bool = True,
+        head: Head | None = None,
     ) -> None:
         super().__init__()
         self._raw = raw
@@ -102,8 +105,10 @@ class TrackedStream(io.RawIOBase):
         self._head = b""
         self._head_pos = 0  # how much of the head has been handed out
         self._eof = False
-        self._error: Exception | None = None  # a read error met while peeking, raised after the head
+        self._error: BaseException | None = None  # a read error met while peeking, raised after the head
         self.count = 0  # bytes handed out (and hashed)
+        if head is not None:  # the head was already read from ``raw`` (see ``read_head``)
+            self._head, self._eof, self._error = head.data, head.eof, head.error
 
     # -- sniffing -------------------------------------------------------------------------------------
     def peek_head(self, n: int = HEAD_SIZE) -> bytes:
@@ -137,6 +142,11 @@ class TrackedStream(io.RawIOBase):
     def head(self) -> bytes:
         """The bytes kept by ``peek_head`` (still available after reading has started)."""
         return self._head
+
+    @property
+    def exhausted(self) -> bool:
+        """Whether every byte of the content has been read (so ``sha256`` and ``count`` are final)."""
+        return self._eof and self._error is None and self._head_pos >= len(self._head)
 
     # -- reading --------------------------------------------------------------------------------------
     def readable(self) -> bool:
@@ -185,25 +195,23 @@ class TrackedStream(io.RawIOBase):
         if self._hash is not None:
             self._hash.update(data)
         self.count += n
-        budget = self._budget
-        budget.add_bytes(n)
-        limits = budget.limits
-        if self.count > limits.max_member_bytes:
-            raise LimitExceeded(f"member larger than {limits.max_member_bytes} bytes (--max-member-gib)")
-        if self._ratio_base is not None and self.count > limits.ratio_floor_bytes:
-            base = max(self._ratio_base(), 1)
-            if self.count > limits.max_ratio * base:
-                reason = (f"expands more than {limits.max_ratio:g}x ({self.count} bytes from {base}) "
-                          "(decompression bomb?) (--max-ratio)")
-                budget.add_bomb(reason)
-                raise LimitExceeded(reason)
-        budget.check_time()
+        check_member_bytes(self._budget, n, self.count, self._ratio_base)
 
     def drain(self, sink: BinaryIO | None = None) -> None:
         """Read (and hash) whatever the consumer left unread, copying it to ``sink`` if given.
 
-        With a sink the content must not have been read yet (the head is replayed into it).
+        With a sink the content must not have been read yet (the head is replayed into it). Content that
+        ``peek_head`` read whole (most members are small) is hashed and counted in one step, without a
+        read buffer: sniffing, hashing and counting a small member is then one pass over one bytes object.
         """
+        if self._eof and self._error is None and self._head_pos == 0:
+            head = self._head
+            self._head_pos = len(head)
+            if head:
+                self._account(memoryview(head))
+                if sink is not None:
+                    sink.write(head)
+            return
         buf = bytearray(CHUNK)
         view = memoryview(buf)
         while n := self.readinto(buf):
@@ -214,6 +222,69 @@ class TrackedStream(io.RawIOBase):
     def sha256(self) -> str | None:
         """Hex SHA-256 of everything read so far (the whole content once drained)."""
         return self._hash.hexdigest() if self._hash is not None else None
+
+
+def check_member_bytes(budget: Budget, n: int, count: int, ratio_base: Callable[[], int] | None) -> None:
+    """Account ``n`` more bytes of a member that has produced ``count`` in all; enforce every limit.
+
+    The one place the per-member size, expansion ratio, image-wide byte budget and time limit are
+    checked, for streamed members (``TrackedStream``) and for small ones read whole (``read_head``).
+    """
+    budget.add_bytes(n)
+    limits = budget.limits
+    if count > limits.max_member_bytes:
+        raise LimitExceeded(f"member larger than {limits.max_member_bytes} bytes (--max-member-gib)",
+                            "max_member_bytes")
+    if ratio_base is not None and count > limits.ratio_floor_bytes:
+        base = max(ratio_base(), 1)
+        if count > limits.max_ratio * base:
+            reason = (f"expands more than {limits.max_ratio:g}x ({count} bytes from {base}) "
+                      "(decompression bomb?) (--max-ratio)")
+            budget.add_bomb(reason)
+            raise LimitExceeded(reason, "max_ratio")
+    if budget.deadline is not None:
+        budget.check_time()
+
+
+@dataclass(frozen=True)
+class Head:
+    """The first bytes of a member's content, read before anything else (for sniffing).
+
+    ``eof`` tells that they are the whole content (most members are small: they are then sniffed, hashed
+    and counted from this one bytes object). ``error`` is a read error met after ``data``, raised when a
+    reader gets past those bytes.
+    """
+
+    data: bytes
+    eof: bool
+    error: BaseException | None = None
+
+    @property
+    def whole(self) -> bool:
+        """Whether ``data`` is the member's entire content, read without error."""
+        return self.eof and self.error is None
+
+
+def read_head(raw: Stream, n: int = HEAD_SIZE) -> Head:
+    """Read up to ``n`` bytes from the start of ``raw``.
+
+    A read error before any byte is raised; after some bytes it is kept in ``Head.error``, so what was
+    read can still be sniffed. A budget exhaustion is always raised.
+    """
+    data = b""
+    while len(data) < n:
+        try:
+            chunk = raw.read(n - len(data))
+        except BudgetExhausted:
+            raise
+        except Exception as exc:  # noqa: BLE001 - sniff what was read, raise when the reader gets there
+            if not data:
+                raise
+            return Head(data, True, exc)
+        if not chunk:
+            return Head(data, True)
+        data = chunk if not data else data + chunk
+    return Head(data, False)
 
 
 class ReadAheadReader(io.RawIOBase):
@@ -359,6 +430,19 @@ class RangeReader(SeekableRaw):
         self._fh = fh
         self._offset = offset
 
+    def window(self) -> tuple[object, int, int]:
+        """(underlying file, absolute offset, length): where these bytes lie, through nested windows.
+
+        Two members with the same window are the same bytes; the walker uses it to recognise a container
+        that holds itself (a partition covering its whole disk) without reading a byte.
+        """
+        base: object = self._fh
+        offset = self._offset
+        while isinstance(base, RangeReader):
+            offset += base._offset
+            base = base._fh
+        return base, offset, self._length
+
     def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
         view = memoryview(b).cast("B")
         n = min(len(view), self._length - self._pos)
@@ -379,7 +463,7 @@ def copy_stream(src: Stream, dst: BinaryIO, limit: int) -> int:
             return total
         total += len(chunk)
         if total > limit:
-            raise LimitExceeded(f"spool larger than {limit} bytes (--max-member-gib)")
+            raise LimitExceeded(f"spool larger than {limit} bytes (--max-member-gib)", "max_spool_bytes")
         dst.write(chunk)
 
 
@@ -396,6 +480,9 @@ def hash_file(path: str) -> str:
 
 __all__ = [
     "Budget",
+    "Head",
+    "read_head",
+    "check_member_bytes",
     "TrackedStream",
     "IterReader",
     "RangeReader",

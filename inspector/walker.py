@@ -8,23 +8,36 @@ and temporary spools are handled here and nowhere else; nothing above this layer
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import stat
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, BinaryIO, cast
 
 from inspector.entrylog import EntryLog
 from inspector.limits import BudgetExhausted, Limits, WalkError
 from inspector.model import NEST, Entry, EntryKind, Inventory, Problem, ProblemKind, frozen_meta
 from inspector.sniff import detect_type
-from inspector.streams import CHUNK, Budget, Stream, TrackedStream, copy_stream, hash_file
+from inspector.streams import (
+    CHUNK,
+    Budget,
+    Head,
+    RangeReader,
+    Stream,
+    TrackedStream,
+    check_member_bytes,
+    copy_stream,
+    hash_file,
+    read_head,
+)
 from inspector.unpack.base import Handler, Member, SniffInfo, UnpackContext
-from inspector.unpack.registry import HANDLERS, find_handler
+from inspector.unpack.registry import HANDLERS, Dispatcher
 
 #: Recognised container formats that no unpacker opens (yet): reported as unopened containers.
 UNOPENED_CONTAINERS = frozenset({"squashfs", "qcow", "vmdk", "vhdx"})
@@ -45,18 +58,105 @@ class _Abort(Exception):
 
 
 @dataclass
+class _Frame:
+    """A container being walked on the current path, and the members found to be its own bytes again."""
+
+    path: str
+    #: Where its bytes lie (see ``_extent``) and its content hash when known before opening: either one
+    #: seen again below it means a member holds its own container, which would be re-opened to the depth
+    #: limit (a GPT whose partitions are the whole disk, an ISO whose files are the whole image).
+    extent: tuple[int, int, int] | None
+    sha256: str | None
+    repeats: int = 0
+    first_repeat: str = ""
+
+    def holds(self, extent: tuple[int, int, int] | None, sha256: str | None) -> bool:
+        """Whether a member with this extent or hash is this container's own bytes."""
+        return (extent is not None and extent == self.extent) or (sha256 is not None and sha256 == self.sha256)
+
+
+@dataclass
 class _WalkState:
     budget: Budget
     tmpdir: str
     entries: EntryLog = field(default_factory=EntryLog)
     problems: list[Problem] = field(default_factory=list)
+    #: The containers being walked, outermost first.
+    path: list[_Frame] = field(default_factory=list)
 
-    def problem(self, path: str, reason: str, kind: str = "error") -> None:
-        self.problems.append(Problem(path=path, reason=" ".join(reason.split()), kind=ProblemKind(kind)))
+    def problem(self, path: str, reason: str, kind: str = ProblemKind.ERROR, limit: str | None = None) -> None:
+        self.problems.append(Problem(path=path, reason=" ".join(reason.split()), kind=ProblemKind(kind),
+                                     limit=limit))
 
-    def warned_unsafe(self, path: str) -> bool:
-        """Whether an unsafe-name warning was already given for ``path`` (by its reader)."""
-        return any(p.path == path and p.reason.startswith("unsafe member name") for p in self.problems[-8:])
+    def enclosing(self, extent: tuple[int, int, int] | None, sha256: str | None) -> _Frame | None:
+        """The container on the current path whose bytes these are, if any."""
+        if extent is None and sha256 is None:
+            return None
+        for frame in self.path:
+            if frame.holds(extent, sha256):
+                return frame
+        return None
+
+
+@dataclass
+class _Scan:
+    """What the walker learns about one file member while reading it; becomes its entry at the end."""
+
+    member: Member
+    raw: Stream | None = None
+    ts: TrackedStream | None = None
+    detected: str | None = None
+    container: str | None = None
+    opened: bool = False
+    #: A copy of the member's meta, made when something is added (container metadata, notes).
+    meta: dict[str, Any] | None = None
+    #: The image's hash, computed on a second handle while a seeking reader works on the first.
+    root_hash: Future[str] | None = None
+    #: Hash and byte count of the content, once read to the end (count None: the declared size stands).
+    sha256: str | None = None
+    count: int | None = None
+
+    def own_meta(self) -> dict[str, Any]:
+        """The entry's metadata, copied from the member's on first change."""
+        if self.meta is None:
+            self.meta = dict(self.member.meta)
+        return self.meta
+
+    @property
+    def broke_off(self) -> bool:
+        """Whether the container's reader already reported that its content ended early."""
+        return bool(self.meta and self.meta.get("incomplete"))
+
+    def entry(self, path: str, depth: int, complete: bool) -> Entry:
+        """The entry for this member: hash and counted size only when its content was read to the end."""
+        member = self.member
+        sha = None
+        size = member.size
+        stored = member.stored_size
+        if complete:
+            sha = self.sha256
+            if self.count is not None:
+                size = self.count
+            if member.compressed_progress is not None:
+                stored = member.compressed_progress()
+        return Entry(path=path, kind=member.kind, size=size, depth=depth, stored_size=stored, sha256=sha,
+                     detected=self.detected, mode=member.mode, mtime=member.mtime,
+                     link_target=member.link_target, container=self.container, opened=self.opened,
+                     meta=_frozen(self.meta if self.meta is not None else member.meta))
+
+
+_NO_META: Mapping[str, Any] = MappingProxyType({})
+
+
+def _frozen(meta: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A read-only copy of an entry's metadata (one shared empty mapping for the many members without)."""
+    return frozen_meta(meta) if meta else _NO_META
+
+
+def _plain_entry(member: Member, path: str, depth: int) -> Entry:
+    """The entry of a member without content to read (directory, link, device)."""
+    return Entry(path=path, kind=member.kind, size=member.size, depth=depth, stored_size=member.stored_size,
+                 mode=member.mode, mtime=member.mtime, link_target=member.link_target, meta=_frozen(member.meta))
 
 
 class _PositionTracker(io.RawIOBase):
@@ -67,6 +167,11 @@ class _PositionTracker(io.RawIOBase):
         self._fh = fh
         self._on_progress = on_progress
         self._furthest = 0
+
+    @property
+    def wrapped(self) -> BinaryIO:
+        """The file read through this tracker."""
+        return self._fh
 
     def readable(self) -> bool:
         return True
@@ -104,6 +209,19 @@ def _cheap_seek(raw: Any) -> bool:
     return bool(getattr(raw, "cheap_seek", False))
 
 
+class _Source:
+    """The stream a container's reader gets, and what must be released after it (a spool)."""
+
+    def __init__(self, stream: BinaryIO, spool: BinaryIO | None = None) -> None:
+        self.stream = stream
+        self._spool = spool
+
+    def close(self) -> None:
+        """Delete the spool, if one was made."""
+        if self._spool is not None:
+            self._spool.close()
+
+
 class Walker:
     """Walks one image at a time under the given limits, using the registered unpackers."""
 
@@ -116,6 +234,7 @@ class Walker:
     ) -> None:
         self.limits = limits or Limits()
         self.handlers = tuple(handlers)
+        self.dispatch = Dispatcher(self.handlers)
         self.progress = progress
         #: Asked once per leaf file; content is copied to the returned file while it is hashed (used by
         #: diff to keep the bytes of changed files for delta estimates without a second walk).
@@ -135,7 +254,6 @@ class Walker:
             raise WalkError(f"{p}: cannot open ({exc.strerror or exc})") from None
         if not stat.S_ISREG(st.st_mode):
             raise WalkError(f"{p}: not a regular file")
-        root_name = p.name
         budget = Budget(self.limits, image_size=st.st_size)
         budget.start()
         with tempfile.TemporaryDirectory(prefix="inspector-") as tmpdir:
@@ -146,221 +264,293 @@ class Walker:
             except OSError as exc:
                 raise WalkError(f"{p}: cannot open ({exc.strerror or exc})") from None
             try:
-                raw: BinaryIO = fh
-                if self.progress is not None:
-                    total = st.st_size
-                    cb = self.progress
-                    raw = _PositionTracker(fh, lambda pos: cb(pos, total))  # type: ignore[assignment]
-                root = Member(
-                    name=root_name,
-                    size=st.st_size,
-                    mode=stat.S_IMODE(st.st_mode),
-                    mtime=st.st_mtime,
-                    open=lambda: raw,
-                )
+                root = self._root_member(p, st, fh)
                 with contextlib.suppress(_MemberReadError, _Abort):
-                    self._visit(state, root, root_name, 0, root_path=str(p))
+                    self._visit(state, root, p.name, 0, root_path=str(p))
             finally:
                 fh.close()
         return Inventory(source=str(p), entries=tuple(state.entries.freeze()), problems=tuple(state.problems))
 
+    def _root_member(self, p: Path, st: os.stat_result, fh: BinaryIO) -> Member:
+        """The image file as the member at depth 0 (read through a progress reporter when asked)."""
+        raw: BinaryIO = fh
+        if self.progress is not None:
+            total = st.st_size
+            cb = self.progress
+            raw = _PositionTracker(fh, lambda pos: cb(pos, total))  # type: ignore[assignment]
+        return Member(name=p.name, size=st.st_size, mode=stat.S_IMODE(st.st_mode), mtime=st.st_mtime,
+                      open=lambda: raw)
+
     # -- one member -------------------------------------------------------------------------------
     def _visit(self, state: _WalkState, member: Member, logical: str, depth: int, root_path: str | None = None) -> None:
-        slot = state.entries.reserve()
-        base = dict(
-            path=logical,
-            kind=member.kind,
-            depth=depth,
-            mode=member.mode,
-            mtime=member.mtime,
-            link_target=member.link_target,
-        )
-        if member.kind is not EntryKind.FILE or member.open is None:
-            state.entries.fill(slot, Entry(size=member.size, stored_size=member.stored_size,
-                                           meta=frozen_meta(member.meta), **base))  # type: ignore[arg-type]
-            return
+        """Put one member's entry in the log (reserved first, so a container precedes its members).
 
-        ts: TrackedStream | None = None
-        handler: Handler | None = None
-        head = b""
-        detected: str | None = None
-        container: str | None = None
-        opened = False
-        meta: dict[str, Any] = dict(member.meta)
-        complete = False
-        root_hash: Future[str] | None = None
+        Reading failures are reported at ``logical``; the entry is still listed, without a hash, and
+        ``_MemberReadError`` (this member lost) or ``_Abort`` (the walk stops) tells the caller.
+        """
+        slot = state.entries.reserve()
+        if member.kind is not EntryKind.FILE or member.open is None:
+            state.entries.fill(slot, _plain_entry(member, logical, depth))
+            return
+        scan = _Scan(member)
         try:
-            raw = member.open()
-            ratio_base = member.compressed_progress
-            if ratio_base is None and member.stored_size:
-                stored = member.stored_size
-                ratio_base = lambda: stored  # noqa: E731
-            ts = TrackedStream(raw, state.budget, ratio_base=ratio_base)
-            head = ts.peek_head()
-            handler = find_handler(SniffInfo(head=head, name=member.name, size=member.size), self.handlers)
-            detected = handler.name if handler else detect_type(head)
-            if handler is not None:
-                container = handler.name
-                if depth >= self.limits.max_depth:
-                    state.problem(logical, f"nested deeper than {self.limits.max_depth} levels; "
-                                  f"{handler.name} not opened (--max-depth)", "limit")
-                else:
-                    if member.payload:
-                        # A decompressed payload that is itself a container (the tar of a .tgz, the dd of
-                        # a .dd.bz2): its wrapper's hash already identifies it and its members are hashed,
-                        # so hashing it too would only cost one more pass over every byte.
-                        ts.skip_hash()
-                    root_hash, opened = self._unpack(state, handler, member, raw, ts, logical, depth, meta,
-                                                     root_path)
-            elif detected in UNOPENED_CONTAINERS:
-                container = detected
-                state.problem(logical, f"{detected} container recognised but not opened (no reader)",
-                              "unsupported")
-            if root_hash is None:
-                sink = None
-                if self.capture is not None and not opened and container is None:
-                    sink = self.capture(logical, member.size)
-                try:
-                    ts.drain(sink)
-                except Exception:
-                    if meta.get("incomplete"):  # the unpacker already reported why the content broke off
-                        raise _MemberReadError from None
-                    raise
-            complete = True
+            self._read_member(state, scan, logical, depth, root_path)
         except (_MemberReadError, _Abort):
+            state.entries.fill(slot, scan.entry(logical, depth, complete=False))
             raise
-        except BudgetExhausted as exc:
-            state.problem(logical, _reason(exc), exc.kind)
-            raise _Abort from None
         except Exception as exc:  # noqa: BLE001 - every failure becomes a reported problem
-            kind = exc.kind if isinstance(exc, WalkError) else "error"
-            state.problem(logical, _reason(exc), kind)
-            raise _MemberReadError from None
-        finally:
-            sha = None
-            entry_size: int | None = member.size
-            if complete and ts is not None:
-                sha = root_hash.result() if root_hash is not None else ts.sha256
-                entry_size = ts.count if root_hash is None else member.size
-            stored_size = member.stored_size
-            if member.compressed_progress is not None and complete:
-                stored_size = member.compressed_progress()
-            state.entries.fill(slot, Entry(
-                size=entry_size,
-                stored_size=stored_size,
-                sha256=sha,
-                detected=detected,
-                container=container,
-                opened=opened,
-                meta=frozen_meta(meta),
-                **base,  # type: ignore[arg-type]
-            ))
+            state.entries.fill(slot, scan.entry(logical, depth, complete=False))
+            raise _reported(state, logical, exc) from None
+        state.entries.fill(slot, scan.entry(logical, depth, complete=True))
+
+    def _read_member(self, state: _WalkState, scan: _Scan, logical: str, depth: int, root_path: str | None) -> None:
+        """Sniff the member, open it when a reader accepts it, and hash what is left of it."""
+        member = scan.member
+        if member.data is not None:  # the reader read it with its header (a small member)
+            head = Head(member.data, True)
+        else:
+            scan.raw = member.open()  # type: ignore[misc]
+            head = read_head(scan.raw)
+        readings = self.dispatch.readings(SniffInfo(head=head.data, name=member.name, size=member.size))
+        handler = readings.handler
+        if handler is None and head.whole:
+            self._take_small_leaf(state, scan, head.data, logical)
+            return
+        if scan.raw is None:
+            scan.raw = member.open()  # type: ignore[misc]
+        scan.ts = TrackedStream(scan.raw, state.budget, ratio_base=_ratio_base(member), head=head)
+        if handler is None:
+            scan.detected = detect_type(head.data)
+            self._note_unopened(state, scan, logical)
+        else:
+            scan.detected = scan.container = handler.name
+            if readings.others:
+                _note_other_readings(state, scan, logical, handler, readings.others)
+            self._open_container(state, scan, handler, logical, depth, root_path)
+        if scan.root_hash is None:
+            self._hash_rest(scan, logical)
+        scan.sha256 = scan.root_hash.result() if scan.root_hash is not None else scan.ts.sha256
+        scan.count = None if scan.root_hash is not None else scan.ts.count
+
+    def _take_small_leaf(self, state: _WalkState, scan: _Scan, data: bytes, logical: str) -> None:
+        """A leaf read whole by ``read_head`` (most members): counted, sniffed and hashed from one bytes object."""
+        member = scan.member
+        check_member_bytes(state.budget, len(data), len(data), _ratio_base(member))
+        scan.detected = detect_type(data)
+        self._note_unopened(state, scan, logical)
+        if self.capture is not None and scan.container is None:
+            sink = self.capture(logical, member.size)
+            if sink is not None:
+                sink.write(data)
+        scan.sha256 = hashlib.sha256(data).hexdigest()
+        scan.count = len(data)
+
+    @staticmethod
+    def _note_unopened(state: _WalkState, scan: _Scan, logical: str) -> None:
+        """A container format we recognise but have no reader for: said, and the member listed as a file."""
+        if scan.detected in UNOPENED_CONTAINERS:
+            scan.container = scan.detected
+            state.problem(logical, f"{scan.detected} container recognised but not opened (no reader)",
+                          ProblemKind.UNSUPPORTED)
+
+    def _hash_rest(self, scan: _Scan, logical: str) -> None:
+        """Read (and hash) whatever the reader left; a leaf's content also goes to ``capture`` if asked."""
+        assert scan.ts is not None
+        sink = None
+        if self.capture is not None and not scan.opened and scan.container is None:
+            sink = self.capture(logical, scan.member.size)
+        try:
+            scan.ts.drain(sink)
+        except Exception:
+            if scan.broke_off:  # the unpacker already reported why the content broke off
+                raise _MemberReadError from None
+            raise
 
     # -- one container ----------------------------------------------------------------------------
-    def _unpack(
-        self,
-        state: _WalkState,
-        handler: Handler,
-        member: Member,
-        raw: Stream,
-        ts: TrackedStream,
-        logical: str,
-        depth: int,
-        meta: dict[str, Any],
-        root_path: str | None,
-    ) -> tuple[Future[str] | None, bool]:
-        """Open ``member`` as ``handler``'s format and visit its members; return (root hash, opened)."""
-        root_hash: Future[str] | None = None
-        spool: BinaryIO | None = None
-        # Handlers take a binary file object; our streams provide the part of that API they use.
-        source = cast(BinaryIO, ts)
-        if handler.needs_seekable:
-            if root_path is not None and _cheap_seek(raw):
-                # The image file itself: hash it on a second handle in a background thread while the
-                # seeking reader works (both release the GIL), instead of reading it twice in a row.
-                pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inspector-hash")
-                root_hash = pool.submit(hash_file, root_path)
-                pool.shutdown(wait=False)
-                raw.seek(0)
-                source = cast(BinaryIO, raw)
-            elif _cheap_seek(raw):
-                ts.drain()  # hash it sequentially, then let the reader seek in the same bytes
-                raw.seek(0)
-                source = cast(BinaryIO, raw)
-            else:
-                # The reader must seek but the content is a stream (a ZIP inside a ZIP, an ISO inside a
-                # tarball): copy it once, hashing on the way, to a bounded spool in our private temp dir.
-                if member.size is not None and member.size <= MEMORY_SPOOL:
-                    spool = io.BytesIO()
-                else:
-                    spool = tempfile.TemporaryFile(dir=state.tmpdir)  # noqa: SIM115 - closed below
-                copy_stream(ts, spool, self.limits.max_spool_bytes)
-                spool.seek(0)
-                source = spool
+    def _open_container(self, state: _WalkState, scan: _Scan, handler: Handler, logical: str, depth: int,
+                        root_path: str | None) -> None:
+        """Walk the member's members, unless the depth limit or a loop back to an enclosing container forbids."""
+        assert scan.ts is not None
+        if depth >= self.limits.max_depth:
+            state.problem(logical, f"nested deeper than {self.limits.max_depth} levels; {handler.name} not "
+                          "opened (--max-depth)", ProblemKind.LIMIT, limit="max_depth")
+            return
+        if scan.member.payload:
+            # A decompressed payload that is itself a container (the tar of a .tgz, the dd of a .dd.bz2):
+            # its wrapper's hash already identifies it and its members are hashed, so hashing it too
+            # would only cost one more pass over every byte.
+            scan.ts.skip_hash()
+        extent = _extent(scan.raw, scan.member.size, root=root_path is not None)
+        if _same_as_enclosing(state, scan, extent, None, logical):
+            return
+        source = self._source_for(state, handler, scan, root_path)
+        try:
+            sha = scan.ts.sha256 if scan.ts.count and scan.ts.exhausted else None
+            if sha is not None and _same_as_enclosing(state, scan, extent, sha, logical):
+                return
+            frame = _Frame(logical, extent, sha)
+            state.path.append(frame)
+            try:
+                self._walk_members(state, handler, source, scan, logical, depth)
+            finally:
+                state.path.pop()
+                _report_repeats(state, frame)
+        finally:
+            source.close()
 
+    def _source_for(self, state: _WalkState, handler: Handler, scan: _Scan, root_path: str | None) -> _Source:
+        """The stream ``handler`` reads: the tracked stream, or for a seeking reader something seekable.
+
+        The image file itself is hashed on a second handle in a background thread while the seeking
+        reader works (both release the GIL); a cheaply seekable member is hashed first, then seeked in;
+        anything else (a ZIP inside a ZIP, an ISO inside a tarball) is copied once, hashing on the way,
+        to a bounded spool in our private temp dir.
+        """
+        ts, raw = scan.ts, scan.raw
+        assert ts is not None and raw is not None
+        if not handler.needs_seekable:
+            return _Source(cast(BinaryIO, ts))  # handlers take a binary file; ours has the part they use
+        if root_path is not None and _cheap_seek(raw):
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inspector-hash")
+            scan.root_hash = pool.submit(hash_file, root_path)
+            pool.shutdown(wait=False)
+            raw.seek(0)
+            return _Source(cast(BinaryIO, raw))
+        if _cheap_seek(raw):
+            ts.drain()
+            raw.seek(0)
+            return _Source(cast(BinaryIO, raw))
+        size = scan.member.size
+        in_memory = size is not None and size <= MEMORY_SPOOL
+        spool: BinaryIO = io.BytesIO() if in_memory else tempfile.TemporaryFile(dir=state.tmpdir)  # noqa: SIM115
+        try:
+            copy_stream(ts, spool, self.limits.max_spool_bytes)
+        except BaseException:
+            spool.close()
+            raise
+        spool.seek(0)
+        return _Source(spool, spool)
+
+    def _walk_members(self, state: _WalkState, handler: Handler, source: _Source, scan: _Scan, logical: str,
+                      depth: int) -> None:
+        """Visit every member ``handler`` finds; a reader's failure is reported and marks the container incomplete."""
+        ts = scan.ts
+        assert ts is not None
+        meta = scan.own_meta()
         name = logical.rsplit(NEST, 1)[-1].rsplit("/", 1)[-1]
 
-        def report(member_name: str | None, reason: str, kind: str = "error") -> None:
+        def report(member_name: str | None, reason: str, kind: str = ProblemKind.ERROR) -> None:
             where = logical if member_name is None else f"{logical}{NEST}{member_name}"
             state.problem(where, reason, kind)
 
-        ctx = UnpackContext(
-            path=logical,
-            name=name,
-            size=member.size,
-            head=ts.head,
-            budget=state.budget,
-            problem=report,
-            meta=meta,
-        )
-        opened = False
-        members = handler.members(source, ctx)
+        ctx = UnpackContext(path=logical, name=name, size=scan.member.size, head=ts.head, budget=state.budget,
+                            problem=report, meta=meta)
+        members = handler.members(source.stream, ctx)
         seen: set[str] = set()
         try:
             for child in members:
                 state.budget.add_member()
-                if child.name in seen:
-                    report(child.name, "duplicate member name: listed again, an extractor would overwrite the "
-                           "earlier one", "warning")
-                seen.add(child.name)
-                if ".." in child.name.split("/") and not state.warned_unsafe(f"{logical}{NEST}{child.name}"):
-                    # Readers that see raw names report them as stored (names.checked_member_path); this
-                    # catches a traversing name from any other reader (vmtar, VIB, WIM, ISO ...).
-                    report(child.name, f"unsafe member name '{child.name}' ('..' component escapes the "
-                           "extraction directory): listed, never extracted", "warning")
-                if len(child.name) > self.limits.max_path_length:
-                    report(child.name[:200] + "...", f"member name longer than "
-                           f"{self.limits.max_path_length} characters; skipped (--max-name-length)", "limit")
-                    continue
-                try:
-                    self._visit(state, child, f"{logical}{NEST}{child.name}", depth + 1)
-                except _MemberReadError:
-                    continue  # reported at the member; the next member may still be readable
-            opened = True
+                if self._admit(state, ctx, child, seen, logical):
+                    try:
+                        self._visit(state, child, f"{logical}{NEST}{child.name}", depth + 1)
+                    except _MemberReadError:
+                        continue  # reported at the member; the next member may still be readable
+            scan.opened = True
         except (_Abort, BudgetExhausted) as exc:
             if isinstance(exc, BudgetExhausted):
-                state.problem(logical, _reason(exc), exc.kind)
+                _report_exception(state, logical, exc)
             meta["incomplete"] = True
-            if root_hash is not None:
-                root_hash.cancel()  # the walk stops: nobody will ask for the image's hash
+            if scan.root_hash is not None:
+                scan.root_hash.cancel()  # the walk stops: nobody will ask for the image's hash
             raise _Abort from None
-        except WalkError as exc:
-            state.problem(logical, _reason(exc), exc.kind)
+        except Exception as exc:  # noqa: BLE001 - a format error, a reader's bug or a library's error on bad input
+            _report_exception(state, logical, exc)
             meta["incomplete"] = True
-            opened = True
-        except Exception as exc:  # noqa: BLE001 - a reader's bug or a library's error on bad input
-            state.problem(logical, _reason(exc), "error")
-            meta["incomplete"] = True
-            opened = True
+            scan.opened = True
         finally:
             close = getattr(members, "close", None)  # a generator: stops a handler's background reader
             if close is not None:                    # even when we leave the container early
                 close()
-            if spool is not None:
-                spool.close()
-        # Returned even when the reader failed part-way: the image's hash is still wanted (cancelling it
-        # here, as before, made the caller's result() raise CancelledError when the hash had not started).
-        return root_hash, opened
+
+    def _admit(self, state: _WalkState, ctx: UnpackContext, child: Member, seen: set[str], logical: str) -> bool:
+        """Check a member's name before visiting it: duplicates and escaping names warned, overlong skipped."""
+        name = child.name
+        if name in seen:
+            ctx.problem(name, "duplicate member name: listed again, an extractor would overwrite the earlier one",
+                        ProblemKind.WARNING)
+        seen.add(name)
+        if ".." in name and ".." in name.split("/") and name not in ctx.flagged_unsafe:
+            # Readers that see raw names report them as stored (names.checked_member_path); this catches a
+            # traversing name from any other reader (vmtar, VIB, WIM, ISO ...).
+            ctx.unsafe_name(name, name, "'..' component escapes the extraction directory")
+        if len(name) > self.limits.max_path_length:
+            state.problem(f"{logical}{NEST}{name[:200]}...", f"member name longer than "
+                          f"{self.limits.max_path_length} characters; skipped (--max-name-length)",
+                          ProblemKind.LIMIT, limit="max_path_length")
+            return False
+        return True
+
+
+def _ratio_base(member: Member) -> Callable[[], int] | None:
+    """How many stored bytes produced the content so far (for the expansion-ratio limit), if known."""
+    if member.compressed_progress is not None:
+        return member.compressed_progress
+    stored = member.stored_size
+    return (lambda: stored) if stored else None
+
+
+def _reported(state: _WalkState, logical: str, exc: Exception) -> Exception:
+    """Report a member's failure at its path; the exception that unwinds: the walk (``_Abort``) or the member."""
+    _report_exception(state, logical, exc)
+    return _Abort() if isinstance(exc, BudgetExhausted) else _MemberReadError()
+
+
+def _report_exception(state: _WalkState, logical: str, exc: Exception) -> None:
+    """One problem at ``logical`` for ``exc``: its kind, and the limit that tripped when it is a limit."""
+    kind = exc.kind if isinstance(exc, WalkError) else ProblemKind.ERROR
+    state.problem(logical, _reason(exc), kind, limit=getattr(exc, "limit", None))
+
+
+def _note_other_readings(state: _WalkState, scan: _Scan, logical: str, handler: Handler,
+                         others: tuple[str, ...]) -> None:
+    """A polyglot (at once an ISO, a tar and a ZIP...): read as one, the other readings named in meta."""
+    scan.own_meta()["other_readings"] = list(others)
+    state.problem(logical, f"content is also a valid {', '.join(others)}: read as {handler.name} only "
+                  "(a crafted file can show each tool different members)", ProblemKind.WARNING)
+
+
+def _extent(raw: Stream | None, size: int | None, *, root: bool) -> tuple[int, int, int] | None:
+    """(file identity, offset, length) of a member that is a window of a file, or the image itself."""
+    if isinstance(raw, RangeReader):
+        base, offset, length = raw.window()
+    elif root and raw is not None:
+        base, offset, length = raw, 0, size or 0
+    else:
+        return None
+    if isinstance(base, _PositionTracker):
+        base = base.wrapped
+    return id(base), offset, length
+
+
+def _same_as_enclosing(state: _WalkState, scan: _Scan, extent: tuple[int, int, int] | None, sha: str | None,
+                       logical: str) -> bool:
+    """Count a member that is an enclosing container's own bytes again (reported once, with the count)."""
+    frame = state.enclosing(extent, sha)
+    if frame is None:
+        return False
+    scan.own_meta()["same_bytes_as"] = frame.path
+    if not frame.repeats:
+        frame.first_repeat = logical
+    frame.repeats += 1
+    return True
+
+
+def _report_repeats(state: _WalkState, frame: _Frame) -> None:
+    """One warning for all the members that were their enclosing container again."""
+    if frame.repeats:
+        state.problem(frame.path, f"{frame.repeats} member(s) below it hold this container's own bytes again "
+                      f"(first: '{frame.first_repeat}'): listed as files, not opened again (a loop)",
+                      ProblemKind.WARNING)
 
 
 def _reason(exc: BaseException) -> str:

@@ -19,7 +19,8 @@ from inspector import exitcodes
 from inspector.limits import Limits
 from inspector.walker import Walker
 
-HOSTILE = ["hostile-bombs", "hostile-names", "hostile-loops", "hostile-lies", "iso-crafted", "hostile-mutants"]
+HOSTILE = ["hostile-bombs", "hostile-names", "hostile-loops", "hostile-lies", "hostile-containers", "iso-crafted",
+           "hostile-mutants"]
 #: The hand-made cases whose exit code the CLI test checks (mutants and crafted ISOs are walked in process).
 CLI_CASES = ["hostile-bombs", "hostile-names", "hostile-loops", "hostile-lies"]
 #: Generous per-case bound: a case that would hang ends with a timeout problem instead.

@@ -9,23 +9,18 @@ from __future__ import annotations
 
 import ctypes
 import io
-import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import libarchive
 import libarchive.exception
 
 from inspector.limits import Unsupported, WalkError
-from inspector.model import EntryKind
-from inspector.names import checked_member_path, member_path
-from inspector.streams import CHUNK
+from inspector.model import EntryKind, ProblemKind
+from inspector.names import checked_member_path, display_name, member_path, unsafe_reason
+from inspector.streams import CHUNK, HEAD_SIZE, Stream
 from inspector.unpack.base import FormatError, Member, SniffInfo, UnpackContext
-
-# libarchive-c logs libarchive's warnings ("Skipped 1 bytes before finding valid header") through the
-# logging module, which would print them on stderr as stray lines outside our one-line problem format.
-logging.getLogger("libarchive").setLevel(logging.ERROR)
 
 TAR_MAGICS = (b"ustar\x0000", b"ustar  \x00", b"ustar\x00")
 VMTAR_MAGIC = b"visor  \x00"
@@ -35,29 +30,158 @@ class _EntryReader(io.RawIOBase):
     """The current entry's data, read by libarchive straight into the caller's buffer (no copies).
 
     libarchive-c's ``get_blocks`` copies every 4 KiB page into a new bytes object; reading into our
-    1 MiB buffers instead cuts the per-byte Python overhead by two orders of magnitude.
+    1 MiB buffers instead cuts the per-byte Python overhead by two orders of magnitude. Small reads (the
+    head of a member, all of a tiny one) go through one scratch buffer per archive.
     """
 
-    def __init__(self, archive_p: object, guard: _GuardedReader | None = None) -> None:
+    def __init__(self, archive_p: int, scratch: ctypes.Array[ctypes.c_char],
+                 guard: _GuardedReader | None = None) -> None:
         super().__init__()
         self._archive_p = archive_p
+        self._scratch = scratch
         self._guard = guard
 
     def readable(self) -> bool:
         return True
+
+    def _failed(self, retcode: int) -> BaseException:
+        if self._guard is not None and self._guard.error is not None:
+            return self._guard.error  # the stream under the archive failed: its reason
+        return FormatError(f"corrupt member data: {_lib.reason(self._archive_p, retcode)}")
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0 or size > len(self._scratch):
+            return super().read(size) if size is not None and size >= 0 else self.readall()
+        got = _lib.read_data(self._archive_p, self._scratch, size)
+        if got < 0:
+            raise self._failed(got) from None
+        return ctypes.string_at(self._scratch, got)
 
     def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
         view = memoryview(b).cast("B")
         n = len(view)
         if n == 0:
             return 0
-        cbuf = (ctypes.c_char * n).from_buffer(view)
-        try:
-            return int(libarchive.ffi.read_data(self._archive_p, cbuf, n))
-        except libarchive.exception.ArchiveError as exc:
-            if self._guard is not None and self._guard.error is not None:
-                raise self._guard.error from None  # the stream under the archive failed: its reason
-            raise FormatError(f"corrupt member data: {getattr(exc, 'msg', None) or exc}") from None
+        got = _lib.read_data(self._archive_p, (ctypes.c_char * n).from_buffer(view), n)
+        if got < 0:
+            raise self._failed(got) from None
+        return int(got)
+
+
+class _Libarchive:
+    """The few libarchive calls made per member, bound once without libarchive-c's per-call wrappers.
+
+    A private handle on the same shared library, so our prototypes do not change libarchive-c's.
+    Errors come back as return codes and are turned into sentences by ``reason``.
+    """
+
+    def __init__(self) -> None:
+        lib = ctypes.CDLL(libarchive.ffi.libarchive._name)
+        vp, c_int, i64 = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64
+
+        def fn(name: str, argtypes: list[Any], restype: Any) -> Any:
+            f = getattr(lib, "archive_" + name)
+            f.argtypes, f.restype = argtypes, restype
+            return f
+
+        self.next_header2 = fn("read_next_header2", [vp, vp], c_int)
+        self.read_data = fn("read_data", [vp, vp, ctypes.c_size_t], ctypes.c_ssize_t)
+        self.entry_new = fn("entry_new", [], vp)
+        self.entry_free = fn("entry_free", [vp], None)
+        self.filetype = fn("entry_filetype", [vp], ctypes.c_uint)
+        self.mode = fn("entry_mode", [vp], ctypes.c_uint)
+        self.pathname_w = fn("entry_pathname_w", [vp], ctypes.c_wchar_p)
+        self.pathname = fn("entry_pathname", [vp], ctypes.c_char_p)
+        self.hardlink_w = fn("entry_hardlink_w", [vp], ctypes.c_wchar_p)
+        self.hardlink = fn("entry_hardlink", [vp], ctypes.c_char_p)
+        self.symlink_w = fn("entry_symlink_w", [vp], ctypes.c_wchar_p)
+        self.symlink = fn("entry_symlink", [vp], ctypes.c_char_p)
+        self.size_is_set = fn("entry_size_is_set", [vp], c_int)
+        self.size = fn("entry_size", [vp], i64)
+        self.mtime_is_set = fn("entry_mtime_is_set", [vp], c_int)
+        self.mtime = fn("entry_mtime", [vp], i64)
+        self.mtime_nsec = fn("entry_mtime_nsec", [vp], ctypes.c_long)
+        self.error_string = fn("error_string", [vp], ctypes.c_char_p)
+        self.filter_bytes = fn("filter_bytes", [vp, c_int], i64)
+
+    def reason(self, archive_p: int, retcode: int) -> str:
+        """libarchive's error for ``archive_p`` in words, with where it happened; never a pointer or a repr."""
+        raw = self.error_string(archive_p)
+        text = raw.decode("utf-8", "replace").strip() if raw else ""
+        where = self.filter_bytes(archive_p, -1)
+        if not text:
+            text = {ARCHIVE_WARN: "libarchive warned without a reason",
+                    ARCHIVE_FAILED: "libarchive could not read this part and gave no reason"}.get(
+                        retcode, "libarchive cannot go on and gave no reason (damaged, or not this format)")
+        return f"{text} (after {where} bytes of the archive)" if where > 0 else text
+
+
+_lib = _Libarchive()
+#: libarchive return codes (archive.h).
+ARCHIVE_EOF, ARCHIVE_OK, ARCHIVE_WARN, ARCHIVE_FAILED = 1, 0, -20, -25
+#: Size of the per-archive scratch buffer for small reads (a member's head, a whole tiny member).
+SCRATCH = HEAD_SIZE
+_S_IFMT = 0o170000
+_FILETYPES = {0o040000: EntryKind.DIR, 0o120000: EntryKind.SYMLINK, 0o020000: EntryKind.DEVICE,
+              0o060000: EntryKind.DEVICE, 0o010000: EntryKind.OTHER, 0o140000: EntryKind.OTHER}
+
+
+def _content(archive_p: int, scratch: ctypes.Array[ctypes.c_char], guard: _GuardedReader,
+             size: int | None) -> tuple[bytes | None, Callable[[], Stream]]:
+    """A member's content: read at once when its header says it fits the scratch buffer, else a stream.
+
+    libarchive's ``archive_read_data`` fills the request across blocks and stops at the member's end, so
+    a small member is one call: its bytes go to the walker with the header (``Member.data``). A short or
+    failed read falls back to what the stream would have given: the bytes read, then the rest, or the error.
+    """
+    if size is None or size > len(scratch):
+        return None, lambda: _EntryReader(archive_p, scratch, guard)
+    got = _lib.read_data(archive_p, scratch, size) if size else 0
+    if got == size:
+        data = ctypes.string_at(scratch, size) if size else b""
+        return data, lambda: io.BytesIO(data)
+    if got < 0:
+        reader = _EntryReader(archive_p, scratch, guard)
+        failure = reader._failed(got)
+
+        def fail() -> Stream:
+            raise failure
+
+        return None, fail
+    first = ctypes.string_at(scratch, got)
+    return None, lambda: _Prefixed(first, _EntryReader(archive_p, scratch, guard))
+
+
+class _Prefixed(io.RawIOBase):
+    """Bytes already read, then the rest of a stream."""
+
+    def __init__(self, first: bytes, rest: io.RawIOBase) -> None:
+        super().__init__()
+        self._first = memoryview(first)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        if self._first:
+            n = min(len(b), len(self._first))
+            memoryview(b).cast("B")[:n] = self._first[:n]
+            self._first = self._first[n:]
+            return n
+        return self._rest.readinto(b) or 0
+
+
+def _text(wide: str | None, raw: bytes | None) -> str | bytes | None:
+    """A name from libarchive as libarchive-c gives it: wide form, else UTF-8, else the raw bytes."""
+    if wide:
+        return wide
+    if raw is None:
+        return None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeError:
+        return raw
 
 
 class _GuardedReader(io.RawIOBase):
@@ -66,9 +190,10 @@ class _GuardedReader(io.RawIOBase):
     The exception is stored, libarchive sees a read error, and the handler re-raises the original.
     """
 
-    def __init__(self, src: BinaryIO) -> None:
+    def __init__(self, src: BinaryIO, watch: _ArHeaderWatch | None = None) -> None:
         super().__init__()
         self._src = src
+        self._watch = watch
         self.error: BaseException | None = None
 
     def readable(self) -> bool:
@@ -81,37 +206,116 @@ class _GuardedReader(io.RawIOBase):
         if self.error is not None:
             return -1
         try:
-            return self._src.readinto(b) or 0  # type: ignore[attr-defined]
+            n = self._src.readinto(b) or 0  # type: ignore[attr-defined]
         except BaseException as exc:  # noqa: BLE001 - re-raised by the handler
             self.error = exc
             return -1
+        if self._watch is not None and n > 0:
+            self._watch.feed(memoryview(b)[:n])
+        return n
+
+
+class _ArHeaderWatch:
+    """Follows the ar member headers in the bytes libarchive reads, to say in words what it would not.
+
+    libarchive takes an ar size field of ``-5`` for 0 and goes on reading content as headers, in silence
+    or with "Incorrect file header signature". This reads each 60-byte header as it streams past (no
+    extra I/O) and records a sentence for a size field that is not a non-negative decimal number.
+    """
+
+    def __init__(self) -> None:
+        self._pos = 0
+        self._next: int | None = 8  # after the "!<arch>\n" magic
+        self._partial = bytearray()
+        self.problems: list[str] = []
+
+    def feed(self, data: memoryview) -> None:
+        """Take the next bytes of the archive."""
+        start = self._pos
+        self._pos += len(data)
+        while self._next is not None:
+            at = self._next + len(self._partial) - start
+            if at >= len(data):
+                return
+            self._partial += data[at : at + 60 - len(self._partial)]
+            if len(self._partial) < 60:
+                return
+            self._header(bytes(self._partial))
+            self._partial.clear()
+
+    def _header(self, block: bytes) -> None:
+        offset = self._next
+        assert offset is not None
+        if block[58:60] != b"`\n":
+            self._next = None  # not a header (padding, or damage libarchive reports itself)
+            return
+        field = block[48:58].strip(b" ")
+        if not field.isdigit():
+            name = display_name(block[0:16].rstrip(b" "))
+            self.problems.append(f"ar member '{name}' at byte {offset}: size field '{display_name(field)}' is not "
+                                 "a non-negative number; its content and everything after it cannot be located")
+            self._next = None
+            return
+        size = int(field)
+        self._next = offset + 60 + size + size % 2
+
+    def take(self) -> list[str]:
+        """The sentences recorded since the last call."""
+        out, self.problems = self.problems, []
+        return out
+
+
+#: What a tar header's checksum field may hold: octal digits, spaces and NULs.
+_CHECKSUM_CHARS = b"01234567 \x00"
 
 
 def tar_checksum_ok(head: bytes) -> bool:
     """True when the first 512 bytes are a tar header with a valid checksum (v7, ustar or GNU)."""
     if len(head) < 512 or head[:1] == b"\x00":
         return False
-    field = head[148:156].replace(b"\x00", b" ").strip()
+    raw = head[148:156]
+    if raw.translate(None, _CHECKSUM_CHARS):  # cheap refusal of most non-tar content before summing
+        return False
+    field = raw.replace(b"\x00", b" ").strip()
     try:
         stored = int(field, 8)
     except ValueError:
         return False
     header = head[:148] + b" " * 8 + head[156:512]
-    return stored in (sum(header), sum(b - 256 if b > 127 else b for b in header))
+    unsigned = sum(header)
+    if stored == unsigned:
+        return True
+    return stored == unsigned - 256 * sum(1 for b in header if b > 127)
 
 
-def _kind(entry: libarchive.ArchiveEntry) -> EntryKind:
-    if entry.islnk:
-        return EntryKind.HARDLINK
-    if entry.issym:
-        return EntryKind.SYMLINK
-    if entry.isdir:
-        return EntryKind.DIR
-    if entry.ischr or entry.isblk:
-        return EntryKind.DEVICE
-    if entry.isfifo or entry.issock:
-        return EntryKind.OTHER
-    return EntryKind.FILE  # regular files, and ar members with mode 0 (VMware VIBs)
+def _mtime(seconds: int, nanos: int) -> float:
+    """Seconds since the epoch as libarchive-c gives them (an int unless there are nanoseconds)."""
+    return float(seconds) + float(nanos) / 1e9 if nanos else seconds
+
+
+@dataclass
+class _HardLinkCheck:
+    """Hard links in a tar must name an earlier member; a link to itself or out of the archive is a lie."""
+
+    ctx: UnpackContext
+    seen: set[str]
+
+    def member(self, name: str) -> None:
+        """Remember a member that a later hard link may name."""
+        self.seen.add(name)
+
+    def link(self, name: str, raw_target: str | bytes, target: str) -> None:
+        """Report a hard link whose target (the header's linkname field) cannot be right."""
+        why = unsafe_reason(raw_target)
+        if target == name:
+            self.ctx.problem(name, f"hard link to itself (linkname '{target}'): links to no content",
+                             ProblemKind.MISMATCH)
+        elif why is not None:
+            self.ctx.problem(name, f"hard link target '{display_name(raw_target)}' ({why}): listed, "
+                             "never followed", ProblemKind.WARNING)
+        elif target not in self.seen:
+            self.ctx.problem(name, f"hard link target '{target}' (linkname) is not an earlier member of the "
+                             "archive", ProblemKind.MISMATCH)
 
 
 @dataclass
@@ -127,9 +331,10 @@ class LibarchiveHandler:
     def match(self, info: SniffInfo) -> bool:
         h = info.head
         if self.name == "tar":
-            return h[257:265] != VMTAR_MAGIC and (
-                any(h[257 : 257 + len(m)] == m for m in TAR_MAGICS) or tar_checksum_ok(h)
-            )
+            magic = h[257:265]
+            if magic == VMTAR_MAGIC:
+                return False
+            return magic.startswith(TAR_MAGICS) or tar_checksum_ok(h)
         if self.name == "ar":
             return h.startswith(b"!<arch>\n")
         if self.name == "cpio":
@@ -147,49 +352,104 @@ class LibarchiveHandler:
         return False
 
     def members(self, stream: BinaryIO, ctx: UnpackContext) -> Iterator[Member]:
-        guard = _GuardedReader(stream)
+        """Yield the archive's members in storage order, each readable until the next one is asked for."""
+        watch = _ArHeaderWatch() if self.name == "ar" else None
+        guard = _GuardedReader(stream, watch)
         src: BinaryIO = stream if self.needs_seekable else guard  # type: ignore[assignment]
         try:
             with libarchive.stream_reader(
                 src, format_name=self.format_name, filter_name=self.filter_name, block_size=CHUNK
             ) as archive:
-                for entry in archive:
-                    kind = _kind(entry)
-                    size = entry.size
-                    raw_name = entry.pathname
-                    if raw_name is None:
-                        raise FormatError("member without a name")
-                    if self.name == "ar" and raw_name in ("/", "//", "/SYM64/"):
-                        continue  # the symbol index and the GNU long-name table: format-internal, as `ar t` shows
-                    link = entry.linkpath if kind in (EntryKind.SYMLINK, EntryKind.HARDLINK) else None
-                    if kind is EntryKind.HARDLINK:
-                        link = member_path(link) if link else link  # a hard link names another member
-                        if size:
-                            # cpio stores a hard-linked file's data with its last link (the earlier links
-                            # are empty): this entry carries the content, so it is a file.
-                            kind = EntryKind.FILE
-                    yield Member(
-                        name=checked_member_path(raw_name, ctx.problem),
-                        kind=kind,
-                        size=size if kind is EntryKind.FILE else None,
-                        mode=(entry.mode & 0o7777) if entry.mode else None,
-                        mtime=entry.mtime,
-                        link_target=link,
-                        open=(lambda: _EntryReader(archive._pointer, guard)) if kind is EntryKind.FILE else None,
-                    )
-        except libarchive.exception.ArchiveError as exc:
+                yield from self._members(archive._pointer, guard, ctx)
+        except libarchive.exception.ArchiveError as exc:  # raised while opening, by libarchive-c
             if guard.error is not None:
                 raise guard.error from None
-            msg = str(getattr(exc, "msg", "") or exc)
-            if "passphrase" in msg.lower() or "encrypt" in msg.lower():
-                raise Unsupported(f"encrypted {self.name} member: {msg}") from None
-            if "Unsupported" in msg or "not supported" in msg:
-                raise Unsupported(f"{self.name}: {msg}") from None
-            raise FormatError(f"{self.name}: {msg}") from None
-        except WalkError:
-            raise
+            raise self._failure(_archive_error_text(exc)) from None
+        finally:
+            if watch is not None:
+                for reason in watch.take():
+                    ctx.problem(None, reason, ProblemKind.ERROR)
         if guard.error is not None:
             raise guard.error
+
+    def _members(self, archive_p: int, guard: _GuardedReader, ctx: UnpackContext) -> Iterator[Member]:
+        lib = _lib
+        entry = lib.entry_new()
+        scratch = ctypes.create_string_buffer(SCRATCH)
+        links = _HardLinkCheck(ctx, set()) if self.name == "tar" else None
+        try:
+            while True:
+                r = lib.next_header2(archive_p, entry)
+                if r == ARCHIVE_EOF:
+                    return
+                warning = None
+                if r != ARCHIVE_OK:
+                    if guard.error is not None:
+                        raise guard.error
+                    if r != ARCHIVE_WARN:
+                        raise self._failure(lib.reason(archive_p, r))
+                    warning = lib.reason(archive_p, r)
+                raw_name = lib.pathname_w(entry) or _text(None, lib.pathname(entry))
+                if raw_name is None:
+                    raise FormatError(f"{self.name}: member without a name")
+                if self.name == "ar" and raw_name in ("/", "//", "/SYM64/"):
+                    continue  # the symbol index and the GNU long-name table: format-internal, as `ar t` shows
+                name = checked_member_path(raw_name, ctx)
+                if warning is not None:
+                    ctx.problem(name, f"{self.name} header: {warning}", ProblemKind.WARNING)
+                size = lib.size(entry) if lib.size_is_set(entry) else None
+                raw_hardlink = lib.hardlink_w(entry) or _text(None, lib.hardlink(entry))
+                link: str | bytes | None = None
+                if raw_hardlink:
+                    kind = EntryKind.HARDLINK
+                    link = member_path(raw_hardlink)  # a hard link names another member
+                    if size:
+                        # cpio stores a hard-linked file's data with its last link (the earlier links
+                        # are empty): this entry carries the content, so it is a file.
+                        kind = EntryKind.FILE
+                    elif links is not None:
+                        links.link(name, raw_hardlink, link)
+                else:
+                    kind = _FILETYPES.get(lib.filetype(entry) & _S_IFMT, EntryKind.FILE)
+                    if kind is EntryKind.SYMLINK:
+                        link = lib.symlink_w(entry) or _text(None, lib.symlink(entry))
+                if links is not None:
+                    links.member(name)
+                mode = lib.mode(entry)
+                is_file = kind is EntryKind.FILE
+                data = None
+                opener = None
+                if is_file:
+                    data, opener = _content(archive_p, scratch, guard, size)
+                yield Member(
+                    name=name,
+                    kind=kind,
+                    size=size if is_file else None,
+                    mode=(mode & 0o7777) if mode else None,
+                    mtime=_mtime(lib.mtime(entry), lib.mtime_nsec(entry)) if lib.mtime_is_set(entry) else None,
+                    link_target=link,  # type: ignore[arg-type]
+                    open=opener,
+                    data=data,
+                )
+        finally:
+            lib.entry_free(entry)
+
+    def _failure(self, reason: str) -> WalkError:
+        """The error for a libarchive failure: unsupported features said so, the rest a format error."""
+        low = reason.lower()
+        if "passphrase" in low or "encrypt" in low:
+            return Unsupported(f"encrypted {self.name} member: {reason}")
+        if "unsupported" in low or "not supported" in low:
+            return Unsupported(f"{self.name}: {reason}")
+        return FormatError(f"{self.name}: {reason}")
+
+
+def _archive_error_text(exc: libarchive.exception.ArchiveError) -> str:
+    """A libarchive-c exception in words: its message, never its errno/retcode/pointer repr."""
+    msg = getattr(exc, "msg", None)
+    if isinstance(msg, bytes):
+        msg = msg.decode("utf-8", "replace")
+    return str(msg).strip() if msg else "libarchive could not open it and gave no reason (damaged, or not this format)"
 
 
 TAR = LibarchiveHandler("tar", "tar")

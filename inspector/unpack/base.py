@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Protocol
 
 from inspector.limits import WalkError
-from inspector.model import EntryKind
+from inspector.model import EntryKind, ProblemKind
+from inspector.names import unsafe_name_message
 from inspector.streams import Budget, Stream
 
 
@@ -40,6 +41,9 @@ class Member:
     #: The whole decompressed content of its container (a gzip/xz/bzip2/zstd payload): the wrapper's own
     #: hash identifies it, so the walker does not hash it again when it is itself a container.
     payload: bool = False
+    #: The whole content, when the reader already holds it (a small member read in the same pass as its
+    #: header): the walker sniffs, hashes and counts it from these bytes without opening a stream.
+    data: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,13 @@ class UnpackContext:
     budget: Budget
     problem: Callable[[str | None, str, str], None]
     meta: dict[str, Any] = field(default_factory=dict)
+    #: Names of this container's members already warned about as unsafe (see ``unsafe_name``).
+    flagged_unsafe: set[str] = field(default_factory=set)
+
+    def unsafe_name(self, name: str, stored: str, why: str) -> None:
+        """Warn that member ``name`` has an unsafe stored name, and remember it (the walker checks again)."""
+        self.flagged_unsafe.add(name)
+        self.problem(name, unsafe_name_message(stored, why), ProblemKind.WARNING)
 
 
 class Handler(Protocol):

@@ -1,46 +1,162 @@
-"""The one list of unpackers, in the order they are tried (first match wins).
+"""The one list of unpackers, in the order they are tried (first match wins), with where their magic sits.
 
-Adding a format = one module in this package + one line here. Order matters where magics overlap: ISO
-before the disk-image readers (hybrid ISOs carry an MBR), vmtar before tar (same header layout).
+Adding a format = one module in this package + one line here: the handler and the ``(offset, bytes)``
+magics its ``match`` requires. The walker does not offer every member to every handler: ``Dispatcher``
+looks the member's leading bytes up in a table keyed by those magics and asks only the handlers whose
+magic is there (in registry order). A handler listed without magics (or not listed, as in tests that pass
+their own handlers) is asked about every member.
+
+Order matters where magics overlap: ISO before the disk-image readers (hybrid ISOs carry an MBR), vmtar
+before tar (same header layout).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from inspector.unpack import archive, compressed, deb, depot, disk, esxi, fat, msu, udf, vib, vmtar, wim
 from inspector.unpack.base import Handler, SniffInfo
 
-HANDLERS: tuple[Handler, ...] = (
-    udf.UdfHandler(),  # before the ISO readers: UDF-only media (a UDF recognition sequence and no CD001)
-    esxi.EsxiIsoHandler(),  # every ISO: the ISO reader (iso.IsoHandler) plus ESXi boot.cfg/imgdb metadata
-    depot.DepotHandler(),  # every ZIP: the ZIP reader (zip.ZipHandler) plus ESXi offline-bundle metadata
-    wim.WimHandler(),
-    archive.SEVENZIP,
-    msu.MSU,
-    msu.UPDATE_CAB,
-    archive.CAB,
-    archive.RAR,
-    archive.XAR,
-    archive.RPM,
-    deb.DEB,
-    vib.VibHandler(),  # before ar: an ar whose first member is descriptor.xml
-    archive.AR,
-    archive.CPIO,
-    vmtar.VmtarHandler(),  # before tar: same header layout, data elsewhere
-    archive.TAR,
-    disk.DiskHandler(),
-    fat.FatHandler(),
-    compressed.GzipHandler(),
-    compressed.Bzip2Handler(),
-    compressed.XzHandler(),
-    compressed.ZstdHandler(),
+#: ``(offset, bytes)`` pairs: a handler is a candidate when the content holds one of them at its offset.
+Magics = tuple[tuple[int, bytes], ...]
+
+_ISO: Magics = ((0x8001, b"CD001"), (0x8001, b"BEA01"), (0x8001, b"NSR02"), (0x8001, b"NSR03"))
+_ZIP: Magics = ((0, b"PK\x03\x04"), (0, b"PK\x05\x06"), (0, b"PK\x07\x08"))
+_CAB: Magics = ((0, b"MSCF\x00\x00\x00\x00"),)
+_AR: Magics = ((0, b"!<arch>\n"),)
+_CPIO: Magics = ((0, b"070701"), (0, b"070702"), (0, b"070707"), (0, b"\xc7\x71"), (0, b"\x71\xc7"))
+_BOOT_SECTOR: Magics = ((510, b"\x55\xaa"),)
+#: tar is also recognised by its header checksum alone (v7 tar has no magic): asked about every member.
+_ANYWHERE: Magics = ()
+
+REGISTRY: tuple[tuple[Handler, Magics], ...] = (
+    (udf.UdfHandler(), _ISO),  # before the ISO reader: UDF-only media (a UDF recognition sequence, no CD001)
+    (esxi.EsxiIsoHandler(), _ISO),  # every ISO: the ISO reader (iso.IsoHandler) plus ESXi boot.cfg/imgdb metadata
+    (depot.DepotHandler(), _ZIP),  # every ZIP: the ZIP reader (zip.ZipHandler) plus ESXi offline-bundle metadata
+    (wim.WimHandler(), ((0, wim.MAGIC),)),
+    (archive.SEVENZIP, ((0, b"7z\xbc\xaf\x27\x1c"),)),
+    (msu.MSU, _CAB),
+    (msu.UPDATE_CAB, _CAB),
+    (archive.CAB, _CAB),
+    (archive.RAR, ((0, b"Rar!\x1a\x07"),)),
+    (archive.XAR, ((0, b"xar!"),)),
+    (archive.RPM, ((0, b"\xed\xab\xee\xdb"),)),
+    (deb.DEB, _AR),
+    (vib.VibHandler(), _AR),  # before ar: an ar whose first member is descriptor.xml
+    (archive.AR, _AR),
+    (archive.CPIO, _CPIO),
+    (vmtar.VmtarHandler(), ((257, vmtar.MAGIC),)),  # before tar: same header layout, data elsewhere
+    (archive.TAR, _ANYWHERE),
+    (disk.DiskHandler(), _BOOT_SECTOR),
+    (fat.FatHandler(), _BOOT_SECTOR),
+    (compressed.GzipHandler(), ((0, compressed.GZIP_MAGIC),)),
+    (compressed.Bzip2Handler(), ((0, compressed.BZIP2_MAGIC),)),
+    (compressed.XzHandler(), ((0, compressed.XZ_MAGIC),)),
+    (compressed.ZstdHandler(), ((0, compressed.ZSTD_MAGIC),)),
 )
+
+HANDLERS: tuple[Handler, ...] = tuple(h for h, _ in REGISTRY)
+
+#: Format families that legitimately share one file: a hybrid ISO carries an MBR for USB boot.
+_HYBRIDS = frozenset({frozenset({"iso9660", "disk"})})
+
+
+@dataclass(frozen=True)
+class Readings:
+    """Which handlers accept some content: the one that reads it, and the other formats it also is."""
+
+    handler: Handler | None
+    #: Names of other format families that accept the same bytes (a polyglot: ISO and tar and ZIP at once).
+    others: tuple[str, ...] = ()
+
+
+NO_READING = Readings(None)
+
+
+class Dispatcher:
+    """Finds the handler for some leading bytes by table lookup instead of asking every handler."""
+
+    def __init__(self, handlers: Sequence[Handler] = HANDLERS) -> None:
+        known = {id(h): magics for h, magics in REGISTRY}
+        self.handlers = tuple(handlers)
+        #: offset-0 magics by their first byte: (magic, handler indices); other magics by where they lie.
+        self._first: dict[int, list[tuple[bytes, tuple[int, ...]]]] = {}
+        self._always: tuple[int, ...] = ()
+        #: a handler's family: the first magic it was listed with (handlers sharing a magic are one family)
+        self._family: dict[int, str] = {}
+        first: dict[bytes, list[int]] = {}
+        deep: dict[tuple[int, int], dict[bytes, list[int]]] = {}
+        always: list[int] = []
+        for index, handler in enumerate(self.handlers):
+            magics = known.get(id(handler))
+            if not magics:
+                always.append(index)
+                self._family[index] = handler.name
+                continue
+            self._family[index] = f"@{magics[0][0]}:{magics[0][1]!r}"
+            for offset, magic in magics:
+                if offset == 0:
+                    first.setdefault(magic, []).append(index)
+                else:
+                    deep.setdefault((offset, len(magic)), {}).setdefault(magic, []).append(index)
+        for magic, indices in first.items():
+            self._first.setdefault(magic[0], []).append((magic, tuple(indices)))
+        self._deep_slices = tuple((offset, offset + length, {m: tuple(ix) for m, ix in table.items()})
+                                  for (offset, length), table in deep.items())
+        self._always = tuple(always)
+
+    def candidates(self, head: bytes) -> Sequence[int]:
+        """Indices (registry order) of the handlers whose magic appears in ``head``, plus the catch-alls."""
+        found: list[int] | None = None
+        if head:
+            for magic, indices in self._first.get(head[0], ()):
+                if head.startswith(magic):
+                    found = [*self._always, *indices] if found is None else found + list(indices)
+        for offset, end, table in self._deep_slices:
+            hit = table.get(head[offset:end])
+            if hit:
+                found = [*self._always, *hit] if found is None else found + list(hit)
+        if found is None:
+            return self._always
+        found.sort()
+        return found
+
+    def find(self, info: SniffInfo) -> Handler | None:
+        """The first handler (registry order) that accepts ``info``, or None for a leaf."""
+        for index in self.candidates(info.head):
+            handler = self.handlers[index]
+            if handler.match(info):
+                return handler
+        return None
+
+    def readings(self, info: SniffInfo) -> Readings:
+        """The handler that reads ``info`` and the other format families that would accept it too."""
+        chosen: int | None = None
+        others: list[str] = []
+        seen: set[str] = set()
+        for index in self.candidates(info.head):
+            handler = self.handlers[index]
+            if not handler.match(info):
+                continue
+            if chosen is None:
+                chosen = index
+                continue
+            family = self._family[index]
+            if family == self._family[chosen] or family in seen:
+                continue
+            seen.add(family)
+            if frozenset({self.handlers[chosen].name, handler.name}) not in _HYBRIDS:
+                others.append(handler.name)
+        if chosen is None:
+            return NO_READING
+        return Readings(self.handlers[chosen], tuple(others))
+
+
+_DEFAULT = Dispatcher(HANDLERS)
 
 
 def find_handler(info: SniffInfo, handlers: Sequence[Handler] = HANDLERS) -> Handler | None:
     """The first handler whose magic test accepts this content, or None for a leaf."""
-    for handler in handlers:
-        if handler.match(info):
-            return handler
-    return None
+    dispatcher = _DEFAULT if handlers is HANDLERS else Dispatcher(handlers)
+    return dispatcher.find(info)
