@@ -69,8 +69,8 @@ def test_a_libarchive_failure_is_a_sentence_never_a_pointer_or_repr(lies) -> Non
         assert fragment not in problem.reason
 
 
-def test_a_gpt_whose_partitions_are_the_whole_disk_is_said_once_with_a_count(lies) -> None:
-    inv = walk(lies["gpt-whole-disk.img"])
+def test_a_gpt_whose_partitions_are_the_whole_disk_is_said_once_with_a_count(built) -> None:
+    inv = walk(next(p for p in built("hostile-lies") if p.name == "gpt-whole-disk.img"))
     assert [e.name for e in inv.entries[1:]] == ["p1", "p2"]  # listed, never re-opened level after level
     loops = [p for p in inv.problems if "own bytes" in p.reason]
     assert len(loops) == 1 and loops[0].path == "gpt-whole-disk.img" and loops[0].reason.startswith("2 member(s)")
@@ -79,10 +79,13 @@ def test_a_gpt_whose_partitions_are_the_whole_disk_is_said_once_with_a_count(lie
 
 
 def test_an_iso_whose_files_are_the_whole_image_is_said_once_and_each_file_hashed(lies) -> None:
+    # The ISO reader lists records sharing one extent as hard links to the first (counted once); the walker
+    # opens that file once and stops at the copy of the image found inside it.
     inv = walk(lies["iso-whole-image.iso"])
-    files = [e for e in inv.entries if e.kind is EntryKind.FILE and e.depth == 1]
-    assert len(files) == 8 and all(e.sha256 == inv.root.sha256 for e in files)
-    assert len(inv.problems) == 1 and inv.problems[0].reason.startswith("8 member(s)")
+    top = [e for e in inv.entries if e.depth == 1]
+    assert [e.kind for e in top] == [EntryKind.FILE] + [EntryKind.HARDLINK] * 7
+    assert top[0].sha256 == inv.root.sha256 and len(inv.entries) < 20
+    assert len(inv.problems) == 1 and inv.problems[0].reason.startswith("1 member(s)")
     assert inv.problems[0].kind is ProblemKind.WARNING
 
 

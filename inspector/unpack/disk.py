@@ -410,8 +410,9 @@ def check_layout(table: Table, disk_size: int) -> None:
                                    f"(sectors {lo}-{hi} are in both)", "error"))
     for p in table.partitions:
         if p.start == 0 and not p.extended:
+            # Read all the same: the walker notices a member that holds its container's own bytes again.
             table.problems.append((f"p{p.number}", "partition starts at sector 0, over the partition table "
-                                   "(a partition cannot contain its own table); not read", "error"))
+                                   "(a partition cannot contain its own table)", "mismatch"))
         elif p.start >= disk_size:
             table.problems.append((f"p{p.number}", f"partition starts at byte {p.start}, past the end of the "
                                    f"{disk_size}-byte disk; not read", "error"))
@@ -466,7 +467,7 @@ class DiskHandler:
             if p.extended:
                 yield Member(f"p{p.number}", EntryKind.OTHER, size=p.size, meta=meta)
                 continue
-            if p.start >= disk_size or p.start == 0:
+            if p.start >= disk_size:
                 continue
             length = min(p.size, disk_size - p.start)
             fat_problem = _fat_promise_broken(stream, p)
