@@ -85,6 +85,16 @@ class Entry:
         """True for file content that counts towards the unpacked footprint (not an opened container)."""
         return self.kind is EntryKind.FILE and not (self.container and self.opened)
 
+    @property
+    def is_opened_container(self) -> bool:
+        """True for an entry the walker opened as a container (its members are listed below it)."""
+        return bool(self.container) and self.opened
+
+    @property
+    def is_counted_file(self) -> bool:
+        """True for a leaf file whose content was read whole: it is in the unpacked footprint and file counts."""
+        return self.is_leaf_file and self.sha256 is not None
+
 
 class ProblemKind(enum.StrEnum):
     """The closed set of problem kinds; code decides by kind (and ``Problem.limit``), never by message text."""
