@@ -123,6 +123,8 @@ class Problem:
     reason: str
     kind: ProblemKind = ProblemKind.ERROR
     limit: str | None = None
+    #: Which release of a diff the problem belongs to (``"old"``/``"new"``); None outside a diff.
+    side: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.kind, ProblemKind):
@@ -130,7 +132,8 @@ class Problem:
 
     def line(self) -> str:
         """The one-line message shown to a person."""
-        return f"{self.path}: {self.reason}"
+        where = f"{self.side}: {self.path}" if self.side else self.path
+        return f"{where}: {self.reason}"
 
     @property
     def makes_incomplete(self) -> bool:

@@ -8,6 +8,7 @@ more to capture exactly those files for the delta estimates.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -75,11 +76,11 @@ def _changes(pairing: Pairing, contents: ContentPair | None
     out: list[Change] = []
     keys: list[str] = []
     tallies: dict[str, _Tally] = {}
-    file, unchanged, added, removed = EntryKind.FILE, ChangeStatus.UNCHANGED, ChangeStatus.ADDED, ChangeStatus.REMOVED
+    unchanged, added, removed = ChangeStatus.UNCHANGED, ChangeStatus.ADDED, ChangeStatus.REMOVED
     for old, new, renamed, component in pairing.pairs:  # one iteration per entry: _status inlined
         entry = new if new is not None else old
         assert entry is not None
-        leaf = entry.kind is file and not (entry.container and entry.opened)  # Entry.is_leaf_file
+        leaf = entry.is_leaf_file
         meta: tuple[str, ...] = ()
         if old is None:
             status = added
@@ -88,7 +89,7 @@ def _changes(pairing: Pairing, contents: ContentPair | None
         else:
             if old.mode != new.mode or old.mtime != new.mtime or old.link_target != new.link_target:
                 meta = meta_changes(old, new)  # equal fields cannot differ: most pairs skip the call
-            if leaf and old.kind is file and not (old.container and old.opened) and old.sha256 != new.sha256:
+            if leaf and old.is_leaf_file and old.sha256 != new.sha256:
                 status = ChangeStatus.RENAMED_MODIFIED if renamed else ChangeStatus.MODIFIED
             elif renamed:
                 status = ChangeStatus.RENAMED
@@ -145,7 +146,7 @@ class _Tally:
         """Count one change."""
         o, w = c.old, c.new
         e = w if w is not None else o
-        if e is None or e.kind is not EntryKind.FILE or (e.container and e.opened):
+        if e is None or not e.is_leaf_file:
             if c.status is not ChangeStatus.UNCHANGED:
                 self.other += 1
             return
@@ -216,12 +217,12 @@ def _totals_and_components(per: dict[str, _Tally], old: Inventory, new: Inventor
 
 
 def _unpacked(inv: Inventory) -> int:
-    file = EntryKind.FILE
-    return sum([e.size or 0 for e in inv.entries if e.kind is file and not (e.container and e.opened)])
+    return sum([e.size or 0 for e in inv.entries if e.is_leaf_file])
 
 
 def _side_problems(inv: Inventory, side: str) -> list[Problem]:
-    return [Problem(f"{side}: {p.path}", p.reason, p.kind) for p in inv.problems]
+    """The problems of one side, tagged with the side (``Problem.side``) rather than a prefixed path."""
+    return [dataclasses.replace(p, side=side) for p in inv.problems]
 
 
 def diff_inventories(old: Inventory, new: Inventory, options: DiffOptions | None = None,
@@ -266,9 +267,7 @@ def load_sides(old: Path, new: Path, limits: Limits | None = None, store: StoreC
     try:
         o, n = load_many([old, new], limits, jobs=jobs, store=store, progress=progress)
     except WalkError as exc:
-        side = "old" if str(old) in str(exc) and str(new) not in str(exc) else "new"
-        if str(old) in str(exc) and str(new) in str(exc):
-            side = "old"
+        side = "old" if exc.source_index == 0 else "new"  # set by load_many: which argument failed
         raise DiffInputError(f"{side} side: {exc}") from None
     return Side(o, None if is_inventory_file(old) else old), Side(n, None if is_inventory_file(new) else new)
 
