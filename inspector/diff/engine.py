@@ -264,12 +264,26 @@ def load_sides(old: Path, new: Path, limits: Limits | None = None, store: StoreC
                progress: ManyProgressFn | None = None, jobs: int = 2) -> tuple[Side, Side]:
     """Load both sides through ``inspector.sources`` (inventory files and stored images are read, the
     rest walked, two at once). Raises ``DiffInputError`` naming the side that could not be opened."""
+    if jobs > 1 and _small_pair(old, new):
+        jobs = 1  # two processes cost more to start than walking both small images here
     try:
         o, n = load_many([old, new], limits, jobs=jobs, store=store, progress=progress)
     except WalkError as exc:
         side = "old" if exc.source_index == 0 else "new"  # set by load_many: which argument failed
         raise DiffInputError(f"{side} side: {exc}") from None
     return Side(o, None if is_inventory_file(old) else old), Side(n, None if is_inventory_file(new) else new)
+
+
+#: Below this size together, two images are walked one after the other in this process.
+SMALL_PAIR_BYTES = 32 * 1024 * 1024
+
+
+def _small_pair(old: Path, new: Path) -> bool:
+    """Whether both sides are regular files of ``SMALL_PAIR_BYTES`` or less together."""
+    try:
+        return old.is_file() and new.is_file() and old.stat().st_size + new.stat().st_size <= SMALL_PAIR_BYTES
+    except OSError:
+        return False
 
 
 def estimate(old: Side, new: Side, pairing: Pairing, options: DiffOptions,
