@@ -205,19 +205,15 @@ def churn(changes: Iterable[Change], old_unpacked: int | None = None, new_unpack
     return tally.totals(old_unpacked, new_unpacked, old_download, new_download)
 
 
-def _totals_and_components(per: dict[str, _Tally], old: Inventory, new: Inventory
+def _totals_and_components(per: dict[str, _Tally], old: Inventory, new: Inventory, unpacked: tuple[int, int]
                            ) -> tuple[ChurnTotals, tuple[tuple[str, ChurnTotals], ...]]:
     total = _Tally()
     for tally in per.values():  # each change was counted once, in its component: the total is their sum
         total.merge(tally)
-    t = total.totals(_unpacked(old), _unpacked(new), old.root.size or 0, new.root.size or 0)
+    t = total.totals(unpacked[0], unpacked[1], old.root.size or 0, new.root.size or 0)
     comps = [(name, tally.totals()) for name, tally in per.items()]
     comps.sort(key=lambda item: (-item[1].replaced_bytes, -item[1].files_changed, item[0]))
     return t, tuple(comps)
-
-
-def _unpacked(inv: Inventory) -> int:
-    return sum([e.size or 0 for e in inv.entries if e.is_leaf_file])
 
 
 def _side_problems(inv: Inventory, side: str) -> list[Problem]:
@@ -236,7 +232,7 @@ def diff_inventories(old: Inventory, new: Inventory, options: DiffOptions | None
     try:
         pairing = pairing or pair_inventories(old, new)
         unsorted, keys, tallies = _changes(pairing, contents)
-        total, components = _totals_and_components(tallies, old, new)
+        total, components = _totals_and_components(tallies, old, new, pairing.unpacked)
         # by relative path (a stable sort, on keys computed once and read through a C-level callable)
         changes = tuple([unsorted[i] for i in sorted(range(len(keys)), key=keys.__getitem__)])
         del unsorted, keys

@@ -63,6 +63,8 @@ class Pairing:
     pairs: tuple[Paired, ...]
     not_compared: tuple[str, ...]
     renamed_containers: tuple[tuple[str, str], ...]
+    #: Unpacked footprints (sum of leaf file sizes) of the old and new inventories, counted on the way.
+    unpacked: tuple[int, int] = (0, 0)
 
 
 @dataclass(frozen=True)
@@ -290,7 +292,8 @@ def emit(state: PairingState) -> PairingState:
         and (x.parent is None and x.entry.path != x.partner.entry.path
              or x.is_container and x.path != x.partner.path)
     )
-    return dataclasses.replace(state, pairing=Pairing(tuple(pairs), tuple(skipped), renamed))
+    return dataclasses.replace(state, pairing=Pairing(tuple(pairs), tuple(skipped), renamed,
+                                                      (old.unpacked, new.unpacked)))
 
 
 def _leaf_pairs(by_path: LeafMatch, comps: Components) -> list[Paired]:

@@ -150,6 +150,8 @@ class PathTrie:
         self._seq = 1
         self.prefix = inv.root.path + NEST
         self.cut = len(self.prefix)
+        #: The unpacked footprint: the sizes of all leaf files, counted while building.
+        self.unpacked = 0
         self._build(inv)
         #: Whether any node is marked (not read completely); passes set it when they mark one.
         self.any_marked = any(x.marked for x in self._nodes)
@@ -167,14 +169,18 @@ class PathTrie:
         # its parent's relative path and its key straight from the logical path (no relative path).
         prefix, cut, index = self.prefix, self.cut, self.index
         leaves, parents, seq = self._leaves, self._parents, self._seq
-        entries = iter(inv.entries)
-        next(entries, None)  # the root
+        entries = iter(inv.entries)  # one pass: the entries may be read from disk as we go
+        root = next(entries)
+        unpacked = (root.size or 0) if root.is_leaf_file else 0
         for e in entries:
+            leaf_file = e.is_leaf_file
+            if leaf_file:
+                unpacked += e.size or 0
             path = e.path
             if not path.startswith(prefix) or len(path) == cut:
                 continue
             meta = e.meta
-            if e.sha256 is not None and e.is_leaf_file and not (meta and meta.get("incomplete")):
+            if leaf_file and e.sha256 is not None and not (meta and meta.get("incomplete")):
                 # A simple leaf, unless its key is taken (by a node or a leaf, maybe for this very path:
                 # a key names one relative path but in the image itself, ``x`` and ``/x``), which the
                 # parent's dicts tell without a lookup in the (large) index; else ``node_at`` sorts it out.
@@ -208,6 +214,7 @@ class PathTrie:
             node.set_entry(e)  # a duplicate member name: the last one wins, as on extraction
             node.cont.members += 1
         self._seq = seq
+        self.unpacked = unpacked
 
     def relative(self, path: str) -> str | None:
         """``path`` relative to this side's image ("" for the image itself), None when outside it."""
