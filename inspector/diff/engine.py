@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -261,7 +262,8 @@ def load_sides(old: Path, new: Path, limits: Limits | None = None, store: StoreC
     """Load both sides through ``inspector.sources`` (inventory files and stored images are read, the
     rest walked, two at once). Raises ``DiffInputError`` naming the side that could not be opened."""
     if jobs > 1 and _small_pair(old, new):
-        jobs = 1  # two processes cost more to start than walking both small images here
+        o, n = _load_small_pair(old, new, limits, store, progress)
+        return Side(o, None if is_inventory_file(old) else old), Side(n, None if is_inventory_file(new) else new)
     try:
         o, n = load_many([old, new], limits, jobs=jobs, store=store, progress=progress)
     except WalkError as exc:
@@ -280,6 +282,26 @@ def _small_pair(old: Path, new: Path) -> bool:
         return old.is_file() and new.is_file() and old.stat().st_size + new.stat().st_size <= SMALL_PAIR_BYTES
     except OSError:
         return False
+
+
+def _load_small_pair(old: Path, new: Path, limits: Limits | None, store: StoreConfig | None,
+                     progress: ManyProgressFn | None) -> tuple[Inventory, Inventory]:
+    """Both sides loaded at once in two threads of this process: for small images, starting two worker
+    processes costs more than the walks (which spend their time in C: decompression, hashing)."""
+
+    def one(index: int, path: Path) -> Inventory:
+        report = (lambda _i, done, total: progress(index, done, total)) if progress is not None else None
+        return load_many([path], limits, jobs=1, store=store, progress=report)[0]
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(one, i, p) for i, p in enumerate((old, new))]
+        results: list[Inventory] = []
+        for side, fut in zip(("old", "new"), futures, strict=True):
+            try:
+                results.append(fut.result())
+            except WalkError as exc:
+                raise DiffInputError(f"{side} side: {exc}") from None
+    return results[0], results[1]
 
 
 def estimate(old: Side, new: Side, pairing: Pairing, options: DiffOptions,
