@@ -34,7 +34,7 @@ from functools import lru_cache, partial
 from typing import NamedTuple
 
 from inspector.diff.components import Components
-from inspector.diff.trie import FILE, INTERIOR, LINK, LeafMatch, Node, PathTrie, match_leaves_by_name
+from inspector.diff.trie import FILE, INTERIOR, LINK, Node, PathTrie, match_leaves_by_name
 from inspector.diff.versions import natural_key, normalise_name
 from inspector.model import NEST, Entry, Inventory
 
@@ -77,7 +77,8 @@ class PairingState:
     old_problems: tuple[str, ...]  # logical paths of the problems that make a side incomplete
     new_problems: tuple[str, ...]
     components: Components | None = None
-    by_path: LeafMatch | None = None
+    #: The pairs of leaves paired by path, and their places in the old inventory's order.
+    by_path: tuple[list[Paired], list[int]] | None = None
     pairing: Pairing | None = None
 
 
@@ -225,7 +226,9 @@ def resolve_components(state: PairingState) -> PairingState:
 
 def pair_leaves_by_path(state: PairingState) -> PairingState:
     """Files below paired interior nodes, by name; the others become nodes for the next passes."""
-    return dataclasses.replace(state, by_path=match_leaves_by_name(state.old, state.new))
+    assert state.components is not None
+    return dataclasses.replace(state, by_path=match_leaves_by_name(state.old, state.new,
+                                                                   _leaf_pair_maker(state.components)))
 
 
 def _free(side: PathTrie, cls: str | None = None) -> list[Node]:
@@ -275,7 +278,7 @@ def emit(state: PairingState) -> PairingState:
     old, new, comps, by_path = state.old, state.new, state.components, state.by_path
     assert comps is not None and by_path is not None
     skipped: list[str] = list(_not_compared(old.root)) if old.root.bad else []
-    pairs = _merge_in_order(_old_node_pairs(old, comps, skipped), _leaf_pairs(by_path, comps), by_path.seqs)
+    pairs = _merge_in_order(_old_node_pairs(old, comps, skipped), *by_path)
     for node in new.nodes[1:] if not new.root.bad else ():
         if node.bad:
             if node.parent is not None and not node.parent.bad and node.partner is None:
@@ -296,17 +299,18 @@ def emit(state: PairingState) -> PairingState:
                                                       (old.unpacked, new.unpacked)))
 
 
-def _leaf_pairs(by_path: LeafMatch, comps: Components) -> list[Paired]:
-    """The ``Paired`` of the leaves paired by path (once per entry of a large diff: kept lean)."""
-    out: list[Paired] = []
-    append, leaf_component = out.append, comps.of_leaf
-    below_directory, below_container = comps.below_directory, comps.below_container
-    for entry, other, parent, partner, key in by_path.pairs:
+def _leaf_pair_maker(comps: Components) -> Callable[[Entry, Entry, Node, Node, str], Paired]:
+    """The ``Paired`` of two leaves paired by path (once per entry of a large diff: kept lean). A leaf
+    moved exactly when its parent did; its component is its new parent's, by separator."""
+    below_directory, below_container, leaf_component = comps.below_directory, comps.below_container, comps.of_leaf
+
+    def make(entry: Entry, other: Entry, parent: Node, partner: Node, key: str) -> Paired:
         component = (below_container if key.startswith(NEST) else below_directory).get(partner)
         if component is None:
             component = leaf_component(partner, key, other)
-        append(_new_paired((entry, other, parent.moved, component)))
-    return out
+        return _new_paired((entry, other, parent.moved, component))
+
+    return make
 
 
 def _old_node_pairs(old: PathTrie, comps: Components, skipped: list[str]) -> tuple[list[Paired], list[int]]:

@@ -20,8 +20,9 @@ reference counting instead of a garbage-collection pass.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
+from typing import TypeVar
 
 from inspector.model import NEST, Entry, EntryKind, Inventory
 
@@ -35,6 +36,7 @@ _NO_CHILDREN: Mapping[str, Node] = MappingProxyType({})
 _NO_LEAVES: Mapping[str, _Leaf] = MappingProxyType({})
 _FILE_KIND, _DIR_KIND = EntryKind.FILE, EntryKind.DIR
 _LINK_KINDS = (EntryKind.SYMLINK, EntryKind.HARDLINK)
+T = TypeVar("T")
 _LAST_SEG = re.compile(r"(?:!/|/)(?!.*(?:!/|/))")
 
 
@@ -329,27 +331,20 @@ class PathTrie:
                 x.partner = None
 
 
-class LeafMatch:
-    """Simple leaves of two tries matched by name (``match_leaves_by_name``).
-
-    ``pairs`` holds, in the old side's inventory order, (old entry, new entry, old parent, new parent,
-    key) of every simple leaf that pairs by name below two paired interior nodes; ``seqs`` their places
-    in that order.
-    """
-
-    __slots__ = ("pairs", "seqs")
-
-    def __init__(self) -> None:
-        self.pairs: list[tuple[Entry, Entry, Node, Node, str]] = []
-        self.seqs: list[int] = []
+#: Makes the record of one pair of leaves: (old entry, new entry, old parent, new parent, key) -> item.
+LeafPairFn = Callable[[Entry, Entry, Node, Node, str], T]
 
 
-def match_leaves_by_name(old: PathTrie, new: PathTrie) -> LeafMatch:
+def match_leaves_by_name(old: PathTrie, new: PathTrie, make: LeafPairFn[T]) -> tuple[list[T], list[int]]:
     """Pair the simple leaves by name below paired interior nodes (as the interior pass pairs nodes),
     and promote the others (unless below a node not compared), so that the later passes see them as
-    nodes. A simple leaf is bad exactly when its parent is (it is never marked itself)."""
-    match = LeafMatch()
-    pairs, seqs = match.pairs, match.seqs
+    nodes. A simple leaf is bad exactly when its parent is (it is never marked itself).
+
+    Returns ``make(...)`` of every pair, in the old side's inventory order, and their places in that
+    order (``seq``), to merge with the pairs of nodes.
+    """
+    pairs: list[T] = []
+    seqs: list[int] = []
     unpaired: list[_Leaf] = []
     for leaf in old._leaves:  # once per old entry
         entry, parent, key, seq = leaf
@@ -364,7 +359,7 @@ def match_leaves_by_name(old: PathTrie, new: PathTrie) -> LeafMatch:
             unpaired.append(leaf)
             continue
         assert partner is not None
-        pairs.append((entry, other[0], parent, partner, key))
+        pairs.append(make(entry, other[0], parent, partner, key))
         seqs.append(seq)
     lonely: list[_Leaf] = []
     for parent in new.nodes:  # the new leaves without an old one: whole dicts, or a set difference
@@ -379,7 +374,7 @@ def match_leaves_by_name(old: PathTrie, new: PathTrie) -> LeafMatch:
         old._promote(leaf)
     for leaf in lonely:
         new._promote(leaf)
-    return match
+    return pairs, seqs
 
 
 def walk_up_containers(node: Node) -> Iterator[Node]:
