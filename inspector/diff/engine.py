@@ -90,7 +90,7 @@ def _changes(pairing: Pairing, contents: ContentPair | None
         else:
             if old.mode != new.mode or old.mtime != new.mtime or old.link_target != new.link_target:
                 meta = meta_changes(old, new)  # equal fields cannot differ: most pairs skip the call
-            if leaf and old.is_leaf_file and old.sha256 != new.sha256:
+            if leaf and old.sha256 != new.sha256 and old.is_leaf_file:  # the cheap test first
                 status = ChangeStatus.RENAMED_MODIFIED if renamed else ChangeStatus.MODIFIED
             elif renamed:
                 status = ChangeStatus.RENAMED
