@@ -7,6 +7,7 @@ built by the fixtures. diffoscope (GPL, a benchmark peer only) is installed into
 are printed, with the ratio. This is a benchmark, not a test: run it by hand.
 
     python benchmarks/bench_diff.py [--deb chromium-driver] [--timeout 1800] [--skip-diffoscope]
+    python benchmarks/bench_diff.py --pair xen-hypervisor-4.17-amd64_4.17.5*.deb xen-hypervisor-4.17-amd64_4.17.7*.deb
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,7 +28,11 @@ APT = Path("/var/cache/apt/archives")
 
 
 def diffoscope() -> Path:
-    """The diffoscope executable, installed into its own venv on first use."""
+    """The diffoscope executable: Debian's (``apt-get install -y diffoscope``), else one installed into
+    its own venv on first use."""
+    system = shutil.which("diffoscope")
+    if system:
+        return Path(system)
     exe = VENV / "bin" / "diffoscope"
     if not exe.exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
@@ -80,13 +86,20 @@ def main() -> int:
     ap.add_argument("--deb", help="package name in the apt cache (default: the smallest with two versions)")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per tool run")
     ap.add_argument("--skip-diffoscope", action="store_true")
+    ap.add_argument("--pair", nargs=2, type=Path, metavar=("OLD", "NEW"),
+                    help="an explicit pair (e.g. two xen-hypervisor .debs from apt-get download) instead of the "
+                         "fixture series and the apt cache")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per tool (the best wall time is kept)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-diff-") as tmp:
         tmpd = Path(tmp)
-        pairs = [("fixture xen .deb series", *fixture_pair(tmpd))]
-        real = apt_pair(args.deb)
-        if real:
-            pairs.append((f"apt cache {real[0].name.split('_')[0]}", *real))
+        if args.pair:
+            pairs = [(f"given {args.pair[0].name.split('_')[0]}", *args.pair)]
+        else:
+            pairs = [("fixture xen .deb series", *fixture_pair(tmpd))]
+            real = apt_pair(args.deb)
+            if real:
+                pairs.append((f"apt cache {real[0].name.split('_')[0]}", *real))
         scope = None if args.skip_diffoscope else diffoscope()
         env_store = str(tmpd / "store.sqlite")
         os.environ["INSPECTOR_STORE"] = env_store
@@ -100,7 +113,7 @@ def main() -> int:
                 runs.append(("diffoscope", [str(scope), "--text", os.devnull, str(old), str(new)]))
             results = {}
             for tool, cmd in runs:
-                wall, rss, code = measure(cmd, args.timeout)
+                wall, rss, code = min(measure(cmd, args.timeout) for _ in range(args.repeat))
                 results[tool] = (wall, rss)
                 shown = "timeout" if code is None else str(code)
                 print(f"{label[:32]:32} {tool:26} {wall:8.2f} {rss / 1024:13.1f} {shown:>5}")

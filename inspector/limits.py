@@ -35,6 +35,8 @@ class WalkError(Exception):
     """A member could not be read; the message is the reason shown to the user."""
 
     kind = "error"
+    #: Which of several sources failed (its position in ``load_many``'s arguments), when known.
+    source_index: int | None = None
 
 
 class LimitExceeded(WalkError):

@@ -85,6 +85,16 @@ class Entry:
         """True for file content that counts towards the unpacked footprint (not an opened container)."""
         return self.kind is EntryKind.FILE and not (self.container and self.opened)
 
+    @property
+    def is_opened_container(self) -> bool:
+        """True for an entry the walker opened as a container (its members are listed below it)."""
+        return bool(self.container) and self.opened
+
+    @property
+    def is_counted_file(self) -> bool:
+        """True for a leaf file whose content was read whole: it is in the unpacked footprint and file counts."""
+        return self.is_leaf_file and self.sha256 is not None
+
 
 class ProblemKind(enum.StrEnum):
     """The closed set of problem kinds; code decides by kind (and ``Problem.limit``), never by message text."""
@@ -113,6 +123,8 @@ class Problem:
     reason: str
     kind: ProblemKind = ProblemKind.ERROR
     limit: str | None = None
+    #: Which release of a diff the problem belongs to (``"old"``/``"new"``); None outside a diff.
+    side: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.kind, ProblemKind):
@@ -120,7 +132,8 @@ class Problem:
 
     def line(self) -> str:
         """The one-line message shown to a person."""
-        return f"{self.path}: {self.reason}"
+        where = f"{self.side}: {self.path}" if self.side else self.path
+        return f"{where}: {self.reason}"
 
     @property
     def makes_incomplete(self) -> bool:

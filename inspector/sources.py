@@ -349,7 +349,8 @@ def load_many(
             if outcome.storable:
                 save(cfg, outcome.data, engine, outcome.image)
             results[i] = rebase(inv, Path(paths[i]))
-    for r in results:
+    for i, r in enumerate(results):
         if isinstance(r, WalkError):
+            r.source_index = i
             raise r
     return [r for r in results if isinstance(r, Inventory)]

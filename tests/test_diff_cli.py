@@ -117,6 +117,12 @@ def test_missing_side_is_trouble_naming_it(built: Built, tmp_path: Path) -> None
     assert code == 2 and "new side" in err and err[-1] == "\n" and err.count("\n") == 1
 
 
+def test_missing_old_side_is_trouble_naming_it(built: Built, tmp_path: Path) -> None:
+    _, b = built("diff-tgz-pair")
+    code, _, err = run(tmp_path / "nope.iso", b)
+    assert code == 2 and "old side" in err and "new side" not in err
+
+
 def test_bad_rule_is_trouble(built: Built) -> None:
     a, b = built("diff-tgz-pair")
     code, _, err = run(a, b, "--fail-on", "bogus>1")

@@ -119,7 +119,15 @@ def test_unreadable_subtree_is_not_compared_instead_of_removed(built: Built) -> 
     assert not r.complete
     assert r.not_compared == ("new: bundle-2.1.zip!/pkg-2.1.tgz!/pkg-2.1.tar",)
     assert not any(c.status in (ChangeStatus.REMOVED, ChangeStatus.ADDED) for c in r.changes)
-    assert all(p.path.startswith(("old: ", "new: ")) for p in r.problems)
+    assert all(p.side in ("old", "new") for p in r.problems)
+
+
+def test_problems_carry_their_side_as_a_field_and_keep_their_logical_path(built: Built) -> None:
+    old, new = built("diff-broken")
+    r = diff_images(old, new)
+    assert r.problems and all(p.side == "new" for p in r.problems)
+    assert all(p.path.startswith(new.name) for p in r.problems)
+    assert all(p.line().startswith(f"new: {new.name}") for p in r.problems)
 
 
 def test_diff_inventories_without_content_uses_replaced_size_as_upper_bound(built: Built) -> None:

@@ -9,8 +9,9 @@ so the dictionary route is kept for small files only. bsdiff (``bsdiff4``, BSD l
 often tighter alternative; it holds both files in memory, so it stays under the same size bound.
 
 Content reaches us through the walker's capture hook (``Walker(capture=fn)``) during one extra walk per
-side, restricted to the files that need it: old files go to a private temporary directory, new files
-stream straight into the estimator. Memory is bounded by the zstd window (twice the size bound at most).
+side (both at once), restricted to the files that need it: the old and new content of modified files
+goes to a private temporary directory (each under the size bound), added files stream straight into the
+estimator. Memory is bounded by the zstd window (twice the size bound at most).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import sqlite3
 import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -102,33 +104,6 @@ class ZstdDeltaSink:
         return self.count
 
 
-class BsdiffSink:
-    """A writable sink that spools the new file, then sizes a bsdiff patch from the old one."""
-
-    def __init__(self, old: Path | None, tmpdir: str, level: int = 3) -> None:
-        self.sha = hashlib.sha256()
-        self._old = old
-        self._level = level
-        fd, name = tempfile.mkstemp(dir=tmpdir)
-        self._path = Path(name)
-        self._fh = os.fdopen(fd, "wb")
-
-    def write(self, data: Any) -> int:
-        """Spool new content."""
-        self.sha.update(data)
-        return self._fh.write(data)
-
-    def finish(self) -> int:
-        """The bsdiff patch size (or, without an old file, the zstd-compressed size)."""
-        self._fh.close()
-        try:
-            if self._old is None:
-                return zstd_size(self._path, self._level)
-            return bsdiff_delta_size(self._old, self._path)
-        finally:
-            self._path.unlink(missing_ok=True)
-
-
 def _feed(sink: ZstdDeltaSink, src: bytes | Path) -> None:
     if isinstance(src, bytes):
         for i in range(0, len(src), _CHUNK):
@@ -190,47 +165,48 @@ class _HashingFile:
         self._fh.close()
 
 
-@dataclass
 class _NewCapture:
-    """The new side's capture callback: one estimator active at a time, finished when the next starts."""
+    """The new side's capture callback: modified files are spooled (their delta is estimated once the old
+    content is there too); added files stream into a compressed-size estimator, one at a time."""
 
-    wanted: dict[str, tuple[Path | None, str | None]]  # new rel path -> (old content file, expected sha)
-    method: str
-    level: int
-    tmpdir: str
-    results: dict[str, int] = field(default_factory=dict)
-    notes: dict[str, str] = field(default_factory=dict)
-    _active: tuple[str, Any] | None = None
+    def __init__(self, modified: set[str], added: Mapping[str, str | None], level: int, tmpdir: str) -> None:
+        self.modified, self.added, self.level, self.tmpdir = modified, added, level, tmpdir
+        self.spooled: dict[str, _HashingFile] = {}
+        self.results: dict[str, int] = {}
+        self.notes: dict[str, str] = {}
+        self._active: tuple[str, ZstdDeltaSink | _HashingFile] | None = None
+        self._seen: set[str] = set()
 
     def __call__(self, logical: str, size: int | None) -> Any:
+        """A sink for the file at ``logical`` if it is wanted (first occurrence of a path), else None."""
         self.finish()
         rel = relative(logical)
-        if rel not in self.wanted:
+        if rel in self._seen or (rel not in self.modified and rel not in self.added):
             return None
-        old_file, _ = self.wanted[rel]
-        sink: Any
-        if self.method == "bsdiff":
-            sink = BsdiffSink(old_file, self.tmpdir, self.level)
+        self._seen.add(rel)
+        sink: ZstdDeltaSink | _HashingFile
+        if rel in self.modified:
+            sink = self.spooled[rel] = _HashingFile(Path(self.tmpdir) / f"new-{len(self.spooled)}")
         else:
-            sink = ZstdDeltaSink(old_file, size, self.level)
+            sink = ZstdDeltaSink(None, size, self.level)
         self._active = (rel, sink)
         return sink
 
     def finish(self) -> None:
+        """Close the file being captured (and size it, for an added file)."""
         if self._active is None:
             return
         rel, sink = self._active
         self._active = None
+        if isinstance(sink, _HashingFile):
+            sink.close()
+            return
         try:
             estimate = sink.finish()
         except (OSError, RuntimeError, MemoryError, zstandard.ZstdError) as exc:
             self.notes[rel] = f"delta failed: {exc}"
             return
-        finally:
-            old_file = self.wanted[rel][0]
-            if old_file is not None:
-                old_file.unlink(missing_ok=True)
-        if sink.sha.hexdigest() != self.wanted[rel][1]:
+        if sink.sha.hexdigest() != self.added[rel]:
             self.notes[rel] = "content differs from the inventory (image changed?)"
             return
         self.results[rel] = estimate
@@ -272,6 +248,23 @@ class _EstimateCache:
             pass
 
 
+@dataclass
+class _Plan:
+    """What the walks must capture, and what is already settled (notes, cached estimates).
+
+    ``want_old`` maps the old relative path of a modified file to (new relative path, expected old
+    SHA-256); ``want_added`` the relative path of an added file to its expected SHA-256; ``new_sha`` the
+    new relative path of a modified file to its expected new SHA-256.
+    """
+
+    want_old: dict[str, tuple[str, str]] = field(default_factory=dict)
+    want_added: dict[str, str | None] = field(default_factory=dict)
+    new_sha: dict[str, str | None] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+    deltas: dict[tuple[str, str], int] = field(default_factory=dict)
+    compressed: dict[str, int] = field(default_factory=dict)
+
+
 def collect_contents(
     old_image: Path | None,
     new_image: Path,
@@ -288,99 +281,172 @@ def collect_contents(
 
     ``modified`` pairs (old entry, new entry) get a delta when both sizes are under ``max_bytes``;
     ``added`` entries get their zstd-compressed size. ``old_image`` may be None (no old content: modified
-    files are then noted as skipped). Nothing but those files is ever written to disk, in a private
-    temporary directory that is removed afterwards.
+    files are then noted as skipped). Nothing but the modified files is ever written to disk, in a
+    private temporary directory that is removed afterwards. The two walks run at the same time.
     """
     if method not in METHODS:
         raise ValueError(f"unknown delta method {method!r} (use {' or '.join(METHODS)})")
     modified = list(modified)
-    notes: dict[str, str] = {}
-    want_old: dict[str, tuple[str, str]] = {}  # old rel -> (new rel, expected sha)
+    plan = _plan(modified, added, old_image is not None, max_bytes)
+    cache = _EstimateCache.open(store)
+    keys = _cache_keys(modified, plan, method, level)
+    known = cache.get(keys) if cache else {}
+    _reuse_known(plan, keys, known)
+    if plan.want_old or plan.want_added:
+        with tempfile.TemporaryDirectory(prefix="inspector-diff-") as tmp:
+            os.chmod(tmp, 0o700)
+            _capture_and_estimate(old_image, new_image, plan, method, level, limits, tmp)
+    if cache:
+        cache.put(_fresh_estimates(keys, known, plan))
+    return ContentPair(method, MappingProxyType(plan.deltas), MappingProxyType(plan.compressed),
+                       MappingProxyType(plan.notes))
+
+
+def _plan(modified: list[tuple[Entry, Entry]], added: Iterable[Entry], have_old: bool, max_bytes: int) -> _Plan:
+    """Which files to capture: modified files under the size bound (when there is old content), and
+    every added file; a note for each modified file left out."""
+    plan = _Plan()
     for o, n in modified:
         orel, nrel = relative(o.path), relative(n.path)
         if (o.size or 0) > max_bytes or (n.size or 0) > max_bytes:
-            notes[nrel] = f"over the delta size bound ({max_bytes:,} bytes)"
-        elif old_image is None:
-            notes[nrel] = "no old content (saved inventory)"
+            plan.notes[nrel] = f"over the delta size bound ({max_bytes:,} bytes)"
+        elif not have_old:
+            plan.notes[nrel] = "no old content (saved inventory)"
         else:
-            want_old[orel] = (nrel, o.sha256 or "")
-    added_rel = {relative(n.path): n.sha256 for n in added}
-    # Estimates depend only on the two contents: reuse those made before, walk only for the rest.
-    cache = _EstimateCache.open(store)
-    # cache key -> every (old rel, new rel) of a delta, or new rel, with those contents (copies share one)
+            plan.want_old[orel] = (nrel, o.sha256 or "")
+            plan.new_sha[nrel] = n.sha256
+    plan.want_added = {relative(n.path): n.sha256 for n in added}
+    return plan
+
+
+def _cache_keys(modified: list[tuple[Entry, Entry]], plan: _Plan, method: str, level: int
+                ) -> dict[str, list[tuple[str, str] | str]]:
+    """Cache key -> every (old rel, new rel) of a delta, or new rel, with those contents (copies share
+    one): estimates depend only on the two contents."""
     keys: dict[str, list[tuple[str, str] | str]] = defaultdict(list)
     for o, n in modified:
         orel, nrel = relative(o.path), relative(n.path)
-        if orel in want_old and o.sha256 and n.sha256:
+        if orel in plan.want_old and o.sha256 and n.sha256:
             keys[_key(method, level, o.sha256, n.sha256)].append((orel, nrel))
-    for rel, sha in added_rel.items():
+    for rel, sha in plan.want_added.items():
         if sha:
             keys[_key("zstd", level, "", sha)].append(rel)
-    known = cache.get(keys) if cache else {}
-    deltas: dict[tuple[str, str], int] = {}
-    compressed: dict[str, int] = {}
+    return keys
+
+
+def _reuse_known(plan: _Plan, keys: Mapping[str, list[tuple[str, str] | str]], known: Mapping[str, int]) -> None:
+    """Take the cached estimates, and drop their files from what the walks must capture."""
     for key, size in known.items():
         for where in keys[key]:
             if isinstance(where, tuple):
-                deltas[where] = size
-                want_old.pop(where[0], None)
+                plan.deltas[where] = size
+                plan.want_old.pop(where[0], None)
             else:
-                compressed[where] = size
-                added_rel.pop(where, None)
-    pair_of: dict[str, str] = {}
-    with tempfile.TemporaryDirectory(prefix="inspector-diff-") as tmp:
-        os.chmod(tmp, 0o700)
-        wanted_new: dict[str, tuple[Path | None, str | None]] = {rel: (None, sha) for rel, sha in added_rel.items()}
-        if want_old and old_image is not None:
-            files: dict[str, _HashingFile] = {}
+                plan.compressed[where] = size
+                plan.want_added.pop(where, None)
 
-            def capture_old(logical: str, size: int | None) -> Any:
-                rel = relative(logical)
-                if rel not in want_old or rel in files:
-                    return None
-                f = _HashingFile(Path(tmp) / f"old-{len(files)}")
-                files[rel] = f
-                return f
 
-            Walker(limits, capture=capture_old).inventory(old_image)
-            for orel, f in files.items():
-                f.close()
-                nrel, sha = want_old[orel]
-                if f.sha.hexdigest() != sha:
-                    notes[nrel] = "old content differs from the inventory (image changed?)"
-                    f.path.unlink(missing_ok=True)
-                    continue
-                wanted_new[nrel] = (f.path, None)
-                pair_of[nrel] = orel
-            for orel, (nrel, _) in want_old.items():
-                if orel not in files:
-                    notes.setdefault(nrel, "old content not found on the second walk")
-        # expected new hashes for modified files
-        for _o, n in modified:
-            nrel = relative(n.path)
-            if nrel in wanted_new and nrel in pair_of:
-                wanted_new[nrel] = (wanted_new[nrel][0], n.sha256)
-        if wanted_new:
-            cap = _NewCapture(wanted_new, method, level, tmp)
-            try:
-                Walker(limits, capture=cap).inventory(new_image)
-            finally:
-                cap.finish()
-            for rel, size in cap.results.items():
-                if rel in pair_of:
-                    deltas[(pair_of[rel], rel)] = size
-                else:
-                    compressed[rel] = size
-            notes.update(cap.notes)
-            for rel in wanted_new:
-                if rel not in cap.results and rel not in notes:
-                    notes[rel] = "new content not found on the second walk"
-    if cache:
-        fresh: dict[str, int] = {}
-        for key, places in keys.items():
-            for w in places:
-                value = deltas.get(w) if isinstance(w, tuple) else compressed.get(w)
-                if key not in known and value is not None:
-                    fresh[key] = value
-        cache.put(fresh)
-    return ContentPair(method, MappingProxyType(deltas), MappingProxyType(compressed), MappingProxyType(notes))
+def _capture_and_estimate(old_image: Path | None, new_image: Path, plan: _Plan, method: str, level: int,
+                          limits: Limits | None, tmp: str) -> None:
+    """Both capturing walks at once (the old one in a thread): old modified files and new modified files
+    go to ``tmp``, added files stream straight into their estimator; then the deltas are estimated."""
+    old_files: dict[str, _HashingFile] = {}
+    want_new_modified = {nrel for nrel, _ in plan.want_old.values()} if old_image is not None else set()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        old_walk = (pool.submit(_capture_old, old_image, plan.want_old, limits, tmp, old_files)
+                    if plan.want_old and old_image is not None else None)
+        cap = _NewCapture(want_new_modified, plan.want_added, level, tmp)
+        try:
+            Walker(limits, capture=cap).inventory(new_image)
+        finally:
+            cap.finish()
+            if old_walk is not None:
+                old_walk.result()
+    _note_added(plan, cap)
+    old_content = _check_old(plan, old_files)
+    _estimate_deltas(plan, old_content, cap.spooled, method, level)
+
+
+def _capture_old(image: Path, want: Mapping[str, tuple[str, str]], limits: Limits | None, tmp: str,
+                 files: dict[str, _HashingFile]) -> None:
+    """Walk the old image, copying the wanted files (first occurrence of a path) into ``tmp``."""
+
+    def capture(logical: str, size: int | None) -> Any:
+        rel = relative(logical)
+        if rel not in want or rel in files:
+            return None
+        f = _HashingFile(Path(tmp) / f"old-{len(files)}")
+        files[rel] = f
+        return f
+
+    try:
+        Walker(limits, capture=capture).inventory(image)
+    finally:
+        for f in files.values():
+            f.close()
+
+
+def _note_added(plan: _Plan, cap: _NewCapture) -> None:
+    """The compressed sizes of the added files, or why there is none."""
+    plan.compressed.update(cap.results)
+    plan.notes.update(cap.notes)
+    for rel in plan.want_added:
+        if rel not in cap.results and rel not in plan.notes:
+            plan.notes[rel] = "new content not found on the second walk"
+
+
+def _check_old(plan: _Plan, files: Mapping[str, _HashingFile]) -> dict[str, Path]:
+    """New rel path -> the captured old content, for the old files captured with the expected hash."""
+    out: dict[str, Path] = {}
+    for orel, (nrel, sha) in plan.want_old.items():
+        f = files.get(orel)
+        if f is None:
+            plan.notes.setdefault(nrel, "old content not found on the second walk")
+        elif f.sha.hexdigest() != sha:
+            plan.notes[nrel] = "old content differs from the inventory (image changed?)"
+        else:
+            out[nrel] = f.path
+    return out
+
+
+def _estimate_deltas(plan: _Plan, old_content: Mapping[str, Path], spooled: Mapping[str, _HashingFile],
+                     method: str, level: int) -> None:
+    """A delta estimate for each modified file whose two contents were captured as inventoried."""
+    pair_of = {nrel: orel for orel, (nrel, _) in plan.want_old.items()}
+    todo: list[tuple[str, Path, Path]] = []
+    for nrel, old_path in old_content.items():
+        f = spooled.get(nrel)
+        if f is None:
+            plan.notes.setdefault(nrel, "new content not found on the second walk")
+        elif f.sha.hexdigest() != plan.new_sha.get(nrel):
+            plan.notes[nrel] = "content differs from the inventory (image changed?)"
+        else:
+            todo.append((nrel, old_path, f.path))
+
+    def one(job: tuple[str, Path, Path]) -> tuple[str, int | str]:
+        nrel, old_path, new_path = job
+        try:
+            if method == "bsdiff":
+                return nrel, bsdiff_delta_size(old_path, new_path)
+            return nrel, zstd_delta_size(old_path, new_path, level)
+        except (OSError, RuntimeError, MemoryError, zstandard.ZstdError) as exc:
+            return nrel, f"delta failed: {exc}"
+
+    with ThreadPoolExecutor(max_workers=2) as pool:  # zstd and bsdiff4 release the GIL
+        for nrel, outcome in pool.map(one, todo):
+            if isinstance(outcome, str):
+                plan.notes[nrel] = outcome
+            else:
+                plan.deltas[(pair_of[nrel], nrel)] = outcome
+
+
+def _fresh_estimates(keys: Mapping[str, list[tuple[str, str] | str]], known: Mapping[str, int], plan: _Plan
+                     ) -> dict[str, int]:
+    """The estimates made by this run, by cache key."""
+    fresh: dict[str, int] = {}
+    for key, places in keys.items():
+        for w in places:
+            value = plan.deltas.get(w) if isinstance(w, tuple) else plan.compressed.get(w)
+            if key not in known and value is not None:
+                fresh[key] = value
+    return fresh

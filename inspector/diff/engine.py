@@ -8,8 +8,10 @@ more to capture exactly those files for the delta estimates.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,11 +77,11 @@ def _changes(pairing: Pairing, contents: ContentPair | None
     out: list[Change] = []
     keys: list[str] = []
     tallies: dict[str, _Tally] = {}
-    file, unchanged, added, removed = EntryKind.FILE, ChangeStatus.UNCHANGED, ChangeStatus.ADDED, ChangeStatus.REMOVED
+    unchanged, added, removed = ChangeStatus.UNCHANGED, ChangeStatus.ADDED, ChangeStatus.REMOVED
     for old, new, renamed, component in pairing.pairs:  # one iteration per entry: _status inlined
         entry = new if new is not None else old
         assert entry is not None
-        leaf = entry.kind is file and not (entry.container and entry.opened)  # Entry.is_leaf_file
+        leaf = entry.is_leaf_file
         meta: tuple[str, ...] = ()
         if old is None:
             status = added
@@ -88,7 +90,7 @@ def _changes(pairing: Pairing, contents: ContentPair | None
         else:
             if old.mode != new.mode or old.mtime != new.mtime or old.link_target != new.link_target:
                 meta = meta_changes(old, new)  # equal fields cannot differ: most pairs skip the call
-            if leaf and old.kind is file and not (old.container and old.opened) and old.sha256 != new.sha256:
+            if leaf and old.sha256 != new.sha256 and old.is_leaf_file:  # the cheap test first
                 status = ChangeStatus.RENAMED_MODIFIED if renamed else ChangeStatus.MODIFIED
             elif renamed:
                 status = ChangeStatus.RENAMED
@@ -145,7 +147,7 @@ class _Tally:
         """Count one change."""
         o, w = c.old, c.new
         e = w if w is not None else o
-        if e is None or e.kind is not EntryKind.FILE or (e.container and e.opened):
+        if e is None or not e.is_leaf_file:
             if c.status is not ChangeStatus.UNCHANGED:
                 self.other += 1
             return
@@ -204,24 +206,20 @@ def churn(changes: Iterable[Change], old_unpacked: int | None = None, new_unpack
     return tally.totals(old_unpacked, new_unpacked, old_download, new_download)
 
 
-def _totals_and_components(per: dict[str, _Tally], old: Inventory, new: Inventory
+def _totals_and_components(per: dict[str, _Tally], old: Inventory, new: Inventory, unpacked: tuple[int, int]
                            ) -> tuple[ChurnTotals, tuple[tuple[str, ChurnTotals], ...]]:
     total = _Tally()
     for tally in per.values():  # each change was counted once, in its component: the total is their sum
         total.merge(tally)
-    t = total.totals(_unpacked(old), _unpacked(new), old.root.size or 0, new.root.size or 0)
+    t = total.totals(unpacked[0], unpacked[1], old.root.size or 0, new.root.size or 0)
     comps = [(name, tally.totals()) for name, tally in per.items()]
     comps.sort(key=lambda item: (-item[1].replaced_bytes, -item[1].files_changed, item[0]))
     return t, tuple(comps)
 
 
-def _unpacked(inv: Inventory) -> int:
-    file = EntryKind.FILE
-    return sum([e.size or 0 for e in inv.entries if e.kind is file and not (e.container and e.opened)])
-
-
 def _side_problems(inv: Inventory, side: str) -> list[Problem]:
-    return [Problem(f"{side}: {p.path}", p.reason, p.kind) for p in inv.problems]
+    """The problems of one side, tagged with the side (``Problem.side``) rather than a prefixed path."""
+    return [dataclasses.replace(p, side=side) for p in inv.problems]
 
 
 def diff_inventories(old: Inventory, new: Inventory, options: DiffOptions | None = None,
@@ -235,7 +233,7 @@ def diff_inventories(old: Inventory, new: Inventory, options: DiffOptions | None
     try:
         pairing = pairing or pair_inventories(old, new)
         unsorted, keys, tallies = _changes(pairing, contents)
-        total, components = _totals_and_components(tallies, old, new)
+        total, components = _totals_and_components(tallies, old, new, pairing.unpacked)
         # by relative path (a stable sort, on keys computed once and read through a C-level callable)
         changes = tuple([unsorted[i] for i in sorted(range(len(keys)), key=keys.__getitem__)])
         del unsorted, keys
@@ -263,14 +261,47 @@ def load_sides(old: Path, new: Path, limits: Limits | None = None, store: StoreC
                progress: ManyProgressFn | None = None, jobs: int = 2) -> tuple[Side, Side]:
     """Load both sides through ``inspector.sources`` (inventory files and stored images are read, the
     rest walked, two at once). Raises ``DiffInputError`` naming the side that could not be opened."""
+    if jobs > 1 and _small_pair(old, new):
+        o, n = _load_small_pair(old, new, limits, store, progress)
+        return Side(o, None if is_inventory_file(old) else old), Side(n, None if is_inventory_file(new) else new)
     try:
         o, n = load_many([old, new], limits, jobs=jobs, store=store, progress=progress)
     except WalkError as exc:
-        side = "old" if str(old) in str(exc) and str(new) not in str(exc) else "new"
-        if str(old) in str(exc) and str(new) in str(exc):
-            side = "old"
+        side = "old" if exc.source_index == 0 else "new"  # set by load_many: which argument failed
         raise DiffInputError(f"{side} side: {exc}") from None
     return Side(o, None if is_inventory_file(old) else old), Side(n, None if is_inventory_file(new) else new)
+
+
+#: Below this size together, two images are walked one after the other in this process.
+SMALL_PAIR_BYTES = 32 * 1024 * 1024
+
+
+def _small_pair(old: Path, new: Path) -> bool:
+    """Whether both sides are regular files of ``SMALL_PAIR_BYTES`` or less together."""
+    try:
+        return old.is_file() and new.is_file() and old.stat().st_size + new.stat().st_size <= SMALL_PAIR_BYTES
+    except OSError:
+        return False
+
+
+def _load_small_pair(old: Path, new: Path, limits: Limits | None, store: StoreConfig | None,
+                     progress: ManyProgressFn | None) -> tuple[Inventory, Inventory]:
+    """Both sides loaded at once in two threads of this process: for small images, starting two worker
+    processes costs more than the walks (which spend their time in C: decompression, hashing)."""
+
+    def one(index: int, path: Path) -> Inventory:
+        report = (lambda _i, done, total: progress(index, done, total)) if progress is not None else None
+        return load_many([path], limits, jobs=1, store=store, progress=report)[0]
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(one, i, p) for i, p in enumerate((old, new))]
+        results: list[Inventory] = []
+        for side, fut in zip(("old", "new"), futures, strict=True):
+            try:
+                results.append(fut.result())
+            except WalkError as exc:
+                raise DiffInputError(f"{side} side: {exc}") from None
+    return results[0], results[1]
 
 
 def estimate(old: Side, new: Side, pairing: Pairing, options: DiffOptions,

@@ -28,7 +28,7 @@ class ChangeStatus(str, enum.Enum):
     METADATA = "metadata"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     """One paired or unpaired entry. ``delta_bytes`` is the estimated binary delta (modified files) or
     the compressed size (added files); ``None`` when not computed or skipped (see ``delta_note``)."""

@@ -314,7 +314,7 @@ def to_json_dict(r: DiffResult, changes: Sequence[Change], filters: Filters | No
         "changes": [change_dict(c) for c in changes],
         "renamed_containers": [{"old": o, "new": n} for o, n in r.renamed_containers],
         "not_compared": list(r.not_compared),
-        "problems": [{"path": p.path, "reason": p.reason, "kind": p.kind} for p in r.problems],
+        "problems": [{"path": p.path, "side": p.side, "reason": p.reason, "kind": p.kind} for p in r.problems],
         "gate": None if gate is None else {
             "passed": not any(g.tripped for g in gate),
             "rules": [{"rule": g.rule.text, "metric": g.rule.metric, "op": g.rule.op,
