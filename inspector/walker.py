@@ -439,9 +439,10 @@ class Walker:
         meta = scan.own_meta()
         name = logical.rsplit(NEST, 1)[-1].rsplit("/", 1)[-1]
 
-        def report(member_name: str | None, reason: str, kind: str = ProblemKind.ERROR) -> None:
+        def report(member_name: str | None, reason: str, kind: str = ProblemKind.ERROR,
+                   limit: str | None = None) -> None:
             where = logical if member_name is None else f"{logical}{NEST}{member_name}"
-            state.problem(where, reason, kind)
+            state.problem(where, reason, kind, limit=limit)
 
         ctx = UnpackContext(path=logical, name=name, size=scan.member.size, head=ts.head, budget=state.budget,
                             problem=report, meta=meta)

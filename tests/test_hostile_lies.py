@@ -36,7 +36,7 @@ def test_zstd_frame_declaring_a_2_gib_window_is_a_limit_problem_not_decoded(lies
     inv = _walk(lies, "window.zst")
     [p] = inv.problems
     assert p.kind is ProblemKind.LIMIT and "2,147,483,648-byte window" in p.reason and "--max-window-mib" in p.reason
-    assert not inv.complete
+    assert p.limit == "max_window_bytes" and not inv.complete
 
 
 def test_zstd_window_within_a_raised_limit_is_decoded(lies) -> None:

@@ -235,7 +235,9 @@ def test_solid_header_declaring_a_1_gib_window_is_refused_without_allocating_it(
     require_native()
     inv = walk(_patched_solid_header(built, tmp_path, 8, 1 << 30))
     assert [(p.kind, p.path) for p in inv.problems] == [(ProblemKind.LIMIT, "patched.esd")]
-    assert "1073741824 bytes, over the 134217728-byte decoder window limit" in inv.problems[0].reason
+    limit = Limits().max_window_bytes
+    assert f"1073741824 bytes, over the {limit}-byte decoder window limit" in inv.problems[0].reason
+    assert inv.problems[0].limit == "max_window_bytes"
     files = [e for e in inv.entries if e.kind is EntryKind.FILE and e.path.startswith("patched.esd!/")]
     assert files and all(e.sha256 is None for e in files if e.size)
 

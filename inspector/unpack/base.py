@@ -69,7 +69,8 @@ class UnpackContext:
     size: int | None
     head: bytes
     budget: Budget
-    problem: Callable[[str | None, str, str], None]
+    #: ``problem(member_name_or_None, reason, kind, limit=None)``; ``limit`` names a tripped ``Limits`` field.
+    problem: Callable[..., None]
     meta: dict[str, Any] = field(default_factory=dict)
     #: Names of this container's members already warned about as unsafe (see ``unsafe_name``).
     flagged_unsafe: set[str] = field(default_factory=set)

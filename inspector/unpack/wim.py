@@ -241,7 +241,8 @@ class Codec:
         """Refuse a chunk (decoder window) larger than ``Limits.max_window_bytes`` before allocating it."""
         if chunk_size > self.max_window:
             raise LimitExceeded(f"WIM: {where} declares {compression.upper()} chunks of {chunk_size} bytes, over "
-                                f"the {self.max_window}-byte decoder window limit (max_window_bytes)")
+                                f"the {self.max_window}-byte decoder window limit (max_window_bytes)",
+                                "max_window_bytes")
 
     def decoder(self, compression: str, chunk_size: int) -> wimcodec.ChunkDecoder:
         """The (cached) decoder for this compression and chunk size."""
@@ -810,7 +811,7 @@ class _BlobReader:
             except WalkError as exc:
                 got = exc
                 self.ctx.problem(None, f"{exc}; its files are listed without content",
-                                 str(getattr(exc, "kind", "error")))
+                                 str(getattr(exc, "kind", "error")), limit=getattr(exc, "limit", None))
             self._solid[solid.index] = got
         if isinstance(got, WalkError):
             raise got
