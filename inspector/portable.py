@@ -34,12 +34,12 @@ import os
 import tempfile
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, BinaryIO
 
 import zstandard
 
 from inspector import __version__
-from inspector.inventory import totals
+from inspector.inventory import Summariser
 from inspector.limits import WalkError
 from inspector.model import SCHEMA_VERSION, Entry, EntryKind, Inventory, Problem, ProblemKind
 
@@ -69,32 +69,95 @@ def is_portable(path: Path) -> bool:
         return False
 
 
+#: Entries gathered per column before they are encoded (one C-level ``json.dumps`` per column per chunk).
+_ENCODE_CHUNK = 4096
+
+
 def encode(inv: Inventory, level: int = 3) -> bytes:
     """The ``.inv`` bytes of ``inv`` (deterministic for a given inventory and zstd level)."""
-    header = {
-        "format": "inspector.inv",
-        "format_version": FORMAT_VERSION,
-        "schema_version": SCHEMA_VERSION,
-        "created_by": f"inspector {__version__}",
-        "source": inv.source,
-        "root_sha256": inv.entries[0].sha256 if inv.entries else None,
-        "entries": len(inv.entries),
-        "complete": inv.complete,
-        "totals": dataclasses.asdict(totals(inv)),
-        "problems": [[p.path, p.reason, p.kind] for p in inv.problems],
-    }
-    entries = inv.entries
-    columns: dict[str, list[Any]] = {name: [getattr(e, name) for e in entries] for name in _COLUMNS}
-    columns["kind"] = [k.value for k in columns["kind"]]
-    meta = [[i, dict(e.meta)] for i, e in enumerate(entries) if e.meta]
     out = io.BytesIO()
-    out.write(MAGIC)
-    cctx = zstandard.ZstdCompressor(level=level)
-    with cctx.stream_writer(out, closefd=False) as zw:
-        for obj in (header, columns, meta):
-            zw.write(json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8"))
-            zw.write(b"\n")
+    encode_to(inv, out, level)
     return out.getvalue()
+
+
+def encode_to(inv: Inventory, out: BinaryIO, level: int = 3) -> dict[str, Any]:
+    """Write the ``.inv`` bytes of ``inv`` to ``out`` without holding the columns in memory; return the header.
+
+    One pass over the entries sums the totals and appends each column, a chunk of entries at a time, to
+    its own anonymous temporary file; the header (which needs the totals) is then compressed first,
+    followed by the columns copied from those files. The bytes are the same as encoding the whole
+    document at once.
+    """
+    summary = Summariser()
+    with contextlib.ExitStack() as stack:
+        spools = {name: stack.enter_context(tempfile.TemporaryFile(prefix="inspector-inv-"))
+                  for name in (*_COLUMNS, "meta")}
+        count = 0
+        chunk: list[Entry] = []
+        for e in inv.entries:
+            summary.add(e)
+            chunk.append(e)
+            if len(chunk) >= _ENCODE_CHUNK:
+                _spool_chunk(chunk, count, spools)
+                count += len(chunk)
+                chunk = []
+        if chunk:
+            _spool_chunk(chunk, count, spools)
+            count += len(chunk)
+        header = {
+            "format": "inspector.inv",
+            "format_version": FORMAT_VERSION,
+            "schema_version": SCHEMA_VERSION,
+            "created_by": f"inspector {__version__}",
+            "source": inv.source,
+            "root_sha256": summary.root.sha256 if summary.root is not None else None,
+            "entries": count,
+            "complete": inv.complete,
+            "totals": dataclasses.asdict(summary.totals(inv.problems, inv.complete)),
+            "problems": [[p.path, p.reason, p.kind] for p in inv.problems],
+        }
+        out.write(MAGIC)
+        cctx = zstandard.ZstdCompressor(level=level)
+        with cctx.stream_writer(out, closefd=False) as zw:
+            zw.write(_json(header))
+            zw.write(b"\n{")
+            for i, name in enumerate(_COLUMNS):
+                zw.write(b'%s"%s":[' % (b"," if i else b"", name.encode()))
+                _copy(spools[name], zw)
+                zw.write(b"]")
+            zw.write(b"}\n[")
+            _copy(spools["meta"], zw)
+            zw.write(b"]\n")
+    return header
+
+
+def _json(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8")
+
+
+def _spool_chunk(chunk: list[Entry], first_index: int, spools: dict[str, BinaryIO]) -> None:
+    """Append one chunk of entries to every column file (comma-separated JSON values, no brackets)."""
+    for name in _COLUMNS:
+        if name == "kind":
+            values: list[Any] = [e.kind.value for e in chunk]
+        else:
+            values = [getattr(e, name) for e in chunk]
+        _append(spools[name], _json(values)[1:-1])
+    meta = [[first_index + i, dict(e.meta)] for i, e in enumerate(chunk) if e.meta]
+    if meta:
+        _append(spools["meta"], _json(meta)[1:-1])
+
+
+def _append(spool: BinaryIO, body: bytes) -> None:
+    if spool.tell():
+        spool.write(b",")
+    spool.write(body)
+
+
+def _copy(spool: BinaryIO, dest: Any) -> None:
+    spool.seek(0)
+    while block := spool.read(1 << 20):
+        dest.write(block)
 
 
 def _payload(data: bytes) -> bytes:
@@ -189,13 +252,12 @@ def _build_entries(columns: dict[str, list[Any]], meta_rows: list[Any], count: i
 
 
 def write(inv: Inventory, path: Path) -> None:
-    """Write ``inv`` to ``path`` atomically (a temporary file renamed into place)."""
-    data = encode(inv)
+    """Write ``inv`` to ``path`` atomically (a temporary file renamed into place), entry by entry."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            encode_to(inv, fh)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a shared inventory gets the usual mode

@@ -162,7 +162,7 @@ class Walker:
                     self._visit(state, root, root_name, 0, root_path=str(p))
             finally:
                 fh.close()
-        return Inventory(source=str(p), entries=tuple(state.entries.freeze()), problems=tuple(state.problems))
+        return Inventory(source=str(p), entries=state.entries.freeze(), problems=tuple(state.problems))
 
     # -- one member -------------------------------------------------------------------------------
     def _visit(self, state: _WalkState, member: Member, logical: str, depth: int, root_path: str | None = None) -> None:
