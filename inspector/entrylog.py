@@ -63,10 +63,9 @@ def _decode(record: bytes | memoryview) -> Entry:
     """Inverse of ``_encode`` (marshal ignores bytes after the record, so a view into a chunk is enough)."""
     row = marshal.loads(record)
     meta = row[12]
-    if meta is None:
-        meta = _EMPTY_META
-    else:
-        meta = MappingProxyType(pickle.loads(meta) if isinstance(meta, bytes) else meta)  # noqa: S301 - our own file
+    if isinstance(meta, bytes):
+        meta = pickle.loads(meta)  # noqa: S301 - a record this process wrote
+    meta = _EMPTY_META if meta is None else MappingProxyType(meta)
     values = (*row[:1], _KINDS[row[1]], *row[2:12], meta)
     if not _FAST_BUILD:  # pragma: no cover - only if Entry changes shape
         return Entry(**dict(zip(_FIELDS, values, strict=True)))
@@ -158,7 +157,8 @@ class _Records:
 
     __slots__ = ("file", "fd", "offsets", "lengths", "kept")
 
-    def __init__(self, file: IO[bytes] | None, offsets: array[int], lengths: array[int], kept: dict[int, Entry]) -> None:
+    def __init__(self, file: IO[bytes] | None, offsets: array[int], lengths: array[int],
+                 kept: dict[int, Entry]) -> None:
         self.file = file  # kept referenced: the file closes (and its space is freed) with the last sequence
         self.fd = file.fileno() if file is not None else -1
         self.offsets = offsets

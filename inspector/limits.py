@@ -37,6 +37,8 @@ class LimitExceeded(WalkError):
     """A configured limit tripped; the walk stops reading the offending member or image."""
 
     kind = "limit"
+    #: Name of the limit that tripped (``Problem.limit``), where code must tell limits apart.
+    limit: str | None = None
 
 
 class BudgetExhausted(LimitExceeded):
@@ -51,3 +53,5 @@ class Unsupported(WalkError):
 
 class TimeoutExceeded(BudgetExhausted):
     """The per-image time budget ran out."""
+
+    limit = "timeout"

@@ -32,9 +32,10 @@ import io
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 import zstandard
 
@@ -135,7 +136,7 @@ def _json(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8")
 
 
-def _spool_chunk(chunk: list[Entry], first_index: int, spools: dict[str, BinaryIO]) -> None:
+def _spool_chunk(chunk: list[Entry], first_index: int, spools: Mapping[str, IO[bytes]]) -> None:
     """Append one chunk of entries to every column file (comma-separated JSON values, no brackets)."""
     for name in _COLUMNS:
         if name == "kind":
@@ -148,13 +149,13 @@ def _spool_chunk(chunk: list[Entry], first_index: int, spools: dict[str, BinaryI
         _append(spools["meta"], _json(meta)[1:-1])
 
 
-def _append(spool: BinaryIO, body: bytes) -> None:
+def _append(spool: IO[bytes], body: bytes) -> None:
     if spool.tell():
         spool.write(b",")
     spool.write(body)
 
 
-def _copy(spool: BinaryIO, dest: Any) -> None:
+def _copy(spool: IO[bytes], dest: Any) -> None:
     spool.seek(0)
     while block := spool.read(1 << 20):
         dest.write(block)

@@ -51,8 +51,8 @@ class _WalkState:
     entries: EntryLog = field(default_factory=EntryLog)
     problems: list[Problem] = field(default_factory=list)
 
-    def problem(self, path: str, reason: str, kind: str = "error") -> None:
-        self.problems.append(Problem(path=path, reason=" ".join(reason.split()), kind=ProblemKind(kind)))
+    def problem(self, path: str, reason: str, kind: str = "error", limit: str | None = None) -> None:
+        self.problems.append(Problem(path=path, reason=" ".join(reason.split()), kind=ProblemKind(kind), limit=limit))
 
     def warned_unsafe(self, path: str) -> bool:
         """Whether an unsafe-name warning was already given for ``path`` (by its reader)."""
@@ -230,7 +230,7 @@ class Walker:
         except (_MemberReadError, _Abort):
             raise
         except BudgetExhausted as exc:
-            state.problem(logical, _reason(exc), exc.kind)
+            state.problem(logical, _reason(exc), exc.kind, exc.limit)
             raise _Abort from None
         except Exception as exc:  # noqa: BLE001 - every failure becomes a reported problem
             kind = exc.kind if isinstance(exc, WalkError) else "error"
@@ -340,7 +340,7 @@ class Walker:
             opened = True
         except (_Abort, BudgetExhausted) as exc:
             if isinstance(exc, BudgetExhausted):
-                state.problem(logical, _reason(exc), exc.kind)
+                state.problem(logical, _reason(exc), exc.kind, exc.limit)
             meta["incomplete"] = True
             if root_hash is not None:
                 root_hash.cancel()  # the walk stops: nobody will ask for the image's hash

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import sys
 from enum import Enum
 from pathlib import Path
 
@@ -11,7 +11,7 @@ import typer
 from inspector.commands import options
 from inspector.model import Inventory
 from inspector.report import inventory_text
-from inspector.serialize import inventory_to_dict
+from inspector.serialize import write_json
 
 
 class ExportFormat(str, Enum):
@@ -77,9 +77,11 @@ def inventory(
     if output is not None:
         _export(inv, output, export_format)
     if as_json:
-        typer.echo(json.dumps(inventory_to_dict(inv), indent=1, sort_keys=False, default=str))
+        write_json(inv, sys.stdout)  # entry by entry: the document is never whole in memory
     elif as_csv:
-        typer.echo(inventory_text.to_csv(inv), nl=False)
+        from inspector.report import export
+
+        export.write_csv(inv, sys.stdout)
     else:
         parts = [inventory_text.summary(inv), "", inventory_text.containers_table(inv, markdown)]
         if listing is not Listing.none:
@@ -98,7 +100,10 @@ def _export(inv: Inventory, output: Path, fmt: ExportFormat) -> None:
         if fmt is ExportFormat.inv:
             portable.write(inv, output)
         else:
-            doc = export.to_cyclonedx(inv) if fmt is ExportFormat.cyclonedx else export.to_ncdu(inv)
-            output.write_text(json.dumps(doc, indent=None, separators=(",", ":")) + "\n", encoding="utf-8")
+            with open(output, "w", encoding="utf-8") as fh:
+                if fmt is ExportFormat.cyclonedx:
+                    export.write_cyclonedx(inv, fh)
+                else:
+                    export.write_ncdu(inv, fh)
     except OSError as exc:
         options.fail(f"{output}: cannot write ({exc.strerror or exc})")
