@@ -77,13 +77,13 @@ def _decode(record: bytes | memoryview) -> Entry:
 class EntryLog:
     """Collects a walk's entries in walk order; slots are reserved first and filled later.
 
-    ``spill_after`` slots live on the heap; later ones go to a temporary file in ``directory`` (the
-    system's temporary directory by default), unlinked at once so nothing is left behind however the
-    process ends.
+    ``spill_after`` slots (``SPILL_AFTER`` by default) live on the heap; later ones go to a temporary
+    file in ``directory`` (the system's temporary directory by default), unlinked at once so nothing is
+    left behind however the process ends.
     """
 
-    def __init__(self, spill_after: int = SPILL_AFTER, directory: str | None = None) -> None:
-        self._spill_after = max(0, spill_after)
+    def __init__(self, spill_after: int | None = None, directory: str | None = None) -> None:
+        self._spill_after = max(0, SPILL_AFTER if spill_after is None else spill_after)
         self._directory = directory
         self._heap: list[Entry | None] = []
         self._reserved = 0
