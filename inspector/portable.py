@@ -39,7 +39,7 @@ from typing import IO, Any, BinaryIO
 
 import zstandard
 
-from inspector import __version__
+from inspector import __version__, entrylog
 from inspector.inventory import Summariser
 from inspector.limits import WalkError
 from inspector.model import SCHEMA_VERSION, Entry, EntryKind, Inventory, Problem, ProblemKind
@@ -199,7 +199,16 @@ def _check_header(header: Any) -> None:
 
 
 def decode(data: bytes) -> Inventory:
-    """Rebuild the inventory from ``.inv`` bytes; a damaged or foreign file raises ``WalkError``."""
+    """Rebuild the inventory from ``.inv`` bytes; a damaged or foreign file raises ``WalkError``.
+
+    An inventory with more entries than ``entrylog.SPILL_AFTER`` is read as a stream into an entry
+    log (``portable_reader``), so its entries end up on disk rather than in memory.
+    """
+    if _FAST_BUILD and _entry_count(data) > entrylog.SPILL_AFTER:
+        from inspector import portable_reader
+
+        with contextlib.suppress(portable_reader.Unstreamable):
+            return portable_reader.decode_stream(data, _COLUMNS, _FIELDS, MAX_PAYLOAD)
     payload = _payload(data)
     enabled = gc.isenabled()
     gc.disable()  # millions of new objects, none cyclic: collection passes would only cost time
@@ -225,6 +234,14 @@ def decode(data: bytes) -> Inventory:
     finally:
         if enabled:
             gc.enable()
+
+
+def _entry_count(data: bytes) -> int:
+    """The header's entry count (0 when it is not a number: the whole-document reader then says why)."""
+    try:
+        return int(read_header(data).get("entries", 0))
+    except (ValueError, TypeError):
+        return 0
 
 
 def _build_entries(columns: dict[str, list[Any]], meta_rows: list[Any], count: int) -> tuple[Entry, ...]:
