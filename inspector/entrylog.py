@@ -282,3 +282,41 @@ class _Slice(_EntrySequence):
         if r.step == 1:
             return self._base.iterate(r.start, r.stop)
         return (self._base[i] for i in r)
+
+
+def with_first(first: Entry, entries: Sequence[Entry]) -> Sequence[Entry]:
+    """``entries`` with its first entry replaced by ``first``, without copying the rest."""
+    if isinstance(entries, tuple):
+        return (first, *entries[1:])
+    return _WithFirst(first, entries)
+
+
+class _WithFirst(_EntrySequence):
+    """A view of a sequence of entries whose first one is replaced (a stored inventory's rebased root)."""
+
+    __slots__ = ("_first", "_rest")
+
+    def __init__(self, first: Entry, entries: Sequence[Entry]) -> None:
+        self._first = first
+        self._rest = entries
+
+    def __len__(self) -> int:
+        return len(self._rest)
+
+    @overload
+    def __getitem__(self, index: int) -> Entry: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Entry]: ...
+    def __getitem__(self, index: int | slice) -> Entry | Sequence[Entry]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            if start == 0:
+                return [self[i] for i in range(start, stop, step)]
+            return self._rest[index]
+        if index == 0 or index == -len(self):
+            return self._first
+        return self._rest[index]
+
+    def __iter__(self) -> Iterator[Entry]:
+        yield self._first
+        yield from self._rest[1:]

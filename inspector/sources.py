@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from inspector import portable
+from inspector.entrylog import EntryLog, with_first
 from inspector.limits import Limits, WalkError
 from inspector.model import NEST, Entry, Inventory, ProblemKind
 from inspector.serialize import inventory_from_dict
@@ -192,17 +193,16 @@ def rebase(inv: Inventory, path: Path) -> Inventory:
     with contextlib.suppress(OSError):
         st = os.stat(path)
         root["mode"], root["mtime"] = stat.S_IMODE(st.st_mode), st.st_mtime
-    entries = [_clone(inv.root, root)]
     if old_root == new_root:
-        entries.extend(inv.entries[1:])
-        problems = inv.problems
-    else:
-        for e in inv.entries[1:]:
-            d = e.__dict__.copy()
-            d["path"] = moved(e.path)
-            entries.append(_clone(e, d))
-        problems = tuple(dataclasses.replace(p, path=moved(p.path)) for p in inv.problems)
-    return Inventory(str(path), tuple(entries), problems)
+        return Inventory(str(path), with_first(_clone(inv.root, root), inv.entries), inv.problems)
+    log = EntryLog()  # every path changes: the renamed entries go where a walk's would (on disk if many)
+    log.fill(log.reserve(), _clone(inv.root, root))
+    for e in inv.entries[1:]:
+        d = e.__dict__.copy()
+        d["path"] = moved(e.path)
+        log.fill(log.reserve(), _clone(e, d))
+    problems = tuple(dataclasses.replace(p, path=moved(p.path)) for p in inv.problems)
+    return Inventory(str(path), log.freeze(), problems)
 
 
 def _clone(entry: Entry, fields: dict[str, Any]) -> Entry:

@@ -96,3 +96,14 @@ def test_a_walk_past_the_threshold_gives_the_same_inventory(built, monkeypatch):
     spilled = walk(image)
     assert not isinstance(spilled.entries, tuple)
     assert spilled == expected
+
+
+def test_with_first_replaces_only_the_first_entry():
+    log = EntryLog(spill_after=0)
+    expected = _walk_order(log, 20)
+    root = _entry(99)
+    view = entrylog.with_first(root, log.freeze())
+    assert len(view) == 21 and view[0] == root and view[5] == expected[5]
+    assert list(view) == [root, *expected[1:]]
+    assert list(view[1:]) == expected[1:]
+    assert entrylog.with_first(root, tuple(expected)) == (root, *expected[1:])

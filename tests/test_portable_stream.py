@@ -78,3 +78,20 @@ def test_a_column_of_the_wrong_length_is_a_walk_error(stream_everything):
     body = header + b"\n" + json.dumps(cols, separators=(",", ":")).encode() + b"\n" + meta + b"\n"
     with pytest.raises(WalkError, match="column lengths"):
         portable.decode(portable.MAGIC + zstandard.ZstdCompressor().compress(body))
+
+
+def test_a_stored_inventory_read_back_as_a_stream_is_rebased_to_the_file_asked_for(built, tmp_path,
+                                                                                      stream_everything):
+    import shutil
+
+    from inspector.sources import load_inventory
+
+    image = built("corpus-small")[0]
+    first = load_inventory(image)  # walked and stored
+    copy = tmp_path / "renamed.zip"
+    shutil.copy(image, copy)
+    again = load_inventory(image)
+    renamed = load_inventory(copy)
+    assert not isinstance(again.entries, tuple) and not isinstance(renamed.entries, tuple)
+    assert again == first
+    assert renamed == walk(copy)
