@@ -143,11 +143,22 @@ class Summariser:
 
 
 def summarise(inv: Inventory) -> tuple[Totals, list[ContainerSummary]]:
-    """Totals and container summaries of ``inv`` in one pass over its entries."""
-    s = Summariser()
-    for e in inv.entries:
-        s.add(e)
-    return s.totals(inv.problems, inv.complete), s.container_summaries()
+    """Totals and container summaries of ``inv`` in one pass over its entries.
+
+    The result is remembered on the (immutable) inventory, the way ``functools.cached_property`` does,
+    so a report that asks for totals and then for the containers reads entries spilled to disk once.
+    """
+    cached = inv.__dict__.get(_SUMMARY)
+    if cached is None:
+        s = Summariser()
+        for e in inv.entries:
+            s.add(e)
+        cached = (s.totals(inv.problems, inv.complete), tuple(s.container_summaries()))
+        inv.__dict__[_SUMMARY] = cached
+    return cached[0], list(cached[1])
+
+
+_SUMMARY = "_inventory_summary"
 
 
 def totals(inv: Inventory) -> Totals:
