@@ -237,11 +237,11 @@ def decode(data: bytes) -> Inventory:
 
 
 def _entry_count(data: bytes) -> int:
-    """The header's entry count (0 when it is not a number: the whole-document reader then says why)."""
+    """The header's entry count (0 when it cannot be read: the whole-document reader then says why)."""
     try:
         return int(read_header(data).get("entries", 0))
-    except (ValueError, TypeError):
-        return 0
+    except (WalkError, ValueError, TypeError):
+        return 0  # the whole-document reader reports what is wrong, in its usual order
 
 
 def _build_entries(columns: dict[str, list[Any]], meta_rows: list[Any], count: int) -> tuple[Entry, ...]:
