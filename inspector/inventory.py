@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from inspector.model import Entry, EntryKind, Inventory
+from inspector.model import NEST, Entry, EntryKind, Inventory, Problem
 
 
 @dataclass(frozen=True)
@@ -46,85 +46,136 @@ class ContainerSummary:
     label: str | None = None  # a short human label from the unpacker (``net-ixgbe 3.7.13 (VIB)``)
 
 
-def totals(inv: Inventory) -> Totals:
-    """Image-wide totals of ``inv``."""
-    files = dirs = links = other = containers = unopened = unread = 0
-    unpacked = 0
-    max_depth = 0
-    for e in inv.entries:
-        max_depth = max(max_depth, e.depth)
-        if e.kind is EntryKind.DIR:
-            dirs += 1
-        elif e.kind in (EntryKind.SYMLINK, EntryKind.HARDLINK):
-            links += 1
-        elif e.kind is not EntryKind.FILE:
-            other += 1
+class Summariser:
+    """Image-wide totals and per-container summaries gathered in one pass, one entry at a time.
+
+    Memory grows with the number of containers, not of entries, so a walk of a million files can be
+    summed while its entries stream from disk.
+    """
+
+    def __init__(self) -> None:
+        self.files = self.dirs = self.links = self.other = self.containers = self.unopened = self.unread = 0
+        self.unpacked = 0
+        self.max_depth = 0
+        self.root: Entry | None = None
+        self._opened: dict[str, Entry] = {}
+        self._members: dict[str, int] = defaultdict(int)
+        self._stored: dict[str, int] = defaultdict(int)
+        self._unpacked: dict[str, int] = defaultdict(int)
+        self._files: dict[str, int] = defaultdict(int)
+
+    def add(self, e: Entry) -> None:
+        """Count one entry (the first one added is the image itself)."""
+        if self.root is None:
+            self.root = e
+        if e.depth > self.max_depth:
+            self.max_depth = e.depth
+        kind = e.kind
+        if kind is EntryKind.DIR:
+            self.dirs += 1
+        elif kind is EntryKind.SYMLINK or kind is EntryKind.HARDLINK:
+            self.links += 1
+        elif kind is not EntryKind.FILE:
+            self.other += 1
         if e.container:
             if e.opened:
-                containers += 1
+                self.containers += 1
+                self._opened[e.path] = e
             else:
-                unopened += 1
+                self.unopened += 1
+        counted = False
         if e.is_leaf_file:
             if e.unread:
-                unread += 1
-                continue
-            files += 1
-            unpacked += e.size or 0
-    return Totals(
-        download_size=inv.root.size or 0,
-        unpacked_size=unpacked,
-        files=files,
-        dirs=dirs,
-        symlinks=links,
-        other=other,
-        containers=containers,
-        unopened_containers=unopened,
-        max_depth=max_depth,
-        problems=len(inv.problems),
-        complete=inv.complete,
-        unread_files=unread,
-    )
+                self.unread += 1
+            else:
+                counted = True
+                self.files += 1
+                self.unpacked += e.size or 0
+        path = e.path
+        if NEST not in path:
+            return
+        parent = path.rsplit(NEST, 1)[0]
+        self._members[parent] += 1
+        if kind is EntryKind.FILE:
+            self._stored[parent] += e.stored_size if e.stored_size is not None else (e.size or 0)
+        if counted:
+            size = e.size or 0
+            while True:
+                self._unpacked[parent] += size
+                self._files[parent] += 1
+                if NEST not in parent:
+                    break
+                parent = parent.rsplit(NEST, 1)[0]
+
+    def totals(self, problems: tuple[Problem, ...], complete: bool) -> Totals:
+        """The image-wide totals of everything added (``problems`` and ``complete`` from the inventory)."""
+        return Totals(
+            download_size=(self.root.size or 0) if self.root is not None else 0,
+            unpacked_size=self.unpacked,
+            files=self.files,
+            dirs=self.dirs,
+            symlinks=self.links,
+            other=self.other,
+            containers=self.containers,
+            unopened_containers=self.unopened,
+            max_depth=self.max_depth,
+            problems=len(problems),
+            complete=complete,
+            unread_files=self.unread,
+        )
+
+    def container_summaries(self) -> list[ContainerSummary]:
+        """A summary row per opened container added, in the order added (outermost first)."""
+        return [
+            ContainerSummary(
+                path=p,
+                format=e.container or "",
+                depth=e.depth,
+                size=e.size,
+                members=self._members.get(p, 0),
+                stored_size=self._stored.get(p, 0),
+                unpacked_size=self._unpacked.get(p, 0),
+                files=self._files.get(p, 0),
+                label=str(e.meta["label"]) if e.meta.get("label") else None,
+            )
+            for p, e in self._opened.items()
+        ]
+
+
+def summarise(inv: Inventory) -> tuple[Totals, list[ContainerSummary]]:
+    """Totals and container summaries of ``inv`` in one pass over its entries.
+
+    The result is remembered on the (immutable) inventory, the way ``functools.cached_property`` does,
+    so a report that asks for totals and then for the containers reads entries spilled to disk once.
+    """
+    cached = inv.__dict__.get(_SUMMARY)
+    if cached is None:
+        s = Summariser()
+        for e in inv.entries:
+            s.add(e)
+        cached = (s.totals(inv.problems, inv.complete), tuple(s.container_summaries()))
+        inv.__dict__[_SUMMARY] = cached
+    return cached[0], list(cached[1])
+
+
+_SUMMARY = "_inventory_summary"
+
+
+def totals(inv: Inventory) -> Totals:
+    """Image-wide totals of ``inv``."""
+    return summarise(inv)[0]
 
 
 def container_summaries(inv: Inventory) -> list[ContainerSummary]:
     """A summary row per opened container, in inventory order (outermost first)."""
-    opened = {e.path: e for e in inv.entries if e.container and e.opened}
-    members: dict[str, int] = defaultdict(int)
-    stored: dict[str, int] = defaultdict(int)
-    unpacked: dict[str, int] = defaultdict(int)
-    files: dict[str, int] = defaultdict(int)
-    for e in inv.entries:
-        parent = e.parent
-        if parent is None:
-            continue
-        members[parent] += 1
-        if e.kind is EntryKind.FILE:
-            stored[parent] += e.stored_size if e.stored_size is not None else (e.size or 0)
-        if e.is_leaf_file and not e.unread:
-            for anc in ancestors(e):
-                unpacked[anc] += e.size or 0
-                files[anc] += 1
-    return [
-        ContainerSummary(
-            path=p,
-            format=e.container or "",
-            depth=e.depth,
-            size=e.size,
-            members=members[p],
-            stored_size=stored[p],
-            unpacked_size=unpacked[p],
-            files=files[p],
-            label=str(e.meta["label"]) if e.meta.get("label") else None,
-        )
-        for p, e in opened.items()
-    ]
+    return summarise(inv)[1]
 
 
 def ancestors(entry: Entry) -> list[str]:
     """Logical paths of every container enclosing ``entry``, innermost first."""
     out = []
     path = entry.path
-    while "!/" in path:
-        path = path.rsplit("!/", 1)[0]
+    while NEST in path:
+        path = path.rsplit(NEST, 1)[0]
         out.append(path)
     return out

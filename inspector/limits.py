@@ -46,6 +46,8 @@ class LimitExceeded(WalkError):
     """
 
     kind = "limit"
+    #: Name of the limit that tripped (``Problem.limit``), where code must tell limits apart.
+    limit: str | None = None
 
     def __init__(self, reason: str, limit: str | None = None) -> None:
         super().__init__(reason)
@@ -64,3 +66,5 @@ class Unsupported(WalkError):
 
 class TimeoutExceeded(BudgetExhausted):
     """The per-image time budget ran out."""
+
+    limit = "timeout"

@@ -7,7 +7,7 @@ report only consume them.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -83,7 +83,7 @@ class Entry:
     @property
     def is_leaf_file(self) -> bool:
         """True for file content that counts towards the unpacked footprint (not an opened container)."""
-        return self.kind is EntryKind.FILE and not (self.container and self.opened)
+        return self.kind is EntryKind.FILE and not (self.container and self.opened)  # inlined: hot in diff
 
     @property
     def is_opened_container(self) -> bool:
@@ -93,7 +93,7 @@ class Entry:
     @property
     def is_counted_file(self) -> bool:
         """True for a leaf file whose content was read whole: it is in the unpacked footprint and file counts."""
-        return self.is_leaf_file and self.sha256 is not None
+        return self.kind is EntryKind.FILE and self.sha256 is not None and not (self.container and self.opened)
 
 
 class ProblemKind(enum.StrEnum):
@@ -143,10 +143,15 @@ class Problem:
 
 @dataclass(frozen=True)
 class Inventory:
-    """Everything known about one image: its entries (root first) and what could not be read."""
+    """Everything known about one image: its entries (root first) and what could not be read.
+
+    ``entries`` is a read-only sequence: a tuple for small images, a view of entries spilled to disk for
+    large ones (``inspector.entrylog``). Iterate it, index it or slice it; building a list or dict of
+    every entry defeats the point for large images.
+    """
 
     source: str
-    entries: tuple[Entry, ...]
+    entries: Sequence[Entry]
     problems: tuple[Problem, ...] = ()
 
     @property

@@ -32,14 +32,15 @@ import io
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import IO, Any, BinaryIO
 
 import zstandard
 
-from inspector import __version__
-from inspector.inventory import totals
+from inspector import __version__, entrylog
+from inspector.inventory import Summariser
 from inspector.limits import WalkError
 from inspector.model import SCHEMA_VERSION, Entry, EntryKind, Inventory, Problem, ProblemKind
 
@@ -69,32 +70,95 @@ def is_portable(path: Path) -> bool:
         return False
 
 
+#: Entries gathered per column before they are encoded (one C-level ``json.dumps`` per column per chunk).
+_ENCODE_CHUNK = 4096
+
+
 def encode(inv: Inventory, level: int = 3) -> bytes:
     """The ``.inv`` bytes of ``inv`` (deterministic for a given inventory and zstd level)."""
-    header = {
-        "format": "inspector.inv",
-        "format_version": FORMAT_VERSION,
-        "schema_version": SCHEMA_VERSION,
-        "created_by": f"inspector {__version__}",
-        "source": inv.source,
-        "root_sha256": inv.entries[0].sha256 if inv.entries else None,
-        "entries": len(inv.entries),
-        "complete": inv.complete,
-        "totals": dataclasses.asdict(totals(inv)),
-        "problems": [[p.path, p.reason, p.kind] for p in inv.problems],
-    }
-    entries = inv.entries
-    columns: dict[str, list[Any]] = {name: [getattr(e, name) for e in entries] for name in _COLUMNS}
-    columns["kind"] = [k.value for k in columns["kind"]]
-    meta = [[i, dict(e.meta)] for i, e in enumerate(entries) if e.meta]
     out = io.BytesIO()
-    out.write(MAGIC)
-    cctx = zstandard.ZstdCompressor(level=level)
-    with cctx.stream_writer(out, closefd=False) as zw:
-        for obj in (header, columns, meta):
-            zw.write(json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8"))
-            zw.write(b"\n")
+    encode_to(inv, out, level)
     return out.getvalue()
+
+
+def encode_to(inv: Inventory, out: BinaryIO, level: int = 3) -> dict[str, Any]:
+    """Write the ``.inv`` bytes of ``inv`` to ``out`` without holding the columns in memory; return the header.
+
+    One pass over the entries sums the totals and appends each column, a chunk of entries at a time, to
+    its own anonymous temporary file; the header (which needs the totals) is then compressed first,
+    followed by the columns copied from those files. The bytes are the same as encoding the whole
+    document at once.
+    """
+    summary = Summariser()
+    with contextlib.ExitStack() as stack:
+        spools = {name: stack.enter_context(tempfile.TemporaryFile(prefix="inspector-inv-"))
+                  for name in (*_COLUMNS, "meta")}
+        count = 0
+        chunk: list[Entry] = []
+        for e in inv.entries:
+            summary.add(e)
+            chunk.append(e)
+            if len(chunk) >= _ENCODE_CHUNK:
+                _spool_chunk(chunk, count, spools)
+                count += len(chunk)
+                chunk = []
+        if chunk:
+            _spool_chunk(chunk, count, spools)
+            count += len(chunk)
+        header = {
+            "format": "inspector.inv",
+            "format_version": FORMAT_VERSION,
+            "schema_version": SCHEMA_VERSION,
+            "created_by": f"inspector {__version__}",
+            "source": inv.source,
+            "root_sha256": summary.root.sha256 if summary.root is not None else None,
+            "entries": count,
+            "complete": inv.complete,
+            "totals": dataclasses.asdict(summary.totals(inv.problems, inv.complete)),
+            "problems": [[p.path, p.reason, p.kind] for p in inv.problems],
+        }
+        out.write(MAGIC)
+        cctx = zstandard.ZstdCompressor(level=level)
+        with cctx.stream_writer(out, closefd=False) as zw:
+            zw.write(_json(header))
+            zw.write(b"\n{")
+            for i, name in enumerate(_COLUMNS):
+                zw.write(b'%s"%s":[' % (b"," if i else b"", name.encode()))
+                _copy(spools[name], zw)
+                zw.write(b"]")
+            zw.write(b"}\n[")
+            _copy(spools["meta"], zw)
+            zw.write(b"]\n")
+    return header
+
+
+def _json(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8")
+
+
+def _spool_chunk(chunk: list[Entry], first_index: int, spools: Mapping[str, IO[bytes]]) -> None:
+    """Append one chunk of entries to every column file (comma-separated JSON values, no brackets)."""
+    for name in _COLUMNS:
+        if name == "kind":
+            values: list[Any] = [e.kind.value for e in chunk]
+        else:
+            values = [getattr(e, name) for e in chunk]
+        _append(spools[name], _json(values)[1:-1])
+    meta = [[first_index + i, dict(e.meta)] for i, e in enumerate(chunk) if e.meta]
+    if meta:
+        _append(spools["meta"], _json(meta)[1:-1])
+
+
+def _append(spool: IO[bytes], body: bytes) -> None:
+    if spool.tell():
+        spool.write(b",")
+    spool.write(body)
+
+
+def _copy(spool: IO[bytes], dest: Any) -> None:
+    spool.seek(0)
+    while block := spool.read(1 << 20):
+        dest.write(block)
 
 
 def _payload(data: bytes) -> bytes:
@@ -135,7 +199,16 @@ def _check_header(header: Any) -> None:
 
 
 def decode(data: bytes) -> Inventory:
-    """Rebuild the inventory from ``.inv`` bytes; a damaged or foreign file raises ``WalkError``."""
+    """Rebuild the inventory from ``.inv`` bytes; a damaged or foreign file raises ``WalkError``.
+
+    An inventory with more entries than ``entrylog.SPILL_AFTER`` is read as a stream into an entry
+    log (``portable_reader``), so its entries end up on disk rather than in memory.
+    """
+    if _FAST_BUILD and _entry_count(data) > entrylog.SPILL_AFTER:
+        from inspector import portable_reader
+
+        with contextlib.suppress(portable_reader.Unstreamable):
+            return portable_reader.decode_stream(data, _COLUMNS, _FIELDS, MAX_PAYLOAD)
     payload = _payload(data)
     enabled = gc.isenabled()
     gc.disable()  # millions of new objects, none cyclic: collection passes would only cost time
@@ -161,6 +234,14 @@ def decode(data: bytes) -> Inventory:
     finally:
         if enabled:
             gc.enable()
+
+
+def _entry_count(data: bytes) -> int:
+    """The header's entry count (0 when it cannot be read: the whole-document reader then says why)."""
+    try:
+        return int(read_header(data).get("entries", 0))
+    except (WalkError, ValueError, TypeError):
+        return 0  # the whole-document reader reports what is wrong, in its usual order
 
 
 def _build_entries(columns: dict[str, list[Any]], meta_rows: list[Any], count: int) -> tuple[Entry, ...]:
@@ -189,13 +270,12 @@ def _build_entries(columns: dict[str, list[Any]], meta_rows: list[Any], count: i
 
 
 def write(inv: Inventory, path: Path) -> None:
-    """Write ``inv`` to ``path`` atomically (a temporary file renamed into place)."""
-    data = encode(inv)
+    """Write ``inv`` to ``path`` atomically (a temporary file renamed into place), entry by entry."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            encode_to(inv, fh)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a shared inventory gets the usual mode

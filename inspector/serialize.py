@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+import json
+from typing import Any, TextIO
 
-from inspector.inventory import container_summaries, totals
+from inspector.inventory import container_summaries, summarise, totals
 from inspector.model import SCHEMA_VERSION, Entry, EntryKind, Inventory, Problem, frozen_meta
 
 _ENTRY_FIELDS = [f.name for f in dataclasses.fields(Entry)]
@@ -45,6 +46,68 @@ def inventory_to_dict(inv: Inventory, *, with_entries: bool = True) -> dict[str,
         "entries": [entry_to_dict(e) for e in inv.entries] if with_entries else None,
         "problems": [problem_to_dict(p) for p in inv.problems],
     }
+
+
+#: Entries encoded by the C encoder at once, then written in one call.
+_WRITE_BATCH = 1024
+#: The C JSON encoder writes a flat object with these separators exactly as ``json.dumps(indent=1)`` writes
+#: it three levels deep (inside ``entries``), once its braces are given the same line breaks.
+_ENTRY_ENCODER = json.JSONEncoder(separators=(",\n   ", ": "), default=str)
+_SCALAR_FIELDS = [name for name in _ENTRY_FIELDS if name != "meta"]
+
+
+def _indented(value: Any, level: int) -> str:
+    """``value`` as ``json.dumps(indent=1)`` writes it when nested ``level`` levels deep."""
+    return json.dumps(value, indent=1, default=str).replace("\n", "\n" + " " * level)
+
+
+def _entry_json(e: Entry) -> str:
+    """One entry exactly as ``json.dumps(inventory_to_dict(inv), indent=1)`` writes it inside ``entries``."""
+    d: dict[str, Any] = {name: getattr(e, name) for name in _SCALAR_FIELDS}
+    d["kind"] = e.kind.value
+    flat = _ENTRY_ENCODER.encode(d)
+    meta = _indented(dict(e.meta), 3) if e.meta else "{}"
+    return f"  {{\n   {flat[1:-1]},\n   \"meta\": {meta}\n  }}"
+
+
+def write_json(inv: Inventory, out: TextIO, *, with_entries: bool = True) -> None:
+    """Write ``inv`` to ``out`` as ``--json`` does, entry by entry, followed by a newline.
+
+    The text is byte for byte ``json.dumps(inventory_to_dict(inv), indent=1, default=str)``, but no
+    document is built in memory: totals and container summaries come from one pass over the entries,
+    then the entries are encoded one by one in a second pass (they may stream from disk).
+    """
+    tot, summaries = summarise(inv)
+    head = {
+        "schema": "inspector.inventory",
+        "schema_version": SCHEMA_VERSION,
+        "source": inv.source,
+        "complete": inv.complete,
+        "totals": dataclasses.asdict(tot),
+        "containers": [dataclasses.asdict(c) for c in summaries],
+    }
+    out.write("{\n")
+    for key, value in head.items():
+        out.write(f" {json.dumps(key)}: {_indented(value, 1)},\n")
+    if not with_entries:
+        out.write(' "entries": null,\n')
+    elif not inv.entries:
+        out.write(' "entries": [],\n')
+    else:
+        out.write(' "entries": [\n')
+        batch: list[str] = []
+        separator = ""
+        for e in inv.entries:
+            batch.append(_entry_json(e))
+            if len(batch) >= _WRITE_BATCH:
+                out.write(separator + ",\n".join(batch))
+                separator = ",\n"
+                batch.clear()
+        if batch:
+            out.write(separator + ",\n".join(batch))
+        out.write("\n ],\n")
+    problems = [problem_to_dict(p) for p in inv.problems]
+    out.write(f' "problems": {_indented(problems, 1)}\n}}\n')
 
 
 def inventory_from_dict(d: dict[str, Any]) -> Inventory:

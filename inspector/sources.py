@@ -15,6 +15,7 @@ accepted everywhere an image is:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import multiprocessing
@@ -22,6 +23,7 @@ import os
 import queue
 import stat
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -30,8 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from inspector import portable
+from inspector.entrylog import EntryLog, with_first
 from inspector.limits import Limits, WalkError
-from inspector.model import NEST, Entry, Inventory, Problem
+from inspector.model import NEST, Entry, Inventory, ProblemKind
 from inspector.serialize import inventory_from_dict
 from inspector.store import ImageStat, InventoryStore, StoreConfig, engine_key
 from inspector.walker import ProgressFn, Walker
@@ -97,7 +100,7 @@ def load_inventory(
         image = None  # the walker reports why it cannot open it
     inv = Walker(limits, progress=progress).inventory(path)
     if image is not None and storable(inv):
-        save(cfg, portable.encode(inv), engine, image)
+        save_inventory(cfg, inv, engine, image)
     return inv
 
 
@@ -121,9 +124,42 @@ def _lookup(cfg: StoreConfig, path: Path, engine: str) -> Inventory | None:
 
 def storable(inv: Inventory) -> bool:
     """Whether a walk's result may be kept: the image was hashed whole and the walk was not cut by time."""
-    if not inv.entries or inv.root.sha256 is None:
+    if len(inv.entries) == 0 or inv.root.sha256 is None:
         return False
-    return not any(p.kind == "limit" and "timed out" in p.reason for p in inv.problems)
+    return not any(p.kind is ProblemKind.LIMIT and p.limit == "timeout" for p in inv.problems)
+
+
+def save_inventory(cfg: StoreConfig, inv: Inventory, engine: str, image: ImageStat | None) -> bool:
+    """Write a walked inventory to the store entry by entry (best effort: a failure is a warning); True if stored.
+
+    The portable bytes go through an anonymous temporary file, so neither the entries nor the encoded
+    inventory need to be in memory at once, however many entries the image holds.
+    """
+    if not cfg.enabled:
+        return False
+    try:
+        with tempfile.TemporaryFile(prefix="inspector-store-") as spool:
+            header = portable.encode_to(inv, spool)
+            length = spool.tell()
+            spool.seek(0)
+            with InventoryStore(cfg.path) as st:  # type: ignore[arg-type]
+                st.put_file(spool, length, engine=engine, **_stored_fields(header), image=image)
+        return True
+    except Exception as exc:  # noqa: BLE001 - a broken cache must never fail a command
+        log.warning("inspector: warning: inventory not stored (%s)", exc)
+        return False
+
+
+def _stored_fields(header: dict[str, Any]) -> dict[str, Any]:
+    """The store's columns for an inventory, from its portable header."""
+    return {
+        "sha256": header["root_sha256"],
+        "image_size": int(header["totals"]["download_size"]),
+        "source": str(header["source"]),
+        "entries": int(header["entries"]),
+        "unpacked_size": int(header["totals"]["unpacked_size"]),
+        "complete": bool(header["complete"]),
+    }
 
 
 def save(cfg: StoreConfig, data: bytes, engine: str, image: ImageStat | None) -> bool:
@@ -133,17 +169,7 @@ def save(cfg: StoreConfig, data: bytes, engine: str, image: ImageStat | None) ->
     header = portable.read_header(data)
     try:
         with InventoryStore(cfg.path) as st:  # type: ignore[arg-type]
-            st.put(
-                data,
-                sha256=header["root_sha256"],
-                engine=engine,
-                image_size=int(header["totals"]["download_size"]),
-                source=str(header["source"]),
-                entries=int(header["entries"]),
-                unpacked_size=int(header["totals"]["unpacked_size"]),
-                complete=bool(header["complete"]),
-                image=image,
-            )
+            st.put(data, engine=engine, **_stored_fields(header), image=image)
         return True
     except Exception as exc:  # noqa: BLE001 - a broken cache must never fail a command
         log.warning("inspector: warning: inventory not stored (%s)", exc)
@@ -167,17 +193,16 @@ def rebase(inv: Inventory, path: Path) -> Inventory:
     with contextlib.suppress(OSError):
         st = os.stat(path)
         root["mode"], root["mtime"] = stat.S_IMODE(st.st_mode), st.st_mtime
-    entries = [_clone(inv.root, root)]
     if old_root == new_root:
-        entries.extend(inv.entries[1:])
-        problems = inv.problems
-    else:
-        for e in inv.entries[1:]:
-            d = e.__dict__.copy()
-            d["path"] = moved(e.path)
-            entries.append(_clone(e, d))
-        problems = tuple(Problem(moved(p.path), p.reason, p.kind) for p in inv.problems)
-    return Inventory(str(path), tuple(entries), problems)
+        return Inventory(str(path), with_first(_clone(inv.root, root), inv.entries), inv.problems)
+    log = EntryLog()  # every path changes: the renamed entries go where a walk's would (on disk if many)
+    log.fill(log.reserve(), _clone(inv.root, root))
+    for e in inv.entries[1:]:
+        d = e.__dict__.copy()
+        d["path"] = moved(e.path)
+        log.fill(log.reserve(), _clone(e, d))
+    problems = tuple(dataclasses.replace(p, path=moved(p.path)) for p in inv.problems)
+    return Inventory(str(path), log.freeze(), problems)
 
 
 def _clone(entry: Entry, fields: dict[str, Any]) -> Entry:

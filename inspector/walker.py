@@ -269,7 +269,7 @@ class Walker:
                     self._visit(state, root, p.name, 0, root_path=str(p))
             finally:
                 fh.close()
-        return Inventory(source=str(p), entries=tuple(state.entries.freeze()), problems=tuple(state.problems))
+        return Inventory(source=str(p), entries=state.entries.freeze(), problems=tuple(state.problems))
 
     def _root_member(self, p: Path, st: os.stat_result, fh: BinaryIO) -> Member:
         """The image file as the member at depth 0 (read through a progress reporter when asked)."""

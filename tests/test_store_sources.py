@@ -135,7 +135,8 @@ def test_walk_cut_short_by_time_is_not_stored(built, tmp_path):
     inv = walk(built("corpus-small")[0])
     from inspector.model import Inventory, Problem
 
-    timed_out = Inventory(inv.source, inv.entries, (Problem(inv.source, "timed out after 1 s (--timeout)", "limit"),))
+    timed_out = Inventory(inv.source, inv.entries,
+                          (Problem(inv.source, "timed out after 1 s (--timeout)", "limit", limit="timeout"),))
     assert sources.storable(inv)
     assert not sources.storable(timed_out)
 

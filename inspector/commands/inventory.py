@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -79,11 +78,13 @@ def inventory(
     if output is not None:
         _export(inv, output, export_format)
     if out.wants("json"):
-        from inspector.serialize import inventory_to_dict
+        from inspector.serialize import write_json
 
-        out.write("json", json.dumps(inventory_to_dict(inv), indent=1, sort_keys=False, default=str))
+        out.stream("json", lambda fh: write_json(inv, fh))  # entry by entry: never a whole document in memory
     if out.wants("csv"):
-        out.write("csv", inventory_text.to_csv(inv))
+        from inspector.report import export
+
+        out.stream("csv", lambda fh: export.write_csv(inv, fh))
     if out.wants("markdown"):
         out.write("markdown", _human(inv, listing, top, markdown=True, width=None))
     if out.wants("html"):
@@ -116,7 +117,10 @@ def _export(inv: Inventory, output: Path, fmt: ExportFormat) -> None:
         if fmt is ExportFormat.inv:
             portable.write(inv, output)
         else:
-            doc = export.to_cyclonedx(inv) if fmt is ExportFormat.cyclonedx else export.to_ncdu(inv)
-            output.write_text(json.dumps(doc, indent=None, separators=(",", ":")) + "\n", encoding="utf-8")
+            with open(output, "w", encoding="utf-8") as fh:
+                if fmt is ExportFormat.cyclonedx:
+                    export.write_cyclonedx(inv, fh)
+                else:
+                    export.write_ncdu(inv, fh)
     except OSError as exc:
         options.fail(f"{output}: cannot write ({exc.strerror or exc})")

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import typer
 from typer.core import TyperCommand
@@ -236,6 +236,23 @@ class Outputs:
                     same = False
                 if same:
                     fail(f"--{fmt} {target}: that is an input of this command; refusing to overwrite it")
+
+    def stream(self, fmt: str, writer: Callable[[TextIO], None]) -> None:
+        """Let ``writer`` write ``fmt`` piece by piece to its target (file or standard output), so a large
+        document is never whole in memory; a write error is a one-line failure."""
+        target = self.targets.get(fmt)
+        if target is None:
+            return
+        if target == STDOUT:
+            writer(sys.stdout)
+            sys.stdout.flush()
+            return
+        try:
+            with open(target, "w", encoding="utf-8", newline="") as fh:
+                writer(fh)
+        except OSError as exc:
+            fail(f"{target}: cannot write ({exc.strerror or exc})")
+        typer.echo(f"inspector: wrote {fmt} to {target}", err=True)
 
     def write(self, fmt: str, text: str) -> None:
         """Write ``text`` to the target of ``fmt`` (file or standard output); a write error is a one-line failure."""

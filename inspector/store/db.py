@@ -8,6 +8,7 @@ once: writers queue on SQLite's lock with a generous busy timeout.
 
 from __future__ import annotations
 
+import io
 import os
 import sqlite3
 import time
@@ -15,12 +16,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from inspector.model import SCHEMA_VERSION
 from inspector.store.schema import StoreVersionError, migrate
 from inspector.streams import hash_file
 
+#: Bytes copied at once into a stored inventory's blob.
+_BLOCK = 1 << 20
 #: Seconds a writer waits for another process's transaction before giving up.
 BUSY_TIMEOUT = 60.0
 
@@ -194,14 +197,46 @@ class InventoryStore:
         image: ImageStat | None = None,
     ) -> None:
         """Store one inventory (replacing an older one with the same key) in a single transaction."""
+        self.put_file(io.BytesIO(data), len(data), sha256=sha256, engine=engine, image_size=image_size,
+                      source=source, entries=entries, unpacked_size=unpacked_size, complete=complete, image=image)
+
+    def put_file(
+        self,
+        data: BinaryIO,
+        length: int,
+        *,
+        sha256: str,
+        engine: str,
+        image_size: int,
+        source: str,
+        entries: int,
+        unpacked_size: int,
+        complete: bool,
+        image: ImageStat | None = None,
+    ) -> None:
+        """Store ``length`` bytes read from ``data`` as one inventory, copied in blocks (never whole in memory).
+
+        The row is inserted with a zero-filled blob that is then overwritten in place, all in one
+        transaction, so readers see either the old inventory or the complete new one.
+        """
         now = time.time()
         with self._transaction() as db:
-            db.execute(
+            cur = db.execute(
                 "INSERT OR REPLACE INTO inventories (sha256, engine, schema_version, image_size, source, entries,"
-                " unpacked_size, complete, created, used, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " unpacked_size, complete, created, used, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, zeroblob(?))",
                 (sha256, engine, SCHEMA_VERSION, image_size, source, entries, unpacked_size, int(complete), now,
-                 now, sqlite3.Binary(data)),
+                 now, length),
             )
+            rowid = cur.lastrowid
+            assert rowid is not None
+            with db.blobopen("inventories", "data", rowid) as blob:
+                copied = 0
+                while copied < length:
+                    block = data.read(min(_BLOCK, length - copied))
+                    if not block:
+                        raise StoreError(f"inventory data ended after {copied} of {length} bytes")
+                    blob.write(block)
+                    copied += len(block)
             if image is not None:
                 self._remember(db, image, sha256)
 

@@ -1,0 +1,109 @@
+"""EntryLog: entries past a threshold live in a record file, and read back exactly, in slot order."""
+
+from __future__ import annotations
+
+import datetime
+from types import MappingProxyType
+
+from inspector import entrylog
+from inspector.entrylog import EntryLog
+from inspector.model import Entry, EntryKind
+from inspector.walker import walk
+
+
+def _entry(i: int, **kw: object) -> Entry:
+    return Entry(path=f"img!/f{i}", kind=EntryKind.FILE, size=i, depth=1, sha256=f"{i:064x}", **kw)  # type: ignore[arg-type]
+
+
+def _walk_order(log: EntryLog, n: int) -> list[Entry]:
+    """Reserve and fill like the walker does: a container's slot is filled after its members'."""
+    expected: list[Entry] = []
+    container = log.reserve()
+    expected.append(Entry(path="img", kind=EntryKind.FILE, size=n, depth=0, container="tar", opened=True))
+    for i in range(n):
+        slot = log.reserve()
+        e = _entry(i)
+        log.fill(slot, e)
+        expected.append(e)
+    log.fill(container, expected[0])
+    return expected
+
+
+def test_a_small_log_freezes_to_a_plain_tuple():
+    log = EntryLog()
+    expected = _walk_order(log, 10)
+    frozen = log.freeze()
+    assert isinstance(frozen, tuple)
+    assert frozen == tuple(expected)
+
+
+def test_spilled_entries_read_back_equal_and_in_slot_order():
+    log = EntryLog(spill_after=3)
+    expected = _walk_order(log, 5000)
+    frozen = log.freeze()
+    assert not isinstance(frozen, tuple | list)
+    assert len(frozen) == 5001
+    assert list(frozen) == expected
+
+
+def test_entries_filled_late_and_out_of_order_come_back_in_slot_order():
+    log = EntryLog(spill_after=0)
+    slots = [log.reserve() for _ in range(3000)]
+    entries = [_entry(i) for i in slots]
+    for s in reversed(slots):
+        log.fill(s, entries[s])
+    assert list(log.freeze()) == entries
+
+
+def test_a_slot_never_filled_is_skipped():
+    log = EntryLog(spill_after=1)
+    a, b, c, d = (log.reserve() for _ in range(4))
+    for s in (a, c, d):
+        log.fill(s, _entry(s))
+    assert [e.path for e in log.freeze()] == ["img!/f0", "img!/f2", "img!/f3"]
+
+
+def test_indexing_and_slices_read_single_entries_without_building_a_list():
+    log = EntryLog(spill_after=2)
+    expected = _walk_order(log, 100)
+    frozen = log.freeze()
+    assert frozen[0] == expected[0] and frozen[50] == expected[50] and frozen[-1] == expected[-1]
+    rest = frozen[1:]
+    assert not isinstance(rest, tuple | list)
+    assert len(rest) == 100 and rest[0] == expected[1]
+    assert list(rest) == expected[1:]
+    assert rest == tuple(expected[1:]) and tuple(expected[1:]) == rest
+    assert list(frozen[10:20:3]) == expected[10:20:3]
+
+
+def test_metadata_marshal_cannot_encode_is_kept_exactly():
+    log = EntryLog(spill_after=0)
+    when = datetime.datetime(2024, 5, 1, tzinfo=datetime.UTC)
+    odd = _entry(1, meta=MappingProxyType({"when": when, "label": "x"}))
+    unpicklable = _entry(2, meta=MappingProxyType({"fn": lambda: None}))
+    plain = _entry(3, meta=MappingProxyType({"n": [1, 2], "s": "é"}))
+    for e in (odd, unpicklable, plain):
+        log.fill(log.reserve(), e)
+    back = list(log.freeze())
+    assert back == [odd, unpicklable, plain]
+    assert back[0].meta["when"] == when and isinstance(back[0].meta, MappingProxyType)
+
+
+def test_a_walk_past_the_threshold_gives_the_same_inventory(built, monkeypatch):
+    image = built("corpus-small")[2]
+    expected = walk(image)
+    monkeypatch.setattr(entrylog, "SPILL_AFTER", 2)
+    spilled = walk(image)
+    assert not isinstance(spilled.entries, tuple)
+    assert spilled == expected
+
+
+def test_with_first_replaces_only_the_first_entry():
+    log = EntryLog(spill_after=0)
+    expected = _walk_order(log, 20)
+    root = _entry(99)
+    view = entrylog.with_first(root, log.freeze())
+    assert len(view) == 21 and view[0] == root and view[5] == expected[5]
+    assert list(view) == [root, *expected[1:]]
+    assert list(view[1:]) == expected[1:]
+    assert entrylog.with_first(root, tuple(expected)) == (root, *expected[1:])
