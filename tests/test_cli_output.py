@@ -166,6 +166,15 @@ def test_inventory_html_is_written_beside_the_json_in_one_run(two, tmp_path):
     assert json.loads(j.read_text())["totals"]["files"] == 2
 
 
+def test_inventory_writes_an_spdx_document_with_format_spdx(two, tmp_path):
+    doc = tmp_path / "two.spdx.json"
+    res = runner.invoke(app, ["inventory", str(two), "--no-store", "--list", "none", "-o", str(doc), "--format",
+                              "spdx"])
+    assert res.exit_code == 0
+    spdx = json.loads(doc.read_text())
+    assert spdx["spdxVersion"] == "SPDX-2.3" and len(spdx["packages"]) >= 3
+
+
 def test_diff_html_is_a_self_contained_page_naming_both_sides(two, deep, tmp_path):
     h = tmp_path / "diff.html"
     res = runner.invoke(app, ["diff", str(two), str(deep), "--no-store", "--html", str(h)])

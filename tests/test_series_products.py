@@ -139,3 +139,28 @@ def test_installer_isos_are_one_series_named_by_their_shared_volume_id_words(bui
 
 def test_family_key_keeps_the_words_without_digits():
     assert family_key("ESXi-8.0U3b-24280767-standard") == family_key("ESXI 8.0.3 A STANDARD") == "esxi standard"
+
+
+def test_series_command_on_a_mixed_folder_prints_one_series_per_package(folder):
+    from typer.testing import CliRunner
+
+    from inspector.cli import app
+
+    res = CliRunner().invoke(app, ["series", str(folder), "--no-store", "--json", "-"])
+    assert res.exit_code == 0, res.output
+    import json
+
+    names = [s["name"] for s in json.loads(res.stdout)["series"]]
+    assert sorted(names) == sorted(fx.PRODUCTS)
+
+
+def test_series_command_refuses_a_comparison_side_mixing_products(folder, built):
+    from typer.testing import CliRunner
+
+    from inspector.cli import app
+
+    first = sorted(fx.PRODUCTS)[0]
+    one = [p for p in built("deb-products") if p.name.startswith(first + "_")]
+    res = CliRunner().invoke(app, ["series", *map(str, one), "--vs", str(folder), "--no-store"])
+    assert res.exit_code == 2
+    assert all(product in res.output for product in fx.PRODUCTS)

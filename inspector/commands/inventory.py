@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 class ExportFormat(str, Enum):
     inv = "inv"
     cyclonedx = "cyclonedx"
+    spdx = "spdx"
     ncdu = "ncdu"
 
 
@@ -45,10 +46,11 @@ def inventory(
                                    "biggest first, with their share of the footprint."),
     output: Path | None = typer.Option(None, "--output", "-o", dir_okay=False, metavar="FILE",
                                        help="Also write the inventory to this file (see --format)."),
-    export_format: ExportFormat = typer.Option(ExportFormat.inv, "--format", metavar="inv|cyclonedx|ncdu",
+    export_format: ExportFormat = typer.Option(ExportFormat.inv, "--format", metavar="inv|cyclonedx|spdx|ncdu",
                                                help="Format of -o: inv (portable inventory that diff, series "
                                                "and footprint accept in place of the image), cyclonedx "
-                                               "(SBOM JSON) or ncdu (browse with ncdu -f)."),
+                                               "(CycloneDX 1.5 SBOM), spdx (SPDX 2.3 JSON) or ncdu "
+                                               "(browse with ncdu -f)."),
     *,
     out: options.Outputs,
     limits: Limits,
@@ -109,7 +111,7 @@ def _human(inv: Inventory, listing: Listing, top: int | None, markdown: bool, wi
 
 
 def _export(inv: Inventory, output: Path, fmt: ExportFormat) -> None:
-    """Write ``inv`` to ``output`` as a portable inventory, a CycloneDX SBOM or an ncdu tree."""
+    """Write ``inv`` to ``output`` as a portable inventory, a CycloneDX or SPDX SBOM, or an ncdu tree."""
     from inspector import portable
     from inspector.report import export
 
@@ -120,6 +122,10 @@ def _export(inv: Inventory, output: Path, fmt: ExportFormat) -> None:
             with open(output, "w", encoding="utf-8") as fh:
                 if fmt is ExportFormat.cyclonedx:
                     export.write_cyclonedx(inv, fh)
+                elif fmt is ExportFormat.spdx:
+                    from inspector.report.spdx import write_spdx
+
+                    write_spdx(inv, fh)
                 else:
                     export.write_ncdu(inv, fh)
     except OSError as exc:

@@ -72,7 +72,7 @@ def series(
       inspector series esx-*.zip --json series.json --csv series.csv
     """
     from inspector.series.compare import compare
-    from inspector.series.engine import SeriesError, SeriesOptions, measure_series
+    from inspector.series.engine import SeriesError, SeriesOptions, measure_releases, measure_series
     from inspector.series.walk import ReleaseError
 
     out.check([*(releases or []), *(vs or [])])
@@ -95,7 +95,12 @@ def series(
     with options.progress_steps(label, len(specs), options.progress_enabled(run, out)) as advance:
         for spec in specs:
             try:
-                reports.append(measure_series(spec, opts))
+                if spec.from_manifest:
+                    reports.append(measure_series(spec, opts))
+                else:
+                    # Files named on the command line: one series per product their metadata names; one
+                    # side of a comparison must be one product.
+                    reports += measure_releases(spec.releases, opts, name=spec.name, split=len(specs) == 1)
             except (SeriesError, ReleaseError) as exc:
                 options.fail(str(exc))
             advance(1)
@@ -131,7 +136,7 @@ def _text(reports: list[SeriesReport], comparison: Comparison | None, markdown: 
 
     if comparison is not None:
         return series_text.comparison_text(comparison, markdown, width)
-    return series_text.series_text(reports[0], markdown, width)
+    return "\n\n".join(series_text.series_text(r, markdown, width) for r in reports)
 
 
 def _load(path: Path) -> Manifest:
