@@ -24,7 +24,7 @@ from inspector.inventory import ContainerSummary, Totals
 from inspector.model import SCHEMA_VERSION, Entry, EntryKind, Inventory
 from inspector.portable import _COLUMNS, FORMAT_VERSION, MAGIC
 from inspector.report.export import CYCLONEDX_SPEC
-from inspector.report.inventory_text import CSV_FIELDS
+from inspector.report.export import CSV_FIELDS
 from inspector.serialize import entry_to_dict, problem_to_dict
 
 def totals(inv: Inventory) -> Totals:

@@ -9,13 +9,12 @@ more exist).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from inspector.diff.model import Change, ChangeStatus, ChurnTotals, DiffResult, relative
 from inspector.model import NEST
 from inspector.report.common import size
+from inspector.report.diff_containers import container_rows
 from inspector.report.html_page import MiB, div, esc, layout, page, short_label, table
 
 #: Most rows of the changed-container tree.
@@ -107,54 +106,6 @@ def components_table(result: DiffResult, top: int) -> str:
                  numeric={1, 2, 3, 4, 5, 6}, clip=frozenset({0}))
 
 
-@dataclass(frozen=True)
-class ContainerRow:
-    """One changed container: its path in the new release, nesting depth, and what changed below it."""
-
-    path: str
-    depth: int
-    changes: int
-    replaced: int
-    delta: int
-    was: str | None  # old name when the container was renamed
-
-
-def _chain(path: str) -> list[str]:
-    parts = path.split(NEST)
-    return [NEST.join(parts[: i + 1]) for i in range(len(parts) - 1)]
-
-
-def _translate(path: str, to_new: dict[str, str]) -> str:
-    for anc in reversed([*_chain(path), path]):
-        if anc in to_new:
-            return to_new[anc] + path[len(anc):]
-    return path
-
-
-def container_rows(result: DiffResult) -> list[ContainerRow]:
-    """Every container holding a change, in tree order, with changes and bytes totalled below it.
-
-    Removed entries are placed under the new name of their container (renamed containers are followed),
-    so a container appears once whatever its name was.
-    """
-    to_new = dict(result.renamed_containers)
-    was = {n: o for o, n in result.renamed_containers}
-    agg: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for c in result.changes:
-        if c.status is ChangeStatus.UNCHANGED:
-            continue
-        if c.new is not None:
-            chain = _chain(c.new.path)
-        else:
-            assert c.old is not None
-            chain = [_translate(p, to_new) for p in _chain(c.old.path)]
-        for p in chain:
-            a = agg[p]
-            a[0] += 1
-            a[1] += c.replaced_bytes
-            a[2] += c.delta_bytes if c.delta_bytes is not None else c.replaced_bytes
-    return [ContainerRow(p, p.count(NEST), agg[p][0], agg[p][1], agg[p][2], was.get(p))
-            for p in sorted(agg, key=lambda p: p.split(NEST))]
 
 
 def container_tree(result: DiffResult) -> str:

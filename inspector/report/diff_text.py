@@ -10,7 +10,6 @@ import csv
 import dataclasses
 import fnmatch
 import io
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +18,7 @@ from inspector.diff.gate import METRICS, RuleResult
 from inspector.diff.model import Change, ChangeStatus, ChurnTotals, DiffResult, relative
 from inspector.model import NEST
 from inspector.report.common import count, markdown_table, short_names, size, table
+from inspector.report.diff_containers import container_rows
 
 _SHORT = {
     ChangeStatus.ADDED: "added", ChangeStatus.REMOVED: "removed", ChangeStatus.MODIFIED: "modified",
@@ -164,47 +164,15 @@ def components_table(r: DiffResult, top: int, markdown: bool = False, width: int
                   width=width, shrink={0})
 
 
-def _chain(path: str) -> list[str]:
-    parts = path.split(NEST)
-    return [NEST.join(parts[: i + 1]) for i in range(len(parts) - 1)]
-
-
-def _translate(path: str, to_new: dict[str, str]) -> str:
-    """An old container path in the new namespace, through its innermost renamed ancestor (or itself)."""
-    for anc in reversed([*_chain(path), path]):
-        if anc in to_new:
-            return to_new[anc] + path[len(anc):]
-    return path
-
-
 def container_tree(r: DiffResult, changes: Sequence[Change], markdown: bool = False,
                    width: int | None = None) -> str:
     """Changed containers as an indented tree (new names; ``was`` gives the old name of renamed ones)."""
-    to_new = dict(r.renamed_containers)
-    was = {n: o for o, n in r.renamed_containers}
-    agg: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for c in changes:
-        if c.status is ChangeStatus.UNCHANGED:
-            continue
-        if c.new is not None:
-            chain = _chain(c.new.path)
-        else:
-            assert c.old is not None
-            chain = [_translate(p, to_new) for p in _chain(c.old.path)]
-        for p in chain:
-            a = agg[p]
-            a[0] += 1
-            a[1] += c.replaced_bytes
-            a[2] += c.delta_bytes if c.delta_bytes is not None else c.replaced_bytes
     rows = []
-    for p in sorted(agg, key=lambda p: p.split(NEST)):
-        depth = p.count(NEST)
-        name = p.rsplit(NEST, 1)[-1] if depth else p
-        label = ("  " * depth) + name
-        if p in was:
-            label += f"  (was {was[p].rsplit(NEST, 1)[-1]})"
-        files, repl, delta = agg[p]
-        rows.append([f"{files:,}", size(repl), size(delta), label])
+    for row in container_rows(r, changes):
+        label = ("  " * row.depth) + (row.path.rsplit(NEST, 1)[-1] if row.depth else row.path)
+        if row.was is not None:
+            label += f"  (was {row.was.rsplit(NEST, 1)[-1]})"
+        rows.append([f"{row.changes:,}", size(row.replaced), size(row.delta), label])
     render = markdown_table if markdown else table
     return render(rows, ["changes", "replaced", "delta", "container"], right={0, 1, 2}, width=width, shrink={3})
 

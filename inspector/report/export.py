@@ -27,8 +27,11 @@ from typing import Any, TextIO
 
 from inspector import __version__
 from inspector.model import NEST, Entry, EntryKind, Inventory
-from inspector.report.inventory_text import CSV_FIELDS
 from inspector.report.purl import Package, PackageFinder
+
+#: Columns of ``inventory --csv``, one row per entry.
+CSV_FIELDS = ["path", "kind", "size", "stored_size", "sha256", "detected", "container", "opened", "depth",
+              "mode", "mtime", "link_target"]
 
 CYCLONEDX_SPEC = "1.5"
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 from inspector.inventory import container_summaries, totals
 from inspector.model import NEST, EntryKind, Inventory
 from inspector.report.common import bar, count, markdown_table, size, table
@@ -104,23 +101,3 @@ def problems_text(inv: Inventory) -> str:
     return "\n".join(f"{p.kind}: {p.line()}" for p in inv.problems)
 
 
-CSV_FIELDS = ["path", "kind", "size", "stored_size", "sha256", "detected", "container", "opened", "depth",
-              "mode", "mtime", "link_target"]
-
-
-def to_csv(inv: Inventory) -> str:
-    """One CSV row per entry (RFC 4180, header row first)."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_FIELDS)
-    for e in inv.entries:
-        row = []
-        for f in CSV_FIELDS:
-            v = getattr(e, f)
-            if f == "kind":
-                v = e.kind.value
-            elif f == "mode" and v is not None:
-                v = oct(v)
-            row.append("" if v is None else v)
-        w.writerow(row)
-    return buf.getvalue()
