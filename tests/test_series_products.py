@@ -164,3 +164,11 @@ def test_series_command_refuses_a_comparison_side_mixing_products(folder, built)
     res = CliRunner().invoke(app, ["series", *map(str, one), "--vs", str(folder), "--no-store"])
     assert res.exit_code == 2
     assert all(product in res.output for product in fx.PRODUCTS)
+
+
+def test_progress_steps_are_each_release_walked_and_each_pair_diffed(folder):
+    steps: list[int] = []
+    opts = SeriesOptions(step_done=lambda: steps.append(1))
+    reports = measure_releases(release_specs([folder]), opts, name="downloads")
+    releases = sum(len(r.rows) for r in reports)
+    assert len(steps) == releases + (releases - len(reports))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
@@ -92,7 +93,10 @@ def series(
     reports: list[SeriesReport] = []
     total = sum(len(spec.releases) for spec in specs)
     label = f"measuring {len(specs)} series, {total} releases" if len(specs) > 1 else f"measuring {total} releases"
-    with options.progress_steps(label, len(specs), options.progress_enabled(run, out)) as advance:
+    # One step per release walked and per consecutive pair diffed (fewer pairs when a window drops some).
+    steps = sum(2 * len(spec.releases) - 1 for spec in specs)
+    with options.progress_steps(label, steps, options.progress_enabled(run, out)) as advance:
+        opts = dataclasses.replace(opts, step_done=lambda: advance(1))
         for spec in specs:
             try:
                 if spec.from_manifest:
@@ -103,7 +107,6 @@ def series(
                     reports += measure_releases(spec.releases, opts, name=spec.name, split=len(specs) == 1)
             except (SeriesError, ReleaseError) as exc:
                 options.fail(str(exc))
-            advance(1)
     comparison: Comparison | None = compare(reports[0], reports[1]) if len(reports) == 2 else None
     _emit(reports, comparison, out, terminal_width(wide))
     for rep in reports:

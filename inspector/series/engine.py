@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,6 +68,8 @@ class SeriesOptions:
     profile: str | None = None
     close_days: int = CLOSE_DAYS
     store: StoreConfig | None = None  # inventory store (None: $INSPECTOR_STORE or the user's cache)
+    #: Called after each release walked and each pair diffed (a progress bar's step); not part of the result.
+    step_done: Callable[[], None] | None = None
 
 
 def _walk(files: Sequence[Path], opts: SeriesOptions) -> dict[str, ReleaseFacts]:
@@ -76,7 +78,7 @@ def _walk(files: Sequence[Path], opts: SeriesOptions) -> dict[str, ReleaseFacts]
         if not path.is_file():
             raise SeriesError(f"{path}: no such file")
     paths = list(dict.fromkeys(files))
-    facts_list = walk_releases(paths, opts.jobs, opts.limits, opts.profile, opts.store)
+    facts_list = walk_releases(paths, opts.jobs, opts.limits, opts.profile, opts.store, opts.step_done)
     return {str(p): f for p, f in zip(paths, facts_list, strict=True)}
 
 
@@ -172,7 +174,7 @@ def _churn(spec: SeriesSpec, ordered: list[ReleaseSpec], facts: dict[str, Releas
             if prev is not None:
                 pairs.append((prev, ordered[i].file))
                 where.append(i)
-        results = diff_pairs(pairs, opts.jobs, opts.limits, opts.store)
+        results = diff_pairs(pairs, opts.jobs, opts.limits, opts.store, opts.step_done)
         return dict(zip(where, results, strict=True)), {i: facts[str(r.file)].unpacked for i, r in enumerate(ordered)}
     assert base is not None
     state: dict[str, Leaf] = {leaf.name: leaf for leaf in base.leaves}

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -50,31 +50,48 @@ def _diff_task(args: tuple[Path, Path, Limits | None, StoreConfig | None]) -> Pa
         return f"diff {old.name} -> {new.name}: {exc}"
 
 
-def fan_out(fn: Callable[[T], R], items: Sequence[T], jobs: int) -> list[R]:
-    """``[fn(x) for x in items]``, over ``jobs`` worker processes when ``jobs > 1``."""
+#: Called once per item done (a release walked, a pair diffed), for a progress bar.
+StepDone = Callable[[], None]
+
+
+def _nothing() -> None:
+    pass
+
+
+def fan_out(fn: Callable[[T], R], items: Sequence[T], jobs: int, done: StepDone | None = None) -> list[R]:
+    """``[fn(x) for x in items]``, over ``jobs`` worker processes when ``jobs > 1``; ``done()`` after each."""
+    done = done or _nothing
     if jobs <= 1 or len(items) <= 1:
-        return [fn(x) for x in items]
+        out = []
+        for x in items:
+            out.append(fn(x))
+            done()
+        return out
     with ProcessPoolExecutor(max_workers=min(jobs, len(items))) as pool:
-        return list(pool.map(fn, items))
+        futures = [pool.submit(fn, x) for x in items]
+        for _ in as_completed(futures):
+            done()
+        return [f.result() for f in futures]
 
 
 def walk_releases(paths: Sequence[Path], jobs: int = 1, limits: Limits | None = None,
-                  profile: str | None = None, store: StoreConfig | None = None) -> list[ReleaseFacts]:
+                  profile: str | None = None, store: StoreConfig | None = None,
+                  done: StepDone | None = None) -> list[ReleaseFacts]:
     """Facts of every release file, in the order given. Raises ``ReleaseError`` if one cannot be read.
 
     ``profile`` is a footprint profile name or file (per-category sizes); it is loaded in each worker.
     """
-    results: list[Any] = fan_out(_facts_task, [(p, limits, profile, store) for p in paths], jobs)
+    results: list[Any] = fan_out(_facts_task, [(p, limits, profile, store) for p in paths], jobs, done)
     for r in results:
         if isinstance(r, str):
             raise ReleaseError(r)
     return results
 
 
-def diff_pairs(pairs: Sequence[tuple[Path, Path]], jobs: int = 1,
-               limits: Limits | None = None, store: StoreConfig | None = None) -> list[PairChurn]:
+def diff_pairs(pairs: Sequence[tuple[Path, Path]], jobs: int = 1, limits: Limits | None = None,
+               store: StoreConfig | None = None, done: StepDone | None = None) -> list[PairChurn]:
     """The diff engine's churn for each (old, new) pair of release files, in the order given."""
-    results: list[Any] = fan_out(_diff_task, [(a, b, limits, store) for a, b in pairs], jobs)
+    results: list[Any] = fan_out(_diff_task, [(a, b, limits, store) for a, b in pairs], jobs, done)
     for r in results:
         if isinstance(r, str):
             raise ReleaseError(r)
