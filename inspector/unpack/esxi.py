@@ -15,7 +15,6 @@ ESXi extras is reported and the generic listing goes on, so other ISOs are unaff
 
 from __future__ import annotations
 
-import contextlib
 import io
 import re
 import tarfile
@@ -24,12 +23,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-import pycdlib
-from pycdlib.pycdlibexception import PyCdlibException
-
 from inspector.model import EntryKind
 from inspector.unpack.base import FormatError, Member, UnpackContext
 from inspector.unpack.iso import IsoHandler
+from inspector.unpack.iso9660 import DirRecord, IsoFormatError, VolumeDescriptor, read_directory, read_volume
 from inspector.unpack.vib import (
     MAX_XML,
     VerifyingReader,
@@ -196,59 +193,37 @@ class EsxiIsoHandler(IsoHandler):
 
     # -- pre-read -----------------------------------------------------------------------------------
     def _esxi_modules(self, stream: BinaryIO, ctx: UnpackContext) -> dict[str, dict[str, Any]] | None:
-        iso = pycdlib.PyCdlib()
+        """BOOT.CFG modules annotated from IMGDB.TGZ, or None on media that are not ESXi installers.
+
+        Only the root and ``EFI/BOOT`` directories of the ISO 9660 tree are read (our own record reader),
+        so a non-ESXi ISO costs two directory reads, whatever its number of files.
+        """
         try:
-            iso.open_fp(stream)
-        except Exception:  # noqa: BLE001 - the generic reader reports an unreadable volume
+            volume = read_volume(stream)
+        except IsoFormatError:
+            return None  # the generic reader reports an unreadable volume
+        primary = volume.first("primary")
+        if primary is None:
+            return None
+        root = _root_files(stream, primary)
+        if "boot.cfg" not in root:
             return None
         try:
-            root = self._root_files(iso)
-            if "boot.cfg" not in root:
-                return None
-            return self._read_esxi(iso, root, ctx)
-        except (PyCdlibException, FormatError, OSError, ValueError, KeyError, IndexError) as exc:
+            return self._read_esxi(_RecordReader(stream, primary.block_size), root, ctx)
+        except (FormatError, OSError, ValueError, KeyError, IndexError) as exc:
             ctx.problem(None, f"ESXi boot metadata not read: {exc}", "error")
             return None
-        finally:
-            with contextlib.suppress(Exception):  # closing a read-only view cannot lose data
-                iso.close()
 
-    @staticmethod
-    def _root_files(iso: pycdlib.PyCdlib) -> dict[str, str]:
-        """Lowercase ``name`` / ``dir/name`` -> pycdlib ISO path, for the root and ``EFI/BOOT``."""
-        out: dict[str, str] = {}
-        for folder, prefix in (("/", ""), ("/EFI/BOOT", "efi/boot/")):
-            try:
-                children = list(iso.list_children(iso_path=folder))
-            except PyCdlibException:
-                continue
-            for rec in children:
-                if rec is None or rec.is_dot() or rec.is_dotdot() or rec.is_dir():
-                    continue
-                ident = rec.file_identifier().decode("ascii", "replace")
-                shown = ident.split(";", 1)[0].rstrip(".")
-                out[prefix + shown.lower()] = folder.rstrip("/") + "/" + ident
-        return out
-
-    @staticmethod
-    def _read(iso: pycdlib.PyCdlib, path: str, cap: int, what: str) -> bytes:
-        rec = iso.get_record(iso_path=path)
-        size = rec.get_data_length()
-        if size > cap:
-            raise FormatError(f"{what} is {size} bytes, over the {cap}-byte cap")
-        out = io.BytesIO()
-        iso.get_file_from_iso_fp(out, iso_path=path)
-        return out.getvalue()
-
-    def _read_esxi(self, iso: pycdlib.PyCdlib, root: dict[str, str], ctx: UnpackContext) -> dict[str, dict[str, Any]]:
-        cfg = parse_boot_cfg(self._read(iso, root["boot.cfg"], MAX_BOOTCFG, "BOOT.CFG"))
+    def _read_esxi(self, iso: _RecordReader, root: dict[str, DirRecord],
+                   ctx: UnpackContext) -> dict[str, dict[str, Any]]:
+        cfg = parse_boot_cfg(iso.read(root["boot.cfg"], MAX_BOOTCFG, "BOOT.CFG"))
         efi = None
         if "efi/boot/boot.cfg" in root:
-            efi = parse_boot_cfg(self._read(iso, root["efi/boot/boot.cfg"], MAX_BOOTCFG, "EFI/BOOT/BOOT.CFG"))
+            efi = parse_boot_cfg(iso.read(root["efi/boot/boot.cfg"], MAX_BOOTCFG, "EFI/BOOT/BOOT.CFG"))
         db = ImageDb()
         if "imgdb.tgz" in root:
             try:
-                db = read_imgdb(self._read(iso, root["imgdb.tgz"], MAX_IMGDB, "IMGDB.TGZ"), ctx.problem)
+                db = read_imgdb(iso.read(root["imgdb.tgz"], MAX_IMGDB, "IMGDB.TGZ"), ctx.problem)
             except FormatError as exc:
                 ctx.problem("IMGDB.TGZ", str(exc), "error")
         by_payload = {
@@ -298,3 +273,56 @@ class EsxiIsoHandler(IsoHandler):
                 if norm(p.name)[:8] == stem and ext[:1] == (p.type[:1] or "?"):
                     return vib_id, p.name
         return None, None
+
+
+def _shown_name(rec: DirRecord) -> str:
+    """An ISO 9660 identifier as a lowercase file name (``BOOT.CFG;1`` -> ``boot.cfg``)."""
+    return rec.identifier.decode("ascii", "replace").split(";", 1)[0].rstrip(".").lower()
+
+
+def _children(stream: BinaryIO, directory: DirRecord, block_size: int) -> list[DirRecord]:
+    """The records of one directory (bounded: ESXi's root holds a few hundred), without ``.`` and ``..``."""
+    problems: list[str] = []
+    records = read_directory(stream, directory.extent * block_size, min(directory.data_length, MAX_ROOT_DIR),
+                             problems)
+    return [r for r in records if not r.is_self_or_parent]
+
+
+def _root_files(stream: BinaryIO, primary: VolumeDescriptor) -> dict[str, DirRecord]:
+    """Lowercase ``name`` / ``efi/boot/name`` -> the file's record, for the root and ``EFI/BOOT``."""
+    out: dict[str, DirRecord] = {}
+    bs = primary.block_size
+    folders: list[tuple[DirRecord, str]] = [(primary.root, "")]
+    root_children = _children(stream, primary.root, bs)
+    efi = next((r for r in root_children if r.is_dir and _shown_name(r) == "efi"), None)
+    if efi is not None:
+        boot = next((r for r in _children(stream, efi, bs) if r.is_dir and _shown_name(r) == "boot"), None)
+        if boot is not None:
+            folders.append((boot, "efi/boot/"))
+    for folder, prefix in folders:
+        for rec in root_children if folder is primary.root else _children(stream, folder, bs):
+            if not rec.is_dir:
+                out[prefix + _shown_name(rec)] = rec
+    return out
+
+
+class _RecordReader:
+    """Reads a small file of the ISO 9660 tree whole, bounded by a cap."""
+
+    def __init__(self, stream: BinaryIO, block_size: int) -> None:
+        self._stream = stream
+        self._block_size = block_size
+
+    def read(self, rec: DirRecord, cap: int, what: str) -> bytes:
+        """The content of ``rec``; ``FormatError`` when it is over ``cap`` or runs past the image."""
+        if rec.data_length > cap:
+            raise FormatError(f"{what} is {rec.data_length} bytes, over the {cap}-byte cap")
+        self._stream.seek(rec.extent * self._block_size)
+        data = self._stream.read(rec.data_length)
+        if len(data) < rec.data_length:
+            raise FormatError(f"{what} runs past the end of the image")
+        return data
+
+
+#: Bytes of the root (and EFI/BOOT) directory read when looking for BOOT.CFG.
+MAX_ROOT_DIR = 4 * 1024 * 1024
