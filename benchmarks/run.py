@@ -540,7 +540,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         size, max_mb, scaling, entries = args.size, args.max_size, (100, 400, 1600), args.entries
     with tempfile.TemporaryDirectory(prefix="inspector-bench-", dir=args.tmp) as tmp:
-        rows = [] if args.case else run(size, max_mb, scaling, entries, Path(tmp))
+        with_table = picked in (["all"], ["none"])  # named cases or 'scale' skip the ISO/diff table
+        rows = run(size, max_mb, scaling, entries, Path(tmp)) if with_table else []
         rows += run_cases(cases, Path(tmp), args.smoke)
     print(render(rows), flush=True)
     if args.diffoscope:

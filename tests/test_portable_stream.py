@@ -17,6 +17,7 @@ from inspector.walker import walk
 def stream_everything(monkeypatch):
     """Every inventory counts as large, so ``decode`` takes the streaming path and entries spill."""
     monkeypatch.setattr(entrylog, "SPILL_AFTER", 0)
+    monkeypatch.setattr(portable, "DECODE_IN_MEMORY", 0)
 
 
 def _whole(data: bytes) -> Inventory:
