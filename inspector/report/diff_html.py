@@ -121,7 +121,7 @@ def container_tree(result: DiffResult) -> str:
     note = (f'<p class="sub">first {MAX_TREE_ROWS:,} of {len(rows):,} changed containers</p>'
             if len(rows) > len(shown) else "")
     return note + table(["container", "changes", "replaced", "delta"], cells, numeric={1, 2, 3},
-                        indent=[r.depth for r in shown])
+                        indent=[r.depth for r in shown], wrap=frozenset({0}))
 
 
 def largest_changes(changes: Sequence[Change], top: int) -> str:

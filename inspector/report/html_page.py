@@ -61,15 +61,17 @@ def layout(fig: Any, title: str, height: int = CHART_HEIGHT, margin: dict[str, i
 
 
 def table(headers: list[str], rows: list[list[tuple[str, object]]], numeric: set[int],
-          clip: frozenset[int] = frozenset(), indent: list[int] | None = None) -> str:
+          clip: frozenset[int] = frozenset(), indent: list[int] | None = None,
+          wrap: frozenset[int] = frozenset()) -> str:
     """A sortable table: each cell is (shown text, sort key); click a heading to sort.
 
     Cells of ``clip`` columns are cut with an ellipsis at a fixed width (the whole text in their tooltip),
-    so one long name cannot push the other columns out of view. ``indent`` gives each row's first cell
-    a nesting depth (a tree drawn as a table).
+    so one long name cannot push the other columns out of view; cells of ``wrap`` columns break onto
+    more lines instead (a name that must be read whole). ``indent`` gives each row's first cell a nesting
+    depth (a tree drawn as a table).
     """
     def cls(i: int) -> str:
-        return " ".join(c for c, on in (("num", i in numeric), ("clip", i in clip)) if on)
+        return " ".join(c for c, on in (("num", i in numeric), ("clip", i in clip), ("wrap", i in wrap)) if on)
 
     head = "".join(f'<th class="{cls(i)}" title="click to sort">{esc(h)}</th>' for i, h in enumerate(headers))
     body = []
