@@ -20,6 +20,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, BinaryIO, cast
 
+from inspector.binaries.headers import BinaryFormatError
+from inspector.binaries.lief_reader import ANALYSED_TYPES, read_binary
+from inspector.binaries.model import META_KEY as BINARY_META
 from inspector.entrylog import EntryLog
 from inspector.limits import BudgetExhausted, Limits, WalkError
 from inspector.model import NEST, Entry, EntryKind, Inventory, Problem, ProblemKind, frozen_meta
@@ -328,7 +331,7 @@ class Walker:
                 _note_other_readings(state, scan, logical, handler, readings.others)
             self._open_container(state, scan, handler, logical, depth, root_path)
         if scan.root_hash is None:
-            self._hash_rest(scan, logical)
+            self._hash_rest(state, scan, logical)
         scan.sha256 = scan.root_hash.result() if scan.root_hash is not None else scan.ts.sha256
         scan.count = None if scan.root_hash is not None else scan.ts.count
 
@@ -344,6 +347,8 @@ class Walker:
                 sink.write(data)
         scan.sha256 = hashlib.sha256(data).hexdigest()
         scan.count = len(data)
+        if scan.detected in ANALYSED_TYPES:
+            _note_sections(state, scan, data, logical)
 
     @staticmethod
     def _note_unopened(state: _WalkState, scan: _Scan, logical: str) -> None:
@@ -353,18 +358,32 @@ class Walker:
             state.problem(logical, f"{scan.detected} container recognised but not opened (no reader)",
                           ProblemKind.UNSUPPORTED)
 
-    def _hash_rest(self, scan: _Scan, logical: str) -> None:
+    def _hash_rest(self, state: _WalkState, scan: _Scan, logical: str) -> None:
         """Read (and hash) whatever the reader left; a leaf's content also goes to ``capture`` if asked."""
         assert scan.ts is not None
+        leaf = not scan.opened and scan.container is None
         sink = None
-        if self.capture is not None and not scan.opened and scan.container is None:
+        if self.capture is not None and leaf:
             sink = self.capture(logical, scan.member.size)
+        binary = None
+        if leaf and scan.detected in ANALYSED_TYPES:
+            binary = _BinaryCopy(self.limits.max_binary_bytes, sink)
+            if scan.member.size is not None and scan.member.size > binary.limit:
+                binary.too_big = True
         try:
-            scan.ts.drain(sink)
+            scan.ts.drain(cast(BinaryIO, binary) if binary is not None else sink)
         except Exception:
             if scan.broke_off:  # the unpacker already reported why the content broke off
                 raise _MemberReadError from None
             raise
+        if binary is None:
+            return
+        if binary.too_big:
+            state.problem(logical, f"executable larger than {binary.limit // (1024 * 1024)} MiB: listed and hashed, "
+                          "its code/data sections not measured (--max-binary-mib)", ProblemKind.LIMIT,
+                          limit="max_binary_bytes")
+        else:
+            _note_sections(state, scan, bytes(binary.data), logical)
 
     # -- one container ----------------------------------------------------------------------------
     def _open_container(self, state: _WalkState, scan: _Scan, handler: Handler, logical: str, depth: int,
@@ -490,6 +509,42 @@ class Walker:
                           ProblemKind.LIMIT, limit="max_path_length")
             return False
         return True
+
+
+class _BinaryCopy:
+    """A drain sink keeping an executable's bytes (up to a limit) for its section table, passing them on."""
+
+    def __init__(self, limit: int, then: BinaryIO | None) -> None:
+        self.limit = limit
+        self.then = then
+        self.data = bytearray()
+        self.too_big = False
+
+    def write(self, chunk: Any) -> int:
+        if not self.too_big:
+            if len(self.data) + len(chunk) > self.limit:
+                self.too_big = True
+                self.data = bytearray()
+            else:
+                self.data += chunk
+        if self.then is not None:
+            self.then.write(chunk)
+        return len(chunk)
+
+
+def _note_sections(state: _WalkState, scan: _Scan, data: bytes, logical: str) -> None:
+    """Record an executable's sections in its meta; a header that lies is said, the file still listed."""
+    assert scan.detected is not None
+    try:
+        info = read_binary(scan.detected, data)
+    except BinaryFormatError as exc:
+        state.problem(logical, f"{exc}; its code/data sections are not measured", ProblemKind.MISMATCH)
+        return
+    except Exception as exc:  # noqa: BLE001 - the parser's own failure on crafted input is a finding, not a crash
+        state.problem(logical, f"section table unreadable ({type(exc).__name__}: {exc}); its code/data sections "
+                      "are not measured", ProblemKind.MISMATCH)
+        return
+    scan.own_meta()[BINARY_META] = info.to_meta()
 
 
 def _ratio_base(member: Member) -> Callable[[], int] | None:

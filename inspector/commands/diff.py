@@ -113,10 +113,7 @@ def diff(
         out.write("html", render_diff_html(result))
     if out.stdout_format is None:
         typer.echo(diff_text.render_text(result, listed, top, False, gate, width=terminal_width(wide)))
-    for p in result.problems:
-        typer.echo(f"inspector: {p.kind}: {p.line()}", err=True)
-    for where in result.not_compared:
-        typer.echo(f"inspector: not compared: {where}", err=True)
+    options.report_problems(list(result.problems), [f"inspector: not compared: {w}" for w in result.not_compared])
     if gate and out.machine_stdout:
         for line in diff_text.gate_lines(gate):
             typer.echo(line, err=True)

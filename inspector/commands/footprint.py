@@ -85,7 +85,7 @@ def footprint(
     if out.stdout_format is None:
         typer.echo(render(fps, category, width=terminal_width(wide)))
     for inv in invs:
-        options.report_problems(inv)
+        options.report_problems(inv.problems)
     raise typer.Exit(options.completion_code(all(inv.complete for inv in invs), run.strict))
 
 

@@ -95,7 +95,7 @@ def inventory(
         out.write("html", render_inventory_html(inv))
     if out.stdout_format is None:
         typer.echo(_human(inv, listing, top, markdown=False, width=terminal_width(wide)))
-    options.report_problems(inv)
+    options.report_problems(inv.problems)
     raise typer.Exit(options.completion_code(inv.complete, run.strict))
 
 

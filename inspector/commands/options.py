@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from inspector import exitcodes
 from inspector.limits import GiB, Limits, MiB
 
 if TYPE_CHECKING:
-    from inspector.model import Inventory
+    from inspector.model import Inventory, Problem
     from inspector.sources import ManyProgressFn
     from inspector.store import StoreConfig
     from inspector.walker import ProgressFn
@@ -63,12 +64,14 @@ def make_limits(
     max_members: int = DEFAULT_LIMITS.max_members,
     max_name_length: int = DEFAULT_LIMITS.max_path_length,
     max_window_mib: float = DEFAULT_LIMITS.max_window_bytes / MiB,
+    max_binary_mib: float = DEFAULT_LIMITS.max_binary_bytes / MiB,
 ) -> Limits:
     """Limits from the shared command-line options (a spool is bounded like the member it copies)."""
     member = int(max_member_gib * GiB)
     return Limits(max_depth=max_depth, timeout=timeout, max_total_bytes=int(max_total_gib * GiB),
                   max_member_bytes=member, max_spool_bytes=member, max_ratio=max_ratio, max_members=max_members,
-                  max_path_length=max_name_length, max_window_bytes=int(max_window_mib * MiB))
+                  max_path_length=max_name_length, max_window_bytes=int(max_window_mib * MiB),
+                  max_binary_bytes=int(max_binary_mib * MiB))
 
 
 LIMITS = OptionGroup("limits", (
@@ -94,6 +97,10 @@ LIMITS = OptionGroup("limits", (
         DEFAULT_LIMITS.max_window_bytes / MiB, "--max-window-mib", min=1.0, metavar="MIB",
         help="Refuse a compressed stream whose decoder would need more memory than this (zstd window, "
              "xz dictionary, WIM chunk): decoder memory bombs.")),
+    _opt("max_binary_mib", float, typer.Option(
+        DEFAULT_LIMITS.max_binary_bytes / MiB, "--max-binary-mib", min=1.0, metavar="MIB",
+        help="Measure the code and data sections of executables up to this size (each is held in memory "
+             "while its section table is read); larger ones are listed without the split.")),
 ), make_limits)
 
 
@@ -439,10 +446,27 @@ def fail(message: str, code: int = exitcodes.TROUBLE) -> NoReturn:
     raise typer.Exit(code)
 
 
-def report_problems(inv: Inventory) -> None:
-    """Each problem as one line on stderr, so a person sees them whatever the output format."""
-    for p in inv.problems:
-        typer.echo(f"inspector: {p.kind}: {p.line()}", err=True)
+#: At most this many problem lines on stderr: a screenful, whatever the input (the rest are counted).
+MAX_PROBLEM_LINES = 20
+
+
+def report_problems(problems: Sequence[Problem], more: Sequence[str] = ()) -> None:
+    """Problems on stderr, one line each up to a screenful, then one line counting the rest by kind.
+
+    A person sees them whatever the output format; every problem stays listed in the JSON/CSV/HTML outputs.
+    """
+    lines = [f"inspector: {p.kind}: {p.line()}" for p in problems[:MAX_PROBLEM_LINES]]
+    lines += list(more)[: max(0, MAX_PROBLEM_LINES - len(lines))]
+    for line in lines:
+        typer.echo(line, err=True)
+    rest = Counter(str(p.kind) for p in problems[MAX_PROBLEM_LINES:])
+    left = len(more) - max(0, MAX_PROBLEM_LINES - min(len(problems), MAX_PROBLEM_LINES))
+    if left > 0:
+        rest["other"] += left
+    if rest:
+        counts = ", ".join(f"{n:,} {kind}" for kind, n in rest.most_common())
+        typer.echo(f"inspector: ... and {sum(rest.values()):,} more ({counts}); every problem is listed in the "
+                   "--json, --csv and --html outputs", err=True)
 
 
 def completion_code(complete: bool, strict: bool) -> int:

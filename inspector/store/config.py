@@ -80,7 +80,7 @@ def engine_key(limits: Limits | None) -> str:
 def _code_digest() -> str:
     """SHA-256 over the source of the modules that decide what an inventory contains."""
     root = Path(__file__).resolve().parent.parent
-    files = sorted(root.joinpath("unpack").glob("*.py"))
+    files = sorted(root.joinpath("unpack").glob("*.py")) + sorted(root.joinpath("binaries").glob("*.py"))
     files += [root / n for n in ("walker.py", "streams.py", "sniff.py", "model.py", "names.py", "limits.py")]
     h = hashlib.sha256()
     for f in files:

@@ -1,0 +1,71 @@
+"""Cheap checks of an executable's own header fields before a parser trusts them.
+
+A crafted header can declare 65,535 sections, a section table past the end of the file or sections
+that lie outside it. LIEF tolerates most of that silently (it logs and carries on), which would turn a
+lie into a wrong code figure; here each such field is checked against the file and named in the error.
+"""
+
+from __future__ import annotations
+
+import struct
+
+
+class BinaryFormatError(ValueError):
+    """An executable's header or section table disagrees with its content; the message names the field."""
+
+
+#: The PE specification's limit on NumberOfSections for images (the Windows loader's too).
+PE_MAX_SECTIONS = 96
+
+
+def check_elf_header(data: bytes) -> None:
+    """The ELF section header table must be sized as the class says and lie inside the file."""
+    if len(data) < 52 or data[4] not in (1, 2) or data[5] not in (1, 2):
+        raise BinaryFormatError("ELF header truncated or its class/data byte invalid (e_ident)")
+    end = "<" if data[5] == 1 else ">"
+    if data[4] == 2:
+        if len(data) < 64:
+            raise BinaryFormatError("ELF64 header truncated (64 bytes needed)")
+        (shoff,) = struct.unpack_from(end + "Q", data, 0x28)
+        shentsize, shnum = struct.unpack_from(end + "HH", data, 0x3A)
+        want = 64
+    else:
+        (shoff,) = struct.unpack_from(end + "I", data, 0x20)
+        shentsize, shnum = struct.unpack_from(end + "HH", data, 0x2E)
+        want = 40
+    if shoff == 0 and shnum == 0:
+        return  # no section table (a stripped-to-the-bone binary): program headers are used instead
+    if shentsize != want:
+        raise BinaryFormatError(f"ELF e_shentsize is {shentsize}, not {want}")
+    if shnum == 0:  # extended numbering: the count is section 0's sh_size
+        if shoff + want > len(data):
+            raise BinaryFormatError(f"ELF section header table at e_shoff={shoff} lies past the end of "
+                                    f"the file ({len(data)} bytes)")
+        shnum = struct.unpack_from(end + ("Q" if want == 64 else "I"), data, shoff + (32 if want == 64 else 20))[0]
+    if shoff + shnum * want > len(data):
+        raise BinaryFormatError(f"ELF section header table (e_shoff={shoff}, e_shnum={shnum}) ends past the "
+                                f"end of the file ({len(data)} bytes)")
+
+
+def check_pe_header(data: bytes) -> None:
+    """NumberOfSections within the loader's limit and the section table inside the file."""
+    if len(data) < 0x40:
+        raise BinaryFormatError("PE: DOS header truncated")
+    (lfanew,) = struct.unpack_from("<I", data, 0x3C)
+    if lfanew + 24 > len(data) or data[lfanew : lfanew + 4] != b"PE\0\0":
+        raise BinaryFormatError(f"PE: e_lfanew={lfanew} does not point at a PE signature inside the file")
+    nsections, = struct.unpack_from("<H", data, lfanew + 6)
+    (opt_size,) = struct.unpack_from("<H", data, lfanew + 20)
+    if nsections > PE_MAX_SECTIONS:
+        raise BinaryFormatError(f"PE NumberOfSections is {nsections}, over the format's limit of {PE_MAX_SECTIONS}")
+    table = lfanew + 24 + opt_size
+    if table + 40 * nsections > len(data):
+        raise BinaryFormatError(f"PE section table ({nsections} sections at offset {table}) ends past the end "
+                                f"of the file ({len(data)} bytes)")
+
+
+def check_extent(fmt: str, name: str, offset: int, file_size: int, total: int) -> None:
+    """A section's bytes must lie inside the file."""
+    if file_size and (offset < 0 or offset + file_size > total):
+        raise BinaryFormatError(f"{fmt} section '{name}' (offset {offset}, {file_size} bytes) lies past the end "
+                                f"of the file ({total} bytes)")

@@ -1,0 +1,126 @@
+"""Plain data for one executable's sections, and their round trip through an entry's ``meta``."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+#: The key of an entry's ``meta`` that holds ``BinaryInfo.to_meta()``.
+META_KEY = "binary"
+
+
+class SectionClass(enum.StrEnum):
+    """What a section's bytes are, whatever the executable format."""
+
+    CODE = "code"
+    #: Read-only initialised data (constants, strings, resources, unwind tables).
+    RODATA = "rodata"
+    #: Writable initialised data.
+    DATA = "data"
+    #: Zero-initialised data: occupies memory, not the file.
+    BSS = "bss"
+    DEBUG = "debug"
+    #: Everything else: symbol and string tables, relocations, notes, signatures, headers.
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Section:
+    """One section: ``size`` in memory (or as declared), ``file_size`` the bytes it occupies in the file."""
+
+    name: str
+    klass: SectionClass
+    size: int
+    file_size: int
+    offset: int
+    #: The format's flags, spelt as its own tools spell them (``AX`` for ELF as readelf, ``CODE|EXECUTE|READ``
+    #: for PE, the Mach-O section type and attributes).
+    flags: str
+
+    def to_meta(self) -> dict[str, Any]:
+        """A JSON-ready dict (the inventory's documented shape)."""
+        return {"name": self.name, "class": str(self.klass), "size": self.size, "file_size": self.file_size,
+                "offset": self.offset, "flags": self.flags}
+
+    @classmethod
+    def from_meta(cls, d: Mapping[str, Any]) -> Section:
+        """The section recorded by ``to_meta``."""
+        return cls(name=str(d["name"]), klass=SectionClass(d["class"]), size=int(d["size"]),
+                   file_size=int(d["file_size"]), offset=int(d["offset"]), flags=str(d.get("flags", "")))
+
+
+@dataclass(frozen=True)
+class BinaryInfo:
+    """An executable's format, machine and sections, with digests of its code and its data bytes.
+
+    ``code_sha256`` hashes the file bytes of the code sections in table order (``data_sha256`` those of the
+    read-only and writable data sections): equal digests mean the code (data) did not change, however
+    much the file around it did.
+    """
+
+    format: str
+    machine: str
+    sections: tuple[Section, ...]
+    code_sha256: str
+    data_sha256: str
+
+    def bytes_of(self, *classes: SectionClass) -> int:
+        """Bytes the file carries for sections of the given classes; bss counts the memory it reserves.
+
+        A PE section whose virtual size exceeds its raw data counts its raw data (the rest is zero fill).
+        """
+        return sum(s.size if s.klass is SectionClass.BSS else s.file_size for s in self.sections if s.klass in classes)
+
+    @property
+    def code_bytes(self) -> int:
+        """Bytes of executable code."""
+        return self.bytes_of(SectionClass.CODE)
+
+    @property
+    def data_bytes(self) -> int:
+        """Bytes of initialised data, read-only and writable (bss is not data the file carries)."""
+        return self.bytes_of(SectionClass.RODATA, SectionClass.DATA)
+
+    def to_meta(self) -> dict[str, Any]:
+        """The ``meta["binary"]`` value: JSON-ready, with the per-class totals spelled out."""
+        return {
+            "format": self.format,
+            "machine": self.machine,
+            "code_bytes": self.code_bytes,
+            "data_bytes": self.data_bytes,
+            "rodata_bytes": self.bytes_of(SectionClass.RODATA),
+            "rwdata_bytes": self.bytes_of(SectionClass.DATA),
+            "bss_bytes": self.bytes_of(SectionClass.BSS),
+            "debug_bytes": self.bytes_of(SectionClass.DEBUG),
+            "other_bytes": self.bytes_of(SectionClass.OTHER),
+            "code_sha256": self.code_sha256,
+            "data_sha256": self.data_sha256,
+            "sections": [s.to_meta() for s in self.sections],
+        }
+
+    @classmethod
+    def from_meta(cls, d: Mapping[str, Any]) -> BinaryInfo:
+        """The info recorded by ``to_meta``."""
+        return cls(format=str(d["format"]), machine=str(d.get("machine", "")),
+                   sections=tuple(Section.from_meta(s) for s in d.get("sections", ())),
+                   code_sha256=str(d.get("code_sha256", "")), data_sha256=str(d.get("data_sha256", "")))
+
+
+def binary_of(meta: Mapping[str, Any]) -> BinaryInfo | None:
+    """The executable information recorded in an entry's meta, if its content was an analysed binary."""
+    d = meta.get(META_KEY)
+    return BinaryInfo.from_meta(d) if isinstance(d, Mapping) else None
+
+
+def code_bytes_of(meta: Mapping[str, Any]) -> int | None:
+    """The code bytes recorded in an entry's meta (cheap: no section list is rebuilt), if any."""
+    d = meta.get(META_KEY)
+    return int(d["code_bytes"]) if isinstance(d, Mapping) and "code_bytes" in d else None
+
+
+def data_bytes_of(meta: Mapping[str, Any]) -> int | None:
+    """The initialised data bytes recorded in an entry's meta, if any."""
+    d = meta.get(META_KEY)
+    return int(d["data_bytes"]) if isinstance(d, Mapping) and "data_bytes" in d else None
