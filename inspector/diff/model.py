@@ -29,6 +29,27 @@ class ChangeStatus(str, enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class CodeChange:
+    """Code and data of a modified (or added/removed) executable, from its section table (``meta.binary``).
+
+    Sizes are the bytes the file carries in code sections, and in read-only plus writable data sections
+    (0 on the side the file is missing from). ``code_delta`` is the delta estimate over the code sections
+    only (0 when the code digests are equal; the new code size for an added executable; ``None`` when no
+    estimate could be made, see ``Change.delta_note``); ``data_delta`` the same for data.
+    """
+
+    code_old: int
+    code_new: int
+    data_old: int
+    data_new: int
+    code_delta: int | None
+    data_delta: int | None
+    #: Whether the code bytes differ (digest of the code sections), whatever the rest of the file did.
+    code_changed: bool
+    data_changed: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Change:
     """One paired or unpaired entry. ``delta_bytes`` is the estimated binary delta (modified files) or
     the compressed size (added files); ``None`` when not computed or skipped (see ``delta_note``)."""
@@ -42,6 +63,8 @@ class Change:
     changed_meta: tuple[str, ...] = ()
     #: Why no delta estimate was made for a modified/added file (size bound, no content, ...).
     delta_note: str | None = None
+    #: Code/data churn of an executable (either side analysed as ELF/PE/Mach-O); None for other files.
+    code: CodeChange | None = None
 
     @property
     def path(self) -> str:
@@ -102,6 +125,25 @@ class ChurnTotals:
     new_download: int
     #: Directories, links and other non-file entries added, removed or with changed metadata.
     other_changes: int = 0
+    #: Code bytes (executable sections of ELF/PE/Mach-O leaf files) in the files compared, per release.
+    code_old: int = 0
+    code_new: int = 0
+    #: ``code_new - code_old``.
+    code_growth: int = 0
+    #: Code delta estimates of modified executables whose code changed, plus the code of added ones; the
+    #: new code size stands in where no estimate was made (counted in ``code_delta_skipped``).
+    code_churned: int = 0
+    #: ``code_churned / code_old``: the share of the old code that changed.
+    code_churn_ratio: float = 0.0
+    code_delta_skipped: int = 0
+    #: Modified executables whose code changed, and those whose code is byte-identical (only data,
+    #: signatures, build ids or other sections changed).
+    binaries_code_changed: int = 0
+    binaries_code_unchanged: int = 0
+    #: The same for initialised data (read-only and writable data sections).
+    data_old: int = 0
+    data_new: int = 0
+    data_churned: int = 0
 
     @property
     def files_changed(self) -> int:
