@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+from inspector.binaries.model import META_KEY as BINARY_META
 from inspector.model import NEST, Entry, EntryKind, Inventory, Problem
 
 
@@ -29,6 +30,11 @@ class Totals:
     problems: int
     complete: bool
     unread_files: int = 0  # files whose content could not be read: listed, not counted in unpacked_size
+    #: Leaf files whose section table was read (ELF, PE/COFF, Mach-O: ``meta.binary``), and the bytes of
+    #: their code sections and of their initialised data sections: how much of the footprint is code.
+    executables: int = 0
+    code_bytes: int = 0
+    data_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,7 @@ class Summariser:
     def __init__(self) -> None:
         self.files = self.dirs = self.links = self.other = self.containers = self.unopened = self.unread = 0
         self.unpacked = 0
+        self.executables = self.code = self.data = 0
         self.max_depth = 0
         self.root: Entry | None = None
         self._opened: dict[str, Entry] = {}
@@ -91,6 +98,11 @@ class Summariser:
                 counted = True
                 self.files += 1
                 self.unpacked += e.size or 0
+                binary = e.meta.get(BINARY_META)
+                if binary is not None:
+                    self.executables += 1
+                    self.code += binary.get("code_bytes", 0)
+                    self.data += binary.get("data_bytes", 0)
         path = e.path
         if NEST not in path:
             return
@@ -122,6 +134,9 @@ class Summariser:
             problems=len(problems),
             complete=complete,
             unread_files=self.unread,
+            executables=self.executables,
+            code_bytes=self.code,
+            data_bytes=self.data,
         )
 
     def container_summaries(self) -> list[ContainerSummary]:

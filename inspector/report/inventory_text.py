@@ -19,6 +19,9 @@ def summary(inv: Inventory, markdown: bool = False) -> str:
         f"  structure          {count(t.containers, 'container')} opened, {count(t.dirs, 'dir')}, "
         f"{count(t.symlinks, 'link')}, nesting depth {t.max_depth}",
     ]
+    if t.executables:
+        lines.append(f"  code               {size(t.code_bytes)} in {count(t.executables, 'executable')} "
+                     f"(ELF/PE/Mach-O sections), with {size(t.data_bytes)} of data")
     if t.unopened_containers:
         lines.append(f"  not opened         {count(t.unopened_containers, 'container')} (see problems)")
     if t.unread_files:
