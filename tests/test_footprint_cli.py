@@ -78,7 +78,7 @@ def test_json_has_every_file_with_its_category_and_rule(saved: Path) -> None:
     assert code == 0 and doc["schema"] == "inspector.footprint"
     assert sum(c["unpacked"] for c in fp["categories"]) == fp["unpacked_size"]
     assert {"path": "esxi.iso!/K.B00!/k", "size": 30000, "stored": 10000, "category": "hypervisor-kernel",
-            "rule": "esxi-vmkernel", "unread": False} in fp["assignments"]
+            "rule": "esxi-vmkernel", "unread": False, "code": None, "data": None} in fp["assignments"]
 
 
 def test_csv_has_a_row_per_category_and_a_total(saved: Path) -> None:

@@ -52,13 +52,13 @@ def test_axis_labels_keep_what_tells_file_names_apart():
 def test_every_series_of_the_folder_gets_its_charts(page, tmp_path):
     attrs = _layout_attrs(page, tmp_path)
     assert attrs["data-errors"] == ""
-    assert int(attrs["data-plots"]) == 5  # cumulative + bars and treemap per package
-    assert int(attrs["data-charts"]) == 5
+    assert int(attrs["data-plots"]) == 7  # cumulative + bars, code churn and treemap per package
+    assert int(attrs["data-charts"]) == 7
 
 
 def test_charts_keep_their_fixed_height_with_long_names(page, tmp_path):
     text = page.read_text(encoding="utf-8")
-    assert text.count(f'"height":{CHART_HEIGHT}') == 3  # cumulative + two bar charts
+    assert text.count(f'"height":{CHART_HEIGHT}') == 5  # cumulative + two bar charts and two code charts
     attrs = _layout_attrs(page, tmp_path)
     assert int(attrs["data-min-plot-height"]) >= 200  # plot areas are not squashed by labels
 

@@ -43,7 +43,7 @@ def _run_chromium(exe: str, profile: Path, *args: str) -> subprocess.CompletedPr
 def test_report_is_self_contained(report_file):
     text = report_file.read_text(encoding="utf-8")
     assert not re.search(r"""<script[^>]+src=|<link[^>]+href=|<img[^>]+src=|@import""", text)
-    assert text.count("Plotly.newPlot") >= 5  # bars x2, treemap x2, cumulative
+    assert text.count("Plotly.newPlot") >= 7  # bars, code churn and treemap x2, cumulative
 
 
 def test_report_renders_charts_without_errors_in_headless_chromium(report_file, tmp_path):
@@ -54,8 +54,8 @@ def test_report_renders_charts_without_errors_in_headless_chromium(report_file, 
     assert html_tag, res.stdout[:500]
     attrs = dict(re.findall(r'(data-[a-z]+)="([^"]*)"', html_tag.group(0)))
     assert attrs["data-errors"] == ""
-    assert int(attrs["data-plots"]) == 5
-    assert int(attrs["data-charts"]) == 5  # every chart drew a non-empty SVG
+    assert int(attrs["data-plots"]) == 7  # bars, code churn, treemap x2, cumulative
+    assert int(attrs["data-charts"]) == 7  # every chart drew a non-empty SVG
     console_errors = [line for line in res.stderr.splitlines() if "CONSOLE" in line and "rror" in line]
     assert console_errors == []
 

@@ -8,7 +8,10 @@ Three figures are kept per file and per category:
   one, else its size), layer by layer from the image down, so a file inside ``tar`` inside ``gzip``
   carries its part of the compressed bytes. Container overhead and free space are nobody's share, so
   the stored total is at most the download size;
-* **files**: the number of leaf files.
+* **files**: the number of leaf files;
+* **code** and **data**: the bytes of executable code and of initialised data in the category's
+  executables (ELF/PE/Mach-O section tables, ``meta.binary``), so "how much of the hypervisor is code"
+  has an answer; other files contribute 0.
 
 Files whose content could not be read (``Entry.unread``) are classified and listed like the others but,
 as in the inventory totals, not counted in any size or file count (``unread`` counts them), so an
@@ -20,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from inspector.binaries.model import code_bytes_of, data_bytes_of
 from inspector.footprint.match import FactsBuilder, any_glob, flatten_meta, glob_match, normalize_path, rule_matches
 from inspector.footprint.profile import UNCLASSIFIED, Profile, Rule
 from inspector.model import Entry, EntryKind, Inventory
@@ -37,6 +41,9 @@ class FileClass:
     detected: str | None = None
     #: The content could not be read: listed, but not counted in sizes or file counts.
     unread: bool = False
+    #: Code and initialised-data bytes of an analysed executable (``meta.binary``); None for other files.
+    code: int | None = None
+    data: int | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,10 @@ class CategoryTotal:
     unpacked: int
     stored: int
     unread: int = 0
+    #: Code and initialised-data bytes of the category's executables, and how many executables there are.
+    code: int = 0
+    data: int = 0
+    executables: int = 0
 
 
 @dataclass(frozen=True)
@@ -82,6 +93,21 @@ class Footprint:
     def installed_size(self) -> int | None:
         """Sum of the installed sizes stated by metadata, or ``None`` when no metadata states one."""
         return sum(f.bytes for f in self.installed) if self.installed else None
+
+    @property
+    def code_size(self) -> int:
+        """Code bytes of every counted executable (the categories' ``code`` add up to it)."""
+        return sum(c.code for c in self.categories)
+
+    @property
+    def data_size(self) -> int:
+        """Initialised data bytes of every counted executable."""
+        return sum(c.data for c in self.categories)
+
+    @property
+    def executables(self) -> int:
+        """Counted leaf files analysed as executables."""
+        return sum(c.executables for c in self.categories)
 
     @property
     def unread_files(self) -> int:
@@ -146,17 +172,11 @@ def classify(inventory: Inventory, profile: Profile) -> Footprint:
             rule=rule.id if rule else None,
             detected=e.detected,
             unread=e.unread,
+            code=code_bytes_of(e.meta),
+            data=data_bytes_of(e.meta),
         ))
     cats = [*profile.categories, (UNCLASSIFIED, UNCLASSIFIED)]
-    totals = {cid: [0, 0, 0, 0] for cid, _ in cats}
-    for a in assignments:
-        t = totals[a.category]
-        if a.unread:
-            t[3] += 1
-            continue
-        t[0] += 1
-        t[1] += a.size
-        t[2] += a.stored
+    totals = category_totals(assignments, [cid for cid, _ in cats])
     counted = [a for a in assignments if not a.unread]
     return Footprint(
         source=inventory.source,
@@ -168,11 +188,33 @@ def classify(inventory: Inventory, profile: Profile) -> Footprint:
         stored_size=sum(a.stored for a in counted),
         files=len(counted),
         complete=inventory.complete,
-        categories=tuple(CategoryTotal(cid, label, *totals[cid]) for cid, label in cats),
+        categories=tuple(CategoryTotal(cid, label, **totals[cid]) for cid, label in cats),
         assignments=tuple(assignments),
         rules=profile.rules,
         installed=tuple(installed_figures(inventory, profile)),
     )
+
+
+def category_totals(assignments: list[FileClass], ids: list[str]) -> dict[str, dict[str, int]]:
+    """Per category id: files, unpacked, stored, unread, and code, data and executables of its executables.
+
+    Unread files are only counted in ``unread`` (their sizes are not known to be true).
+    """
+    totals = {cid: dict.fromkeys(("files", "unpacked", "stored", "unread", "code", "data", "executables"), 0)
+              for cid in ids}
+    for a in assignments:
+        t = totals[a.category]
+        if a.unread:
+            t["unread"] += 1
+            continue
+        t["files"] += 1
+        t["unpacked"] += a.size
+        t["stored"] += a.stored
+        if a.code is not None or a.data is not None:
+            t["executables"] += 1
+            t["code"] += a.code or 0
+            t["data"] += a.data or 0
+    return totals
 
 
 def stored_shares(inventory: Inventory) -> dict[str, float]:

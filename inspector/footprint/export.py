@@ -11,7 +11,11 @@ TREEMAP_FILES = 200
 
 
 def footprint_to_dict(fp: Footprint, *, with_files: bool = True) -> dict[str, Any]:
-    """One footprint: figures, per-category totals, and (optionally) every file with its category and rule."""
+    """One footprint: figures, per-category totals, and (optionally) every file with its category and rule.
+
+    ``code``/``data`` are the code and initialised-data bytes of executables (``code_size``/``data_size``
+    over the image); a file's are ``null`` when it is not an analysed executable.
+    """
     rules_used = {a.rule for a in fp.assignments if a.rule}
     return {
         "source": fp.source,
@@ -24,9 +28,12 @@ def footprint_to_dict(fp: Footprint, *, with_files: bool = True) -> dict[str, An
         "installed": [{"path": i.path, "key": i.key, "bytes": i.bytes} for i in fp.installed],
         "files": fp.files,
         "unread_files": fp.unread_files,
+        "code_size": fp.code_size,
+        "data_size": fp.data_size,
+        "executables": fp.executables,
         "categories": [
             {"id": c.id, "label": c.label, "files": c.files, "unpacked": c.unpacked, "stored": c.stored,
-             "unread": c.unread}
+             "unread": c.unread, "code": c.code, "data": c.data, "executables": c.executables}
             for c in fp.categories
         ],
         "rules": [
@@ -36,7 +43,7 @@ def footprint_to_dict(fp: Footprint, *, with_files: bool = True) -> dict[str, An
         ],
         "assignments": [
             {"path": a.path, "size": a.size, "stored": a.stored, "category": a.category, "rule": a.rule,
-             "unread": a.unread}
+             "unread": a.unread, "code": a.code, "data": a.data}
             for a in fp.assignments
         ] if with_files else None,
     }

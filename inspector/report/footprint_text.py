@@ -31,6 +31,9 @@ def summary(fp: Footprint, markdown: bool = False) -> str:
         f"  installed size     {_bytes(fp.installed_size)}"
         + (f"  (stated by {len(fp.installed)} metadata field(s))" if fp.installed else "  (no metadata states it)"),
     ]
+    if fp.executables:
+        lines.append(f"  code               {_bytes(fp.code_size)} in {count(fp.executables, 'executable')}"
+                     f" ({_pct(fp.code_size, fp.unpacked_size)} of the footprint), data {size(fp.data_size)}")
     if fp.unread_files:
         lines.append(f"  unread             {count(fp.unread_files, 'file')} listed but not counted "
                      "(content not readable)")
@@ -42,16 +45,24 @@ def summary(fp: Footprint, markdown: bool = False) -> str:
 
 
 def categories_table(fp: Footprint, markdown: bool = False) -> str:
-    """One row per category: files, unpacked and stored sizes with their shares, and a total row."""
+    """One row per category: files, unpacked and stored sizes with their shares, the code bytes of its
+    executables with the share of the category they make up ("how much of the hypervisor is code"), and a
+    total row. Categories without executables show ``-`` for code."""
     rows = [
         [c.label, f"{c.files:,}", size(c.unpacked), _pct(c.unpacked, fp.unpacked_size), size(c.stored),
-         _pct(c.stored, fp.stored_size)]
+         _pct(c.stored, fp.stored_size), *_code_cells(c.code, c.executables, c.unpacked)]
         for c in fp.categories
     ]
     rows.append(["total", f"{fp.files:,}", size(fp.unpacked_size), _pct(fp.unpacked_size, fp.unpacked_size),
-                 size(fp.stored_size), _pct(fp.stored_size, fp.stored_size)])
-    headers = ["category", "files", "unpacked", "share", "stored", "share"]
-    return (markdown_table if markdown else table)(rows, headers, right={1, 2, 3, 4, 5})
+                 size(fp.stored_size), _pct(fp.stored_size, fp.stored_size),
+                 *_code_cells(fp.code_size, fp.executables, fp.unpacked_size)])
+    headers = ["category", "files", "unpacked", "share", "stored", "share", "code", "of unpacked"]
+    return (markdown_table if markdown else table)(rows, headers, right={1, 2, 3, 4, 5, 6, 7})
+
+
+def _code_cells(code: int, executables: int, unpacked: int) -> list[str]:
+    """The code column and its share of the category's unpacked bytes; ``-`` without executables."""
+    return [size(code), _pct(code, unpacked)] if executables else ["-", "-"]
 
 
 def unclassified_list(fp: Footprint, limit: int = UNCLASSIFIED_SHOWN) -> str:
@@ -76,6 +87,7 @@ def compare_table(fps: list[Footprint], markdown: bool = False) -> str:
         ["unpacked footprint", *(size(fp.unpacked_size) for fp in fps)],
         ["installed size", *(size(fp.installed_size) for fp in fps)],
         ["files", *(f"{fp.files:,}" for fp in fps)],
+        ["code in executables", *(size(fp.code_size) if fp.executables else "-" for fp in fps)],
     ]
     labels: dict[str, list[str]] = {}  # category id -> its labels in the profiles shown (insertion-ordered)
     for fp in fps:
@@ -128,7 +140,8 @@ def explain(fp: Footprint, category: str, markdown: bool = False, width: int | N
     return "\n".join(parts)
 
 
-CSV_CATEGORY_FIELDS = ["source", "profile", "category", "label", "files", "unpacked", "stored"]
+CSV_CATEGORY_FIELDS = ["source", "profile", "category", "label", "files", "unpacked", "stored", "code", "data",
+                       "executables"]
 CSV_FILE_FIELDS = ["source", "profile", "category", "rule", "path", "size", "stored"]
 
 
@@ -139,8 +152,10 @@ def categories_csv(fps: list[Footprint]) -> str:
     w.writerow(CSV_CATEGORY_FIELDS)
     for fp in fps:
         for c in fp.categories:
-            w.writerow([fp.source, fp.profile, c.id, c.label, c.files, c.unpacked, c.stored])
-        w.writerow([fp.source, fp.profile, "total", "total", fp.files, fp.unpacked_size, fp.stored_size])
+            w.writerow([fp.source, fp.profile, c.id, c.label, c.files, c.unpacked, c.stored, c.code, c.data,
+                        c.executables])
+        w.writerow([fp.source, fp.profile, "total", "total", fp.files, fp.unpacked_size, fp.stored_size,
+                    fp.code_size, fp.data_size, fp.executables])
     return buf.getvalue()
 
 

@@ -23,7 +23,13 @@ from inspector.report.html_page import (
     short_label,
     table,
 )
-from inspector.report.series_findings import comparison_sentence, highlight_message, ratio_text
+from inspector.report.series_findings import (
+    code_churn_sentence,
+    comparison_sentence,
+    has_code,
+    highlight_message,
+    ratio_text,
+)
 from inspector.series.model import Comparison, SeriesReport
 
 _COLOURS = ("#c0392b", "#2471a3")  # vendor A, vendor B
@@ -72,6 +78,37 @@ def bars_figure(rep: SeriesReport, colour: str) -> object:
                 hovertemplate="%{customdata}<br>replaced %{y:.2f} MiB<extra></extra>")
     fig.update_layout(barmode="group", yaxis_title="MiB")
     layout(fig, "Download vs delta per patch")
+    _category_axis(fig, labels)
+    return fig
+
+
+def code_unit(values: list[int]) -> tuple[str, int]:
+    """The unit a code chart is drawn in: MiB when the largest value reaches one, else KiB (code churn is
+    often a few KiB where downloads are MiB)."""
+    return ("MiB", MiB) if max(values, default=0) >= MiB else ("KiB", 1024)
+
+
+def code_figure(rep: SeriesReport, colour: str) -> object:
+    """Per-patch code churned (executable sections changed, delta-estimated) and code growth, in KiB or MiB.
+
+    Drawn for every series, so the page always has the same charts; a series without executables shows
+    empty bars and says so in its title.
+    """
+    import plotly.graph_objects as go
+
+    labels = [r.label for r in rep.rows]
+    churned = [r.churn.code_churned if r.churn else 0 for r in rep.rows]
+    growth = [r.churn.code_growth if r.churn else 0 for r in rep.rows]
+    unit, scale = code_unit([*churned, *(abs(g) for g in growth)])
+    x = list(range(len(labels)))
+    fig = go.Figure()
+    fig.add_bar(name="code churned", x=x, y=[v / scale for v in churned], marker_color=colour, customdata=labels,
+                hovertemplate=f"%{{customdata}}<br>code churned %{{y:.1f}} {unit}<extra></extra>")
+    fig.add_bar(name="code growth", x=x, y=[v / scale for v in growth], marker_color="#a9cce3", customdata=labels,
+                hovertemplate=f"%{{customdata}}<br>code growth %{{y:.1f}} {unit}<extra></extra>")
+    fig.update_layout(barmode="group", yaxis_title=unit)
+    title = "Code churned per patch" if has_code(rep) else "Code churned per patch (no executables analysed)"
+    layout(fig, title)
     _category_axis(fig, labels)
     return fig
 
@@ -136,11 +173,13 @@ def rows_table(rep: SeriesReport) -> str:
             (str(c.files_modified) if c else "-", c.files_modified if c else -1),
             (size(c.replaced_bytes) if c else "-", c.replaced_bytes if c else -1),
             (size(c.delta_bytes) if c else "-", c.delta_bytes if c else -1),
+            (size(c.code_churned) if c else "-", c.code_churned if c else -1),
+            (series_text.signed_size(c.code_growth) if c else "-", c.code_growth if c else -(10**18)),
             (series_text.reboot_text(r.reboot_required), series_text.reboot_text(r.reboot_required)),
             (series_text.flags(r, rep), series_text.flags(r, rep)),
         ]
         rows.append(cells)
-    return table(series_text.ROW_HEADERS, rows, numeric={0, 4, 5, 6, 7, 8, 9, 10}, clip=frozenset({2}))
+    return table(series_text.ROW_HEADERS, rows, numeric=set(series_text.NUMERIC_COLUMNS), clip=frozenset({2}))
 
 
 def categories_table(rep: SeriesReport) -> str:
@@ -163,18 +202,20 @@ def _totals(rep: SeriesReport) -> str:
 
 
 def _series_section(rep: SeriesReport, n: int, colour: str) -> tuple[str, list[str]]:
-    divs = [div(bars_figure(rep, colour), f"bars-{n}")]
+    divs = [div(bars_figure(rep, colour), f"bars-{n}"), div(code_figure(rep, colour), f"code-{n}")]
     if rep.tree:
         divs.append(div(treemap_figure(rep), f"tree-{n}"))
     highlights = "".join(f'<div class="highlight">&#9650; {esc(highlight_message(h))}</div>' for h in rep.highlights)
+    code = code_churn_sentence(rep)
+    code_line = f'<p class="sub">Code: {esc(code)}.</p>' if code else ""
     notes = "".join(f"<li>{esc(x)}</li>" for x in rep.notes)
     base = f", base <code>{esc(rep.base)}</code> ({esc(size(rep.base_footprint))})" if rep.base else ""
     body = (f'<section><h2 style="border-color:{colour}">{esc(rep.name)}</h2>'
             f"<p class=\"sub\">{esc(rep.model)} images{base}; {esc(series_text.window_text(rep))}</p>"
-            f"{highlights}{divs[0]}<div class=\"wide\">{rows_table(rep)}</div>"
+            f"{highlights}{divs[0]}{divs[1]}{code_line}<div class=\"wide\">{rows_table(rep)}</div>"
             f'<div class="cols">{_totals(rep)}<ul class="notes">{notes}</ul></div>{categories_table(rep)}'
             + (f'<p class="sub">{esc(rep.tree_caption)}</p>' if rep.tree else "")
-            + f"{''.join(divs[1:])}</section>")
+            + f"{''.join(divs[2:])}</section>")
     return body, divs
 
 

@@ -1,4 +1,4 @@
-"""Sentences from the series model's findings: highlights and the vendor comparison.
+"""Sentences from the series model's findings: highlights, code churn and the vendor comparison.
 
 The series layer (``inspector.series``) returns numbers only; this module is where they become the
 words people read and quote, so the text, Markdown, HTML and JSON outputs all say the same thing.
@@ -6,7 +6,7 @@ words people read and quote, so the text, Markdown, HTML and JSON outputs all sa
 
 from __future__ import annotations
 
-from inspector.report.common import size
+from inspector.report.common import count, size
 from inspector.series.model import Comparison, Highlight, SeriesReport
 
 
@@ -33,6 +33,31 @@ def highlight_message(h: Highlight) -> str:
     if h.top_components:
         parts.append("top changed: " + ", ".join(f"{x.name} {size(x.replaced_bytes)}" for x in h.top_components))
     return "; ".join(parts)
+
+
+def has_code(rep: SeriesReport) -> bool:
+    """Whether any compared patch had executable code on either side (the code figures mean something)."""
+    return any(r.churn is not None and (r.churn.code_old or r.churn.code_new) for r in rep.rows)
+
+
+def code_churn_sentence(rep: SeriesReport) -> str | None:
+    """"2 of 3 patches changed code; the largest code churn was 64.0 KiB in 4.17.3; 96.0 KiB over the series
+    (75% of the code before the first patch)"; None when no compared patch had any executable code."""
+    t = rep.totals
+    if not has_code(rep):
+        return None
+    text = f"{t.patches_code_changed} of {count(t.mean_over, 'patch', 'patches')} changed code"
+    if t.largest_code_churn is not None:
+        label, churned = t.largest_code_churn
+        text += f"; the largest code churn was {size(churned)} in {label}"
+    if t.code_churned:
+        text += f"; {size(t.code_churned)} over the series"
+        if t.code_before:
+            text += f" ({t.code_churn_ratio:.0%} of the code before the first patch)"
+    if t.binaries_code_unchanged:
+        text += (f"; {count(t.binaries_code_unchanged, 'executable')} changed only outside "
+                 f"{'its' if t.binaries_code_unchanged == 1 else 'their'} code")
+    return text
 
 
 def _shipped(rep: SeriesReport) -> str:

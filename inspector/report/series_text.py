@@ -8,11 +8,27 @@ import io
 from typing import Any
 
 from inspector.report.common import count, markdown_table, size, table, wrap
-from inspector.report.series_findings import comparison_sentence, highlight_message, ratio_text
+from inspector.report.series_findings import (
+    code_churn_sentence,
+    comparison_sentence,
+    has_code,
+    highlight_message,
+    ratio_text,
+)
 from inspector.series.model import SERIES_SCHEMA_VERSION, Comparison, PatchRow, SeriesReport
 
 ROW_HEADERS = ["#", "date", "label", "kind", "download", "footprint after", "+files", "-files", "~files",
-               "replaced", "delta", "reboot", "flags"]
+               "replaced", "delta", "code churn", "code growth", "reboot", "flags"]
+#: Columns of ``ROW_HEADERS`` holding numbers (right-aligned, sorted numerically in HTML).
+NUMERIC_COLUMNS = frozenset({0, 4, 5, 6, 7, 8, 9, 10, 11, 12})
+#: Columns left out first when the table is too wide for the terminal (least useful first): code growth
+#: before the files counts, code churn only after the date (the question the column answers is asked).
+DROP_ORDER = (12, 5, 7, 6, 3, 13, 1, 11)
+
+
+def signed_size(n: int) -> str:
+    """A growth as people write it: ``+1.0 KiB``, ``-512 Bytes``, ``0 Bytes``."""
+    return f"+{size(n)}" if n > 0 else f"-{size(-n)}" if n < 0 else size(0)
 
 
 def reboot_text(value: bool | None) -> str:
@@ -40,6 +56,7 @@ def row_cells(row: PatchRow, report: SeriesReport) -> list[str]:
         size(row.footprint_after),
         str(c.files_added) if c else "-", str(c.files_removed) if c else "-", str(c.files_modified) if c else "-",
         size(c.replaced_bytes) if c else "-", size(c.delta_bytes) if c else "-",
+        size(c.code_churned) if c else "-", signed_size(c.code_growth) if c else "-",
         reboot_text(row.reboot_required), flags(row, report),
     ]
 
@@ -48,8 +65,8 @@ def rows_table(report: SeriesReport, markdown: bool = False, width: int | None =
     """The per-patch table (labels shortened in the middle when ``width`` is too narrow for them)."""
     rows = [row_cells(r, report) for r in report.rows]
     render = markdown_table if markdown else table
-    return render(rows, ROW_HEADERS, right={0, 4, 5, 6, 7, 8, 9, 10}, width=width, shrink={2, 12},
-                  drop=(5, 7, 6, 3, 11, 1))
+    return render(rows, ROW_HEADERS, right=set(NUMERIC_COLUMNS), width=width, shrink={2, len(ROW_HEADERS) - 1},
+                  drop=DROP_ORDER)
 
 
 def window_text(report: SeriesReport) -> str:
@@ -77,6 +94,9 @@ def totals_lines(report: SeriesReport) -> list[str]:
         lines.append(f"largest download   {t.largest_download[0]} ({size(t.largest_download[1])})")
     if t.largest_delta:
         lines.append(f"largest delta      {t.largest_delta[0]} ({size(t.largest_delta[1])})")
+    if has_code(report):
+        lines.append(f"code churned       {size(t.code_churned)} ({t.code_churned:,} bytes), "
+                     f"{size(int(t.mean_code_churned))} per patch, growth {signed_size(t.code_growth)}")
     lines.append("kinds              " + (", ".join(f"{k} {n}" for k, n in t.kinds) or "-"))
     lines.append("reboot required    " + ", ".join(f"{k} {n}" for k, n in t.reboots))
     if t.whole_image_replaced:
@@ -120,6 +140,9 @@ def series_text(report: SeriesReport, markdown: bool = False, width: int | None 
              rows_table(report, markdown, width), ""]
     totals = totals_lines(report)
     parts += ["```", *totals, "```"] if markdown else totals
+    code = code_churn_sentence(report)
+    if code:
+        parts += ["", wrap(f"Code: {code}.", width)]
     by_category = categories_table(report, markdown)
     if by_category:
         parts += ["", by_category]
@@ -154,7 +177,8 @@ def comparison_text(cmp: Comparison, markdown: bool = False, width: int | None =
 
 CSV_FIELDS = ["series", "index", "date", "label", "file", "kind", "download", "footprint_after", "files_added",
               "files_removed", "files_modified", "replaced_bytes", "delta_bytes", "growth_bytes", "churn_ratio",
-              "reboot_required", "reboot_source", "days_since_previous", "whole_image_replaced", "sharp", "complete"]
+              "code_old", "code_new", "code_churned", "code_growth", "code_churn_ratio", "reboot_required",
+              "reboot_source", "days_since_previous", "whole_image_replaced", "sharp", "complete"]
 
 
 def to_csv(reports: list[SeriesReport]) -> str:
@@ -168,9 +192,10 @@ def to_csv(reports: list[SeriesReport]) -> str:
             c = r.churn
             w.writerow([
                 rep.name, r.index, r.date.isoformat() if r.date else "", r.label, r.file, r.kind or "", r.download,
-                r.footprint_after, *(("",) * 7 if c is None else (
+                r.footprint_after, *(("",) * 12 if c is None else (
                     c.files_added, c.files_removed, c.files_modified, c.replaced_bytes, c.delta_bytes,
-                    c.growth_bytes, f"{c.churn_ratio:.4f}")),
+                    c.growth_bytes, f"{c.churn_ratio:.4f}", c.code_old, c.code_new, c.code_churned, c.code_growth,
+                    f"{c.code_churn_ratio:.4f}")),
                 reboot_text(r.reboot_required), r.reboot_source,
                 "" if r.days_since_previous is None else r.days_since_previous,
                 str(r.whole_image_replaced).lower(), str(r.label in sharp).lower(), str(r.complete).lower(),
@@ -197,6 +222,7 @@ def series_to_dict(report: SeriesReport) -> dict[str, Any]:
     d["totals"]["reboots"] = dict(report.totals.reboots)
     for h, plain in zip(report.highlights, d["highlights"], strict=True):
         plain["message"] = highlight_message(h)
+    d["code_finding"] = code_churn_sentence(report)
     return d
 
 

@@ -3,7 +3,11 @@
 Full-image series diff two release files with ``diff_images`` (which estimates binary deltas from the
 content). Incremental series diff two synthetic "installed state" inventories with
 ``diff_inventories``. ``state_inventory`` builds those: the base's leaf files overlaid by every patch's
-leaf files, keyed by their path inside their innermost container.
+leaf files, keyed by their path inside their innermost container; an executable keeps its section table
+(``meta.binary``), so code churn is measured there too (sizes and digests only: no content, no delta).
+
+Every ``ChurnTotals`` field (code and data churn included) is carried into ``PairChurn`` by name, so a
+field the diff engine adds reaches the series report without a change here.
 """
 
 from __future__ import annotations
@@ -12,10 +16,11 @@ import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 
+from inspector.binaries.model import META_KEY
 from inspector.diff import DiffResult, diff_images, diff_inventories
 from inspector.diff.model import ChurnTotals
 from inspector.limits import Limits
-from inspector.model import NEST, Entry, EntryKind, Inventory
+from inspector.model import NEST, Entry, EntryKind, Inventory, frozen_meta
 from inspector.series.model import ComponentChurn, Leaf, PairChurn
 from inspector.store import StoreConfig
 
@@ -59,6 +64,11 @@ def overlay(state: Mapping[str, Leaf], patch: tuple[Leaf, ...]) -> dict[str, Lea
     return out
 
 
+def _binary_meta(leaf: Leaf) -> dict[str, object]:
+    """The meta an installed file carries: its executable sections, so the diff can weigh code churn."""
+    return {META_KEY: dict(leaf.binary)} if leaf.binary is not None else {}
+
+
 def state_inventory(state: Mapping[str, Leaf]) -> Inventory:
     """A synthetic inventory of an installed state (root ``installed``, one leaf per installed file)."""
     root = Entry(path=STATE_ROOT, kind=EntryKind.FILE, size=None, depth=0, container="installed", opened=True)
@@ -73,5 +83,5 @@ def state_inventory(state: Mapping[str, Leaf]) -> Inventory:
                 entries.append(Entry(path=f"{STATE_ROOT}{NEST}{d}", kind=EntryKind.DIR, size=None, depth=1))
         leaf = state[name]
         entries.append(Entry(path=f"{STATE_ROOT}{NEST}{name}", kind=EntryKind.FILE, size=leaf.size, depth=1,
-                             sha256=leaf.sha256))
+                             sha256=leaf.sha256, meta=frozen_meta(_binary_meta(leaf))))
     return Inventory(source=STATE_ROOT, entries=tuple(entries))

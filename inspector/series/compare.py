@@ -10,7 +10,8 @@ def _ratio(a: float, b: float) -> float | None:
 
 
 def compare(a: SeriesReport, b: SeriesReport) -> Comparison:
-    """Compare series ``a`` with ``b``: ratios are A/B for patch count, download, delta and replaced bytes.
+    """Compare series ``a`` with ``b``: ratios are A/B for patch count, download, delta and replaced bytes,
+    mean download and mean code churned per patch.
 
     The sentence people quote is written by the report layer (``report.series_findings``).
     """
@@ -21,5 +22,7 @@ def compare(a: SeriesReport, b: SeriesReport) -> Comparison:
         Ratio("total delta", ta.delta_bytes, tb.delta_bytes, _ratio(ta.delta_bytes, tb.delta_bytes)),
         Ratio("total replaced", ta.replaced_bytes, tb.replaced_bytes, _ratio(ta.replaced_bytes, tb.replaced_bytes)),
         Ratio("mean patch download", ta.mean_download, tb.mean_download, _ratio(ta.mean_download, tb.mean_download)),
+        Ratio("mean code churned", ta.mean_code_churned, tb.mean_code_churned,
+              _ratio(ta.mean_code_churned, tb.mean_code_churned)),
     )
     return Comparison(a=a, b=b, ratios=ratios)

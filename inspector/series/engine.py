@@ -263,7 +263,7 @@ def series_totals(rows: Sequence[PatchRow]) -> SeriesTotals:
     delta = sum(r.churn.delta_bytes for r in compared if r.churn)
     kinds = Counter(r.kind or "unspecified" for r in rows)
     reboots = Counter({True: "yes", False: "no", None: "unknown"}[r.reboot_required] for r in rows)
-    return SeriesTotals(
+    totals = SeriesTotals(
         patches=n,
         download=download,
         replaced_bytes=sum(r.churn.replaced_bytes for r in compared if r.churn),
@@ -282,6 +282,33 @@ def series_totals(rows: Sequence[PatchRow]) -> SeriesTotals:
         whole_image_replaced=sum(1 for r in rows if r.whole_image_replaced),
         not_compared=n - len(compared),
         mean_over=len(compared),
+    )
+    return with_code_totals(totals, rows)
+
+
+def code_changed(churn: PairChurn) -> bool:
+    """Whether a patch changed code: it churned code bytes or changed some executable's code sections."""
+    return churn.code_churned > 0 or churn.binaries_code_changed > 0
+
+
+def with_code_totals(totals: SeriesTotals, rows: Sequence[PatchRow]) -> SeriesTotals:
+    """``totals`` with its code fields over the compared ``rows``: sums, the mean and the largest code
+    churn, how many patches changed code, and the churn as a share of the code before the first patch."""
+    churns = [(r.label, r.churn) for r in rows if r.churn is not None]
+    churned = sum(c.code_churned for _, c in churns)
+    before = churns[0][1].code_old if churns else 0
+    return dataclasses.replace(
+        totals,
+        code_churned=churned,
+        code_growth=sum(c.code_growth for _, c in churns),
+        mean_code_churned=churned / len(churns) if churns else 0.0,
+        largest_code_churn=max(((label, c.code_churned) for label, c in churns if c.code_churned > 0),
+                               key=lambda p: p[1], default=None),
+        patches_code_changed=sum(1 for _, c in churns if code_changed(c)),
+        code_before=before,
+        code_churn_ratio=churned / before if before else 0.0,
+        binaries_code_changed=sum(c.binaries_code_changed for _, c in churns),
+        binaries_code_unchanged=sum(c.binaries_code_unchanged for _, c in churns),
     )
 
 

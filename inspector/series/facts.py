@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from inspector.binaries.model import META_KEY
 from inspector.inventory import totals
 from inspector.model import NEST, Inventory
 from inspector.series.identity import product_of
@@ -138,8 +139,18 @@ def leaves(inv: Inventory, categories: Mapping[str, str] | None = None) -> tuple
     for e in inv.entries:
         if e.is_leaf_file:
             out.append(Leaf(name=e.name, size=e.size or 0, sha256=e.sha256, component=component_of(e.name),
-                            key=match_key(e.path), category=(categories or {}).get(e.path)))
+                            key=match_key(e.path), category=(categories or {}).get(e.path),
+                            binary=plain_binary(e.meta)))
     return tuple(out)
+
+
+def plain_binary(meta: Mapping[str, Any]) -> dict[str, Any] | None:
+    """An entry's ``meta["binary"]`` as plain dicts and lists (picklable across worker processes), if any."""
+    d = meta.get(META_KEY) if meta else None
+    if not isinstance(d, Mapping):
+        return None
+    return {k: [dict(x) if isinstance(x, Mapping) else x for x in v] if isinstance(v, (list, tuple)) else v
+            for k, v in d.items()}
 
 
 def tree_nodes(inv: Inventory) -> tuple[TreeNode, ...]:

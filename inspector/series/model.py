@@ -7,8 +7,10 @@ per-release facts can cross a process boundary when releases are walked in paral
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from inspector.diff.model import ChurnTotals
 
@@ -53,6 +55,9 @@ class Leaf:
     component: str
     key: str = ""  # logical path without the image's own name (matches the same file across releases)
     category: str | None = None  # footprint profile category (--profile)
+    #: The entry's ``meta["binary"]`` (plain dicts and lists) when it is an analysed executable: incremental
+    #: series rebuild installed-state inventories from leaves, and the diff engine reads code churn from it.
+    binary: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -196,6 +201,22 @@ class SeriesTotals:
     whole_image_replaced: int
     not_compared: int  # patches with nothing to compare against (first release without a base)
     mean_over: int = 0  # patches both means are taken over: the compared ones (patches - not_compared)
+    #: Code churn (executable sections, see ``ChurnTotals.code_churned``) summed over the compared patches.
+    code_churned: int = 0
+    code_growth: int = 0
+    #: ``code_churned`` over the ``mean_over`` compared patches.
+    mean_code_churned: float = 0.0
+    #: The compared patch with the most code churned (None: no compared patch churned any code).
+    largest_code_churn: tuple[str, int] | None = None
+    #: Compared patches that changed code (churned code bytes or changed an executable's code).
+    patches_code_changed: int = 0
+    #: Code bytes before the first compared patch, and ``code_churned`` as a share of them (it exceeds 1
+    #: when the series churned more code than the product had).
+    code_before: int = 0
+    code_churn_ratio: float = 0.0
+    #: Modified executables whose code changed, and those changed only outside their code, over the series.
+    binaries_code_changed: int = 0
+    binaries_code_unchanged: int = 0
 
 
 @dataclass(frozen=True)
