@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import struct
 import warnings
 from collections.abc import Iterable
 from functools import cache
@@ -116,14 +117,34 @@ def _pe(data: bytes) -> BinaryInfo:
         raise BinaryFormatError("PE: section table unreadable")
     sections = []
     for s in binary.sections:
+        name = _pe_long_name(data, s.name)
         chars, raw = int(s.characteristics), int(s.sizeof_raw_data)
         vsize = int(s.virtual_size)
         file_size = min(raw, vsize) if vsize else raw
-        check_extent("PE", s.name, int(s.pointerto_raw_data), file_size, len(data))
-        sections.append(Section(name=s.name, klass=classify.pe_section_class(s.name, chars, raw), size=vsize or raw,
+        check_extent("PE", name, int(s.pointerto_raw_data), file_size, len(data))
+        sections.append(Section(name=name, klass=classify.pe_section_class(name, chars, raw), size=vsize or raw,
                                 file_size=file_size, offset=int(s.pointerto_raw_data),
                                 flags=classify.pe_flag_names(chars)))
     return _info("pe", _enum_name(binary.header.machine), sections, data)
+
+
+def _pe_long_name(data: bytes, name: str) -> str:
+    """A section name longer than 8 bytes, which the table spells ``/4`` (an offset into the COFF string table).
+
+    MinGW's linker keeps DWARF sections in images under such names (``/4`` is ``.debug_aranges``); read as
+    written they would not be known as debug information. objdump resolves them the same way. A name
+    whose offset falls outside the file stays as written.
+    """
+    if not (name.startswith("/") and name[1:].isdigit()):
+        return name
+    lfanew = struct.unpack_from("<I", data, 0x3C)[0]
+    symtab, nsyms = struct.unpack_from("<II", data, lfanew + 12)  # PointerToSymbolTable, NumberOfSymbols
+    at = symtab + 18 * nsyms + int(name[1:])
+    if not symtab or at >= len(data):
+        return name
+    end = data.find(b"\0", at, at + 256)
+    text = data[at : end if end >= 0 else min(at + 256, len(data))]
+    return text.decode("utf-8", "replace") or name
 
 
 def _macho(data: bytes) -> BinaryInfo:
