@@ -348,7 +348,10 @@ class Walker:
         scan.sha256 = hashlib.sha256(data).hexdigest()
         scan.count = len(data)
         if scan.detected in ANALYSED_TYPES:
-            _note_sections(state, scan, data, logical)
+            if len(data) > self.limits.max_binary_bytes:
+                _binary_too_big(state, logical, self.limits.max_binary_bytes)
+            else:
+                _note_sections(state, scan, data, logical)
 
     @staticmethod
     def _note_unopened(state: _WalkState, scan: _Scan, logical: str) -> None:
@@ -379,9 +382,7 @@ class Walker:
         if binary is None:
             return
         if binary.too_big:
-            state.problem(logical, f"executable larger than {binary.limit // (1024 * 1024)} MiB: listed and hashed, "
-                          "its code/data sections not measured (--max-binary-mib)", ProblemKind.LIMIT,
-                          limit="max_binary_bytes")
+            _binary_too_big(state, logical, binary.limit)
         else:
             _note_sections(state, scan, bytes(binary.data), logical)
 
@@ -530,6 +531,13 @@ class _BinaryCopy:
         if self.then is not None:
             self.then.write(chunk)
         return len(chunk)
+
+
+def _binary_too_big(state: _WalkState, logical: str, limit: int) -> None:
+    """An executable over ``Limits.max_binary_bytes``: listed and hashed, its sections not read."""
+    size = f"{limit // (1024 * 1024)} MiB" if limit >= 1024 * 1024 else f"{limit:,} bytes"
+    state.problem(logical, f"executable larger than {size}: listed and hashed, its code/data sections not measured "
+                  "(--max-binary-mib)", ProblemKind.LIMIT, limit="max_binary_bytes")
 
 
 def _note_sections(state: _WalkState, scan: _Scan, data: bytes, logical: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import struct
 import warnings
 from collections.abc import Iterable
 from functools import cache
@@ -53,15 +54,27 @@ def read_binary(detected: str, data: bytes) -> BinaryInfo:
 
     Raises ``BinaryFormatError`` naming the field when the header or a section disagrees with the file.
     """
-    if detected.startswith("elf"):
-        check_elf_header(data)
-        return _elf(data)
-    if detected == "pe":
-        check_pe_header(data)
-        return _pe(data)
-    if detected == "mach-o":
-        return _macho(data)
+    with warnings.catch_warnings():  # LIEF warns of every value its enums have no name for: said by number
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if detected.startswith("elf"):
+            check_elf_header(data)
+            return _elf(data)
+        if detected == "pe":
+            check_pe_header(data)
+            return _pe(data)
+        if detected == "mach-o":
+            return _macho(data)
     raise BinaryFormatError(f"not an executable format read here: {detected}")
+
+
+def _number(value: Any) -> int:
+    """An enum member's value, or the plain int LIEF gives for a value its enum has no name for."""
+    return int(getattr(value, "value", value))
+
+
+def _text(name: Any) -> str:
+    """A section name: LIEF gives bytes for one that is not UTF-8."""
+    return name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
 
 
 def _enum_name(value: Any) -> str:
@@ -75,15 +88,12 @@ def _elf(data: bytes) -> BinaryInfo:
         raise BinaryFormatError("ELF: section table unreadable")
     sections = []
     for s in binary.sections:
-        with warnings.catch_warnings():  # a type LIEF has no name for still has its number
-            warnings.simplefilter("ignore", RuntimeWarning)
-            sh_type = int(s.type.value)
-        flags, size = int(s.flags), int(s.size)
+        sh_type, flags, size, name = _number(s.type), int(s.flags), int(s.size), _text(s.name)
         if sh_type == 0:  # SHT_NULL: the table's reserved first entry
             continue
         file_size = 0 if sh_type == classify.SHT_NOBITS else size
-        check_extent("ELF", s.name, int(s.file_offset), file_size, len(data))
-        sections.append(Section(name=s.name, klass=classify.elf_section_class(s.name, sh_type, flags), size=size,
+        check_extent("ELF", name, int(s.file_offset), file_size, len(data))
+        sections.append(Section(name=name, klass=classify.elf_section_class(name, sh_type, flags), size=size,
                                 file_size=file_size, offset=int(s.file_offset),
                                 flags=classify.elf_flag_letters(flags)))
     if not sections:
@@ -116,14 +126,34 @@ def _pe(data: bytes) -> BinaryInfo:
         raise BinaryFormatError("PE: section table unreadable")
     sections = []
     for s in binary.sections:
+        name = _pe_long_name(data, _text(s.name))
         chars, raw = int(s.characteristics), int(s.sizeof_raw_data)
         vsize = int(s.virtual_size)
         file_size = min(raw, vsize) if vsize else raw
-        check_extent("PE", s.name, int(s.pointerto_raw_data), file_size, len(data))
-        sections.append(Section(name=s.name, klass=classify.pe_section_class(s.name, chars, raw), size=vsize or raw,
+        check_extent("PE", name, int(s.pointerto_raw_data), file_size, len(data))
+        sections.append(Section(name=name, klass=classify.pe_section_class(name, chars, raw), size=vsize or raw,
                                 file_size=file_size, offset=int(s.pointerto_raw_data),
                                 flags=classify.pe_flag_names(chars)))
     return _info("pe", _enum_name(binary.header.machine), sections, data)
+
+
+def _pe_long_name(data: bytes, name: str) -> str:
+    """A section name longer than 8 bytes, which the table spells ``/4`` (an offset into the COFF string table).
+
+    MinGW's linker keeps DWARF sections in images under such names (``/4`` is ``.debug_aranges``); read as
+    written they would not be known as debug information. objdump resolves them the same way. A name
+    whose offset falls outside the file stays as written.
+    """
+    if not (name.startswith("/") and name[1:].isdigit()):
+        return name
+    lfanew = struct.unpack_from("<I", data, 0x3C)[0]
+    symtab, nsyms = struct.unpack_from("<II", data, lfanew + 12)  # PointerToSymbolTable, NumberOfSymbols
+    at = symtab + 18 * nsyms + int(name[1:])
+    if not symtab or at >= len(data):
+        return name
+    end = data.find(b"\0", at, at + 256)
+    text = data[at : end if end >= 0 else min(at + 256, len(data))]
+    return text.decode("utf-8", "replace") or name
 
 
 def _macho(data: bytes) -> BinaryInfo:
@@ -133,14 +163,21 @@ def _macho(data: bytes) -> BinaryInfo:
         raise BinaryFormatError("Mach-O: load commands unreadable")
     binary = fat.at(0)
     base = int(getattr(binary, "fat_offset", 0) or 0)
-    sections = []
+    sections: list[Section] = []
     for s in binary.sections:
-        flags = int(s.flags) | int(s.type.value)
-        seg = s.segment_name
+        try:  # LIEF's flag enum is strict: a bit loader.h does not define raises
+            flags = int(s.flags) | _number(s.type)
+        except ValueError:
+            raise BinaryFormatError(f"Mach-O section {len(sections)}: flags carry attribute bits loader.h does "
+                                    "not define") from None
+        try:  # LIEF decodes these names itself, and raises on bytes that are not UTF-8
+            seg, name = _text(s.segment_name), _text(s.name)
+        except UnicodeDecodeError:
+            raise BinaryFormatError(f"Mach-O section {len(sections)}: segname or sectname is not text") from None
         file_size = 0 if classify.macho_zero_fill(flags) else int(s.size)
         offset = base + int(s.offset)
-        check_extent("Mach-O", f"{seg},{s.name}", offset, file_size, len(data))
-        sections.append(Section(name=f"{seg},{s.name}", klass=classify.macho_section_class(seg, flags),
+        check_extent("Mach-O", f"{seg},{name}", offset, file_size, len(data))
+        sections.append(Section(name=f"{seg},{name}", klass=classify.macho_section_class(seg, flags),
                                 size=int(s.size), file_size=file_size, offset=offset, flags=f"0x{flags:08x}"))
     return _info("mach-o", _enum_name(binary.header.cpu_type), sections, data)
 
