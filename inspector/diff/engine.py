@@ -83,6 +83,7 @@ def _changes(pairing: Pairing, contents: ContentPair | None
     keys: list[str] = []
     tallies: dict[str, _Tally] = {}
     unchanged, added, removed = ChangeStatus.UNCHANGED, ChangeStatus.ADDED, ChangeStatus.REMOVED
+    binary = _BINARY  # a local: read once per leaf file
     for old, new, renamed, component in pairing.pairs:  # one iteration per entry: _status inlined
         entry = new if new is not None else old
         assert entry is not None
@@ -120,7 +121,7 @@ def _changes(pairing: Pairing, contents: ContentPair | None
                     delta = contents.deltas.get((relative(old.path), nrel))
                 if delta is None:
                     note = contents.notes.get(nrel, "not estimated")
-        if leaf and ((old is not None and _BINARY in old.meta) or (new is not None and _BINARY in new.meta)):
+        if leaf and ((new is not None and binary in new.meta) or (old is not None and binary in old.meta)):
             code = code_change(status, old, new, contents)  # executables only: a key test for every other file
         out.append(Change(status, old, new, delta, component, meta, note, code))
         keys.append(entry.path.partition(NEST)[2])  # == relative(entry.path), without a call
