@@ -19,7 +19,7 @@ from typing import Any
 
 from inspector.binaries import classify
 from inspector.binaries.headers import BinaryFormatError, check_elf_header, check_extent, check_pe_header
-from inspector.binaries.model import BinaryInfo, Section, SectionClass
+from inspector.binaries.model import DATA_CLASSES, BinaryInfo, Section, SectionClass
 
 #: ``sniff.detect_type`` names of the content this module reads.
 ANALYSED_TYPES = frozenset({"elf", "elf-relocatable", "elf-executable", "elf-shared", "pe", "mach-o"})
@@ -188,7 +188,7 @@ def _info(fmt: str, machine: str, sections: list[Section], data: bytes) -> Binar
     for s in sections:
         if s.klass is SectionClass.CODE:
             code.update(view[s.offset : s.offset + s.file_size])
-        elif s.klass in (SectionClass.DATA, SectionClass.RODATA):
+        elif s.klass in DATA_CLASSES:
             rest.update(view[s.offset : s.offset + s.file_size])
     return BinaryInfo(format=fmt, machine=machine, sections=tuple(sections), code_sha256=code.hexdigest(),
                       data_sha256=rest.hexdigest())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 #: The key of an entry's ``meta`` that holds ``BinaryInfo.to_meta()``.
@@ -24,6 +25,10 @@ class SectionClass(enum.StrEnum):
     DEBUG = "debug"
     #: Everything else: symbol and string tables, relocations, notes, signatures, headers.
     OTHER = "other"
+
+
+#: The classes whose bytes are "data" for churn: initialised data the file carries (bss carries none).
+DATA_CLASSES = (SectionClass.RODATA, SectionClass.DATA)
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,7 @@ class BinaryInfo:
     @property
     def data_bytes(self) -> int:
         """Bytes of initialised data, read-only and writable (bss is not data the file carries)."""
-        return self.bytes_of(SectionClass.RODATA, SectionClass.DATA)
+        return self.bytes_of(*DATA_CLASSES)
 
     def to_meta(self) -> dict[str, Any]:
         """The ``meta["binary"]`` value: JSON-ready, with the per-class totals spelled out."""
@@ -124,3 +129,49 @@ def data_bytes_of(meta: Mapping[str, Any]) -> int | None:
     """The initialised data bytes recorded in an entry's meta, if any."""
     d = meta.get(META_KEY)
     return int(d["data_bytes"]) if isinstance(d, Mapping) and "data_bytes" in d else None
+
+
+def code_sha256_of(meta: Mapping[str, Any]) -> str | None:
+    """The digest of the code sections' bytes recorded in an entry's meta (cheap), if any."""
+    d = meta.get(META_KEY)
+    return str(d["code_sha256"]) if isinstance(d, Mapping) and "code_sha256" in d else None
+
+
+def data_sha256_of(meta: Mapping[str, Any]) -> str | None:
+    """The digest of the initialised data sections' bytes recorded in an entry's meta, if any."""
+    d = meta.get(META_KEY)
+    return str(d["data_sha256"]) if isinstance(d, Mapping) and "data_sha256" in d else None
+
+
+#: Where a set of sections' bytes are in the file: (offset, file size) of each, in section-table order.
+Extents = tuple[tuple[int, int], ...]
+
+
+def _extents_of(meta: Mapping[str, Any], classes: tuple[SectionClass, ...]) -> Extents | None:
+    d = meta.get(META_KEY)
+    if not isinstance(d, Mapping):
+        return None
+    names = {str(c) for c in classes}
+    return tuple((int(s["offset"]), int(s["file_size"])) for s in d.get("sections", ())
+                 if s.get("class") in names and int(s.get("file_size", 0)) > 0)
+
+
+def code_extents_of(meta: Mapping[str, Any]) -> Extents | None:
+    """Where the code sections' bytes are in the file (the bytes ``code_sha256`` hashes), if recorded."""
+    return _extents_of(meta, (SectionClass.CODE,))
+
+
+def data_extents_of(meta: Mapping[str, Any]) -> Extents | None:
+    """Where the initialised data sections' bytes are (the bytes ``data_sha256`` hashes), if recorded."""
+    return _extents_of(meta, DATA_CLASSES)
+
+
+def read_extents(path: Path, extents: Extents) -> bytes:
+    """The bytes at ``extents`` of the file at ``path``, concatenated in order: an executable's code (or
+    data) as one stream, to estimate a delta over it alone."""
+    out = bytearray()
+    with open(path, "rb") as fh:
+        for offset, length in extents:
+            fh.seek(offset)
+            out += fh.read(length)
+    return bytes(out)

@@ -22,7 +22,7 @@ import os
 import sqlite3
 import tempfile
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +31,14 @@ from typing import Any, BinaryIO
 
 import zstandard
 
+from inspector.binaries.model import (
+    Extents,
+    code_extents_of,
+    code_sha256_of,
+    data_extents_of,
+    data_sha256_of,
+    read_extents,
+)
 from inspector.diff.model import relative
 from inspector.limits import Limits
 from inspector.model import Entry
@@ -49,13 +57,17 @@ class ContentPair:
 
     ``deltas`` maps (old relative path, new relative path) of a modified file to its delta estimate,
     ``compressed`` maps the relative path of an added file to its zstd-compressed size, ``notes`` maps
-    a new (or old) relative path to the reason no estimate was made.
+    a new (or old) relative path to the reason no estimate was made. ``code_deltas`` and ``data_deltas``
+    (keyed like ``deltas``) hold the estimates over a modified executable's code sections only, and over
+    its initialised data sections only, made where those sections' digests differ.
     """
 
     method: str
     deltas: Mapping[tuple[str, str], int] = field(default_factory=lambda: MappingProxyType({}))
     compressed: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     notes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    code_deltas: Mapping[tuple[str, str], int] = field(default_factory=lambda: MappingProxyType({}))
+    data_deltas: Mapping[tuple[str, str], int] = field(default_factory=lambda: MappingProxyType({}))
 
 
 # -- estimators ---------------------------------------------------------------------------------------
@@ -67,17 +79,19 @@ def _window_log(total: int) -> int:
 class ZstdDeltaSink:
     """A writable sink: the new file's content is written in, ``finish()`` returns the estimate.
 
-    With ``old`` (a path) the old content is first fed into the same compression window; only bytes
-    produced for the new content are counted. Without it, the result is the new file's compressed size.
+    With ``old`` (a path or the content itself) the old content is first fed into the same compression
+    window; only bytes produced for the new content are counted. Without it, the result is the new file's
+    compressed size.
     """
 
-    def __init__(self, old: Path | None, new_size_hint: int | None, level: int = 3) -> None:
+    def __init__(self, old: Path | bytes | None, new_size_hint: int | None, level: int = 3) -> None:
         self.sha = hashlib.sha256()
         self.count = 0
-        old_size = old.stat().st_size if old is not None else 0
+        old_size = (len(old) if isinstance(old, bytes) else old.stat().st_size) if old is not None else 0
         hint = new_size_hint if new_size_hint is not None else max(old_size, _CHUNK)
         if old is not None and old_size <= _DICT_MAX:
-            d = zstandard.ZstdCompressionDict(old.read_bytes(), dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+            content = old if isinstance(old, bytes) else old.read_bytes()
+            d = zstandard.ZstdCompressionDict(content, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
             params = zstandard.ZstdCompressionParameters.from_level(level, window_log=_window_log(old_size + hint))
             self._c = zstandard.ZstdCompressor(dict_data=d, compression_params=params).compressobj()
             return
@@ -87,9 +101,8 @@ class ZstdDeltaSink:
         params = zstandard.ZstdCompressionParameters.from_level(
             level, window_log=_window_log(old_size + hint), enable_ldm=True)
         self._c = zstandard.ZstdCompressor(compression_params=params).compressobj()
-        with open(old, "rb") as fh:
-            while chunk := fh.read(_CHUNK):
-                self._c.compress(chunk)
+        for chunk in _chunks(old):
+            self._c.compress(chunk)
         self._c.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK)
 
     def write(self, data: Any) -> int:
@@ -104,31 +117,28 @@ class ZstdDeltaSink:
         return self.count
 
 
-def _feed(sink: ZstdDeltaSink, src: bytes | Path) -> None:
+def _chunks(src: bytes | Path) -> Iterator[bytes]:
+    """``src`` (content or a file path) in pieces of at most ``_CHUNK`` bytes."""
     if isinstance(src, bytes):
+        view = memoryview(src)
         for i in range(0, len(src), _CHUNK):
-            sink.write(src[i:i + _CHUNK])
+            yield bytes(view[i:i + _CHUNK])
         return
     with open(src, "rb") as fh:
         while chunk := fh.read(_CHUNK):
-            sink.write(chunk)
+            yield chunk
 
 
-def _as_path(data: bytes | Path, tmpdir: str, name: str) -> Path:
-    if isinstance(data, Path):
-        return data
-    p = Path(tmpdir) / name
-    p.write_bytes(data)
-    return p
+def _feed(sink: ZstdDeltaSink, src: bytes | Path) -> None:
+    for chunk in _chunks(src):
+        sink.write(chunk)
 
 
 def zstd_delta_size(old: bytes | Path, new: bytes | Path, level: int = 3) -> int:
     """Estimated size of a zstd patch from ``old`` to ``new`` (contents or file paths)."""
-    with tempfile.TemporaryDirectory(prefix="inspector-delta-") as tmp:
-        sink = ZstdDeltaSink(_as_path(old, tmp, "old"), len(new) if isinstance(new, bytes) else new.stat().st_size,
-                             level)
-        _feed(sink, new)
-        return sink.finish()
+    sink = ZstdDeltaSink(old, len(new) if isinstance(new, bytes) else new.stat().st_size, level)
+    _feed(sink, new)
+    return sink.finish()
 
 
 def zstd_size(data: bytes | Path, level: int = 3) -> int:
@@ -216,6 +226,40 @@ def _key(method: str, level: int, old_sha: str, new_sha: str) -> str:
     return f"{method}:{level}:{old_sha}:{new_sha}"
 
 
+#: Where an estimate belongs: (what, old relative path, new relative path). ``what`` is ``file`` (a modified
+#: file's delta), ``code`` or ``data`` (the delta over those sections of a modified executable), or
+#: ``added`` (an added file's compressed size; the old path is empty).
+_Slot = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class _SectionDelta:
+    """A delta to estimate over one kind of sections (``code`` or ``data``) of a modified executable: where
+    their bytes are in each file, and the digests of those bytes (the cache key: equal sections, equal
+    estimate, whatever the rest of the file)."""
+
+    what: str
+    old: Extents
+    new: Extents
+    old_sha: str
+    new_sha: str
+
+
+def _section_deltas(old: Entry, new: Entry) -> tuple[_SectionDelta, ...]:
+    """The section deltas worth estimating for a modified file: its code and its data, where both sides
+    recorded those sections and their digests differ (equal digests: no change, nothing to estimate)."""
+    out = []
+    for what, extents_of, sha_of in (("code", code_extents_of, code_sha256_of),
+                                     ("data", data_extents_of, data_sha256_of)):
+        old_sha, new_sha = sha_of(old.meta), sha_of(new.meta)
+        if old_sha is None or new_sha is None or old_sha == new_sha:
+            continue
+        old_extents, new_extents = extents_of(old.meta), extents_of(new.meta)
+        if old_extents is not None and new_extents is not None:
+            out.append(_SectionDelta(what, old_extents, new_extents, old_sha, new_sha))
+    return tuple(out)
+
+
 class _EstimateCache:
     """Estimates kept in the inventory store (when it is enabled), keyed by the contents they measure."""
 
@@ -254,15 +298,40 @@ class _Plan:
 
     ``want_old`` maps the old relative path of a modified file to (new relative path, expected old
     SHA-256); ``want_added`` the relative path of an added file to its expected SHA-256; ``new_sha`` the
-    new relative path of a modified file to its expected new SHA-256.
+    new relative path of a modified file to its expected new SHA-256; ``sections`` the new relative path
+    of a modified executable to the section deltas to estimate besides the whole file's.
     """
 
     want_old: dict[str, tuple[str, str]] = field(default_factory=dict)
     want_added: dict[str, str | None] = field(default_factory=dict)
     new_sha: dict[str, str | None] = field(default_factory=dict)
+    sections: dict[str, tuple[_SectionDelta, ...]] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
     deltas: dict[tuple[str, str], int] = field(default_factory=dict)
     compressed: dict[str, int] = field(default_factory=dict)
+    code_deltas: dict[tuple[str, str], int] = field(default_factory=dict)
+    data_deltas: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def put(self, slot: _Slot, size: int) -> None:
+        """Record the estimate that belongs at ``slot``."""
+        what, orel, nrel = slot
+        if what == "added":
+            self.compressed[nrel] = size
+        else:
+            self._table(what)[(orel, nrel)] = size
+
+    def get(self, slot: _Slot) -> int | None:
+        """The estimate recorded at ``slot``, if any."""
+        what, orel, nrel = slot
+        return self.compressed.get(nrel) if what == "added" else self._table(what).get((orel, nrel))
+
+    def _table(self, what: str) -> dict[tuple[str, str], int]:
+        return {"file": self.deltas, "code": self.code_deltas, "data": self.data_deltas}[what]
+
+    def settled(self, orel: str, nrel: str) -> bool:
+        """Whether every estimate of a modified file is known (its content need not be captured)."""
+        return (orel, nrel) in self.deltas and all(
+            self.get((s.what, orel, nrel)) is not None for s in self.sections.get(nrel, ()))
 
 
 def collect_contents(
@@ -299,7 +368,8 @@ def collect_contents(
     if cache:
         cache.put(_fresh_estimates(keys, known, plan))
     return ContentPair(method, MappingProxyType(plan.deltas), MappingProxyType(plan.compressed),
-                       MappingProxyType(plan.notes))
+                       MappingProxyType(plan.notes), MappingProxyType(plan.code_deltas),
+                       MappingProxyType(plan.data_deltas))
 
 
 def _plan(modified: list[tuple[Entry, Entry]], added: Iterable[Entry], have_old: bool, max_bytes: int) -> _Plan:
@@ -315,35 +385,42 @@ def _plan(modified: list[tuple[Entry, Entry]], added: Iterable[Entry], have_old:
         else:
             plan.want_old[orel] = (nrel, o.sha256 or "")
             plan.new_sha[nrel] = n.sha256
+            if sections := _section_deltas(o, n):
+                plan.sections[nrel] = sections
     plan.want_added = {relative(n.path): n.sha256 for n in added}
     return plan
 
 
 def _cache_keys(modified: list[tuple[Entry, Entry]], plan: _Plan, method: str, level: int
-                ) -> dict[str, list[tuple[str, str] | str]]:
-    """Cache key -> every (old rel, new rel) of a delta, or new rel, with those contents (copies share
-    one): estimates depend only on the two contents."""
-    keys: dict[str, list[tuple[str, str] | str]] = defaultdict(list)
+                ) -> dict[str, list[_Slot]]:
+    """Cache key -> every slot whose estimate is made from those contents (copies share one): estimates
+    depend only on the two contents. A section delta is keyed by its sections' digests (``zstd-code``,
+    ``zstd-data``), so it is shared by every build with the same code, whatever else changed."""
+    keys: dict[str, list[_Slot]] = defaultdict(list)
     for o, n in modified:
         orel, nrel = relative(o.path), relative(n.path)
         if orel in plan.want_old and o.sha256 and n.sha256:
-            keys[_key(method, level, o.sha256, n.sha256)].append((orel, nrel))
+            keys[_key(method, level, o.sha256, n.sha256)].append(("file", orel, nrel))
+            for sd in plan.sections.get(nrel, ()):
+                keys[_key(f"{method}-{sd.what}", level, sd.old_sha, sd.new_sha)].append((sd.what, orel, nrel))
     for rel, sha in plan.want_added.items():
         if sha:
-            keys[_key("zstd", level, "", sha)].append(rel)
+            keys[_key("zstd", level, "", sha)].append(("added", "", rel))
     return keys
 
 
-def _reuse_known(plan: _Plan, keys: Mapping[str, list[tuple[str, str] | str]], known: Mapping[str, int]) -> None:
-    """Take the cached estimates, and drop their files from what the walks must capture."""
+def _reuse_known(plan: _Plan, keys: Mapping[str, list[_Slot]], known: Mapping[str, int]) -> None:
+    """Take the cached estimates, and drop from what the walks must capture the files whose estimates are
+    all known."""
     for key, size in known.items():
-        for where in keys[key]:
-            if isinstance(where, tuple):
-                plan.deltas[where] = size
-                plan.want_old.pop(where[0], None)
-            else:
-                plan.compressed[where] = size
-                plan.want_added.pop(where, None)
+        for slot in keys[key]:
+            plan.put(slot, size)
+    for orel, (nrel, _) in list(plan.want_old.items()):
+        if plan.settled(orel, nrel):
+            del plan.want_old[orel]
+    for rel in list(plan.want_added):
+        if rel in plan.compressed:
+            del plan.want_added[rel]
 
 
 def _capture_and_estimate(old_image: Path | None, new_image: Path, plan: _Plan, method: str, level: int,
@@ -423,30 +500,55 @@ def _estimate_deltas(plan: _Plan, old_content: Mapping[str, Path], spooled: Mapp
         else:
             todo.append((nrel, old_path, f.path))
 
-    def one(job: tuple[str, Path, Path]) -> tuple[str, int | str]:
+    def one(job: tuple[str, Path, Path]) -> tuple[str, int | str, dict[str, int]]:
         nrel, old_path, new_path = job
+        orel = pair_of[nrel]
+        whole: int | str | None = plan.get(("file", orel, nrel))
         try:
-            if method == "bsdiff":
-                return nrel, bsdiff_delta_size(old_path, new_path)
-            return nrel, zstd_delta_size(old_path, new_path, level)
+            if whole is None:
+                whole = _delta_size(method, old_path, new_path, level)
         except (OSError, RuntimeError, MemoryError, zstandard.ZstdError) as exc:
-            return nrel, f"delta failed: {exc}"
+            whole = f"delta failed: {exc}"
+        return nrel, whole, _section_estimates(plan, orel, nrel, old_path, new_path, method, level)
 
     with ThreadPoolExecutor(max_workers=2) as pool:  # zstd and bsdiff4 release the GIL
-        for nrel, outcome in pool.map(one, todo):
+        for nrel, outcome, sections in pool.map(one, todo):
             if isinstance(outcome, str):
                 plan.notes[nrel] = outcome
             else:
                 plan.deltas[(pair_of[nrel], nrel)] = outcome
+            for what, size in sections.items():
+                plan.put((what, pair_of[nrel], nrel), size)
 
 
-def _fresh_estimates(keys: Mapping[str, list[tuple[str, str] | str]], known: Mapping[str, int], plan: _Plan
-                     ) -> dict[str, int]:
+def _delta_size(method: str, old: bytes | Path, new: bytes | Path, level: int) -> int:
+    """The estimate of ``method`` (zstd or bsdiff) from ``old`` to ``new``."""
+    if method == "bsdiff":
+        return bsdiff_delta_size(old, new)
+    return zstd_delta_size(old, new, level)
+
+
+def _section_estimates(plan: _Plan, orel: str, nrel: str, old_path: Path, new_path: Path, method: str,
+                       level: int) -> dict[str, int]:
+    """The not yet known section deltas of one modified executable (``code``/``data`` -> estimate): the
+    same method over the concatenated bytes of those sections in each file (one that fails is left out)."""
+    out: dict[str, int] = {}
+    for sd in plan.sections.get(nrel, ()):
+        if plan.get((sd.what, orel, nrel)) is not None:
+            continue
+        try:
+            out[sd.what] = _delta_size(method, read_extents(old_path, sd.old), read_extents(new_path, sd.new), level)
+        except (OSError, RuntimeError, MemoryError, zstandard.ZstdError):
+            continue  # left out: the change says None and the totals count the new size (an upper bound)
+    return out
+
+
+def _fresh_estimates(keys: Mapping[str, list[_Slot]], known: Mapping[str, int], plan: _Plan) -> dict[str, int]:
     """The estimates made by this run, by cache key."""
     fresh: dict[str, int] = {}
-    for key, places in keys.items():
-        for w in places:
-            value = plan.deltas.get(w) if isinstance(w, tuple) else plan.compressed.get(w)
+    for key, slots in keys.items():
+        for slot in slots:
+            value = plan.get(slot)
             if key not in known and value is not None:
                 fresh[key] = value
     return fresh

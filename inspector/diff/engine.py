@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
+from inspector.binaries.model import META_KEY as _BINARY
+from inspector.binaries.model import code_bytes_of, code_sha256_of, data_bytes_of, data_sha256_of
 from inspector.diff.delta import ContentPair, collect_contents
-from inspector.diff.model import Change, ChangeStatus, ChurnTotals, DiffOptions, DiffResult, relative
+from inspector.diff.model import Change, ChangeStatus, ChurnTotals, CodeChange, DiffOptions, DiffResult, relative
 from inspector.diff.pairing import Pairing, pair_inventories
 from inspector.limits import Limits, WalkError
 from inspector.model import NEST, Entry, EntryKind, Inventory, Problem
@@ -26,6 +30,7 @@ from inspector.store import StoreConfig
 _CONTENT = (ChangeStatus.MODIFIED, ChangeStatus.RENAMED_MODIFIED)
 #: Statuses of the leaf files that get a delta estimate (or a note saying why not).
 _ESTIMATED = (*_CONTENT, ChangeStatus.ADDED)
+_NO_META: Mapping[str, Any] = MappingProxyType({})
 
 
 class DiffInputError(WalkError):
@@ -78,6 +83,7 @@ def _changes(pairing: Pairing, contents: ContentPair | None
     keys: list[str] = []
     tallies: dict[str, _Tally] = {}
     unchanged, added, removed = ChangeStatus.UNCHANGED, ChangeStatus.ADDED, ChangeStatus.REMOVED
+    binary = _BINARY  # a local: read once per leaf file
     for old, new, renamed, component in pairing.pairs:  # one iteration per entry: _status inlined
         entry = new if new is not None else old
         assert entry is not None
@@ -102,6 +108,7 @@ def _changes(pairing: Pairing, contents: ContentPair | None
                 status = unchanged
         delta: int | None = None
         note: str | None = None
+        code: CodeChange | None = None
         if leaf and status in _ESTIMATED:
             if contents is None:
                 note = "not estimated"
@@ -114,7 +121,9 @@ def _changes(pairing: Pairing, contents: ContentPair | None
                     delta = contents.deltas.get((relative(old.path), nrel))
                 if delta is None:
                     note = contents.notes.get(nrel, "not estimated")
-        out.append(Change(status, old, new, delta, component, meta, note))
+        if leaf and ((new is not None and binary in new.meta) or (old is not None and binary in old.meta)):
+            code = code_change(status, old, new, contents)  # executables only: a key test for every other file
+        out.append(Change(status, old, new, delta, component, meta, note, code))
         keys.append(entry.path.partition(NEST)[2])  # == relative(entry.path), without a call
         tally = tallies.get(component)
         if tally is None:
@@ -122,21 +131,56 @@ def _changes(pairing: Pairing, contents: ContentPair | None
         if leaf:  # what _Tally.add does, from what is at hand
             tally.add_file(status, (old.size or 0) if old is not None else 0,
                            (new.size or 0) if new is not None else 0, delta)
+            if code is not None:
+                tally.add_code(status, code)
         else:
             tally.other += 1  # a directory or link that changed (unchanged ones were left out above)
     return out, keys, tallies
+
+
+def code_change(status: ChangeStatus, old: Entry | None, new: Entry | None,
+                contents: ContentPair | None) -> CodeChange:
+    """The code and data churn of a leaf executable (either side recorded ``meta["binary"]``).
+
+    Only a content change can change code: a renamed, metadata-only or unchanged file has the same bytes,
+    so its code and data count as unchanged whatever each side recorded. A content change compares the
+    code (data) digests; when they are equal the delta is 0 without any estimate, else it is the estimate
+    over the code (data) sections made from content, or None without one. An added executable's delta is
+    its code (data) size, a removed one's 0 (nothing to ship).
+    """
+    om = old.meta if old is not None else _NO_META
+    nm = new.meta if new is not None else _NO_META
+    code_old, code_new = code_bytes_of(om) or 0, code_bytes_of(nm) or 0
+    data_old, data_new = data_bytes_of(om) or 0, data_bytes_of(nm) or 0
+    if status not in _ESTIMATED and status is not ChangeStatus.REMOVED:
+        return CodeChange(code_old, code_new, data_old, data_new, 0, 0, False, False)
+    code_changed = code_sha256_of(om) != code_sha256_of(nm)
+    data_changed = data_sha256_of(om) != data_sha256_of(nm)
+    if status is ChangeStatus.ADDED:
+        return CodeChange(code_old, code_new, data_old, data_new, code_new, data_new, code_changed, data_changed)
+    if status is ChangeStatus.REMOVED:
+        return CodeChange(code_old, code_new, data_old, data_new, 0, 0, code_changed, data_changed)
+    assert old is not None and new is not None
+    pair = (relative(old.path), relative(new.path))
+    code_delta = 0 if not code_changed else contents.code_deltas.get(pair) if contents is not None else None
+    data_delta = 0 if not data_changed else contents.data_deltas.get(pair) if contents is not None else None
+    return CodeChange(code_old, code_new, data_old, data_new, code_delta, data_delta, code_changed, data_changed)
 
 
 class _Tally:
     """Running counters for ``ChurnTotals`` (one pass over the changes for the totals and components)."""
 
     __slots__ = ("added", "removed", "modified", "renamed", "unchanged", "metadata", "other", "b_added",
-                 "b_removed", "b_mod_old", "b_mod_new", "delta", "skipped", "old_unpacked", "new_unpacked")
+                 "b_removed", "b_mod_old", "b_mod_new", "delta", "skipped", "old_unpacked", "new_unpacked",
+                 "code_old", "code_new", "code_churned", "code_skipped", "bin_changed", "bin_unchanged",
+                 "data_old", "data_new", "data_churned")
 
     def __init__(self) -> None:
         self.added = self.removed = self.modified = self.renamed = self.unchanged = self.metadata = 0
         self.other = self.b_added = self.b_removed = self.b_mod_old = self.b_mod_new = self.delta = 0
         self.skipped = self.old_unpacked = self.new_unpacked = 0
+        self.code_old = self.code_new = self.code_churned = self.code_skipped = 0
+        self.bin_changed = self.bin_unchanged = self.data_old = self.data_new = self.data_churned = 0
 
     def merge(self, other: _Tally) -> None:
         """Add ``other``'s counters to these."""
@@ -153,6 +197,8 @@ class _Tally:
             return
         self.add_file(c.status, (o.size or 0) if o is not None else 0, (w.size or 0) if w is not None else 0,
                       c.delta_bytes)
+        if c.code is not None:
+            self.add_code(c.status, c.code)
 
     def add_file(self, s: ChangeStatus, old_size: int, new_size: int, delta_bytes: int | None) -> None:
         """Count a change of a leaf file (a size is 0 on the side the file is missing from)."""
@@ -181,6 +227,28 @@ class _Tally:
         else:
             self.metadata += 1
 
+    def add_code(self, s: ChangeStatus, cc: CodeChange) -> None:
+        """Count the code and data of a leaf executable (see ``ChurnTotals`` for what each figure means)."""
+        self.code_old += cc.code_old
+        self.code_new += cc.code_new
+        self.data_old += cc.data_old
+        self.data_new += cc.data_new
+        if s is ChangeStatus.ADDED:
+            self.code_churned += cc.code_new
+            self.data_churned += cc.data_new
+        elif s in _CONTENT:
+            if cc.code_changed:
+                self.bin_changed += 1
+                if cc.code_delta is None:
+                    self.code_skipped += 1
+                    self.code_churned += cc.code_new
+                else:
+                    self.code_churned += cc.code_delta
+            else:
+                self.bin_unchanged += 1
+            if cc.data_changed:
+                self.data_churned += cc.data_new if cc.data_delta is None else cc.data_delta
+
     def totals(self, old_unpacked: int | None = None, new_unpacked: int | None = None, old_download: int = 0,
                new_download: int = 0) -> ChurnTotals:
         old_u = self.old_unpacked if old_unpacked is None else old_unpacked
@@ -194,6 +262,12 @@ class _Tally:
             delta_skipped=self.skipped, old_unpacked=old_u, new_unpacked=new_u, growth_bytes=new_u - old_u,
             churn_ratio=(replaced / old_u) if old_u else 0.0,
             old_download=old_download, new_download=new_download, other_changes=self.other,
+            code_old=self.code_old, code_new=self.code_new, code_growth=self.code_new - self.code_old,
+            code_churned=self.code_churned,
+            code_churn_ratio=(self.code_churned / self.code_old) if self.code_old else 0.0,
+            code_delta_skipped=self.code_skipped, binaries_code_changed=self.bin_changed,
+            binaries_code_unchanged=self.bin_unchanged, data_old=self.data_old, data_new=self.data_new,
+            data_churned=self.data_churned,
         )
 
 

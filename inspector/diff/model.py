@@ -33,9 +33,12 @@ class CodeChange:
     """Code and data of a modified (or added/removed) executable, from its section table (``meta.binary``).
 
     Sizes are the bytes the file carries in code sections, and in read-only plus writable data sections
-    (0 on the side the file is missing from). ``code_delta`` is the delta estimate over the code sections
-    only (0 when the code digests are equal; the new code size for an added executable; ``None`` when no
-    estimate could be made, see ``Change.delta_note``); ``data_delta`` the same for data.
+    (0 on the side the file is missing from, or on a side whose sections were not measured). ``code_delta``
+    is the delta estimate over the code sections only, made with the diff's delta method over the
+    concatenated code bytes of each side (0 when the code digests are equal; the new code size for an added
+    executable; 0 for a removed one; ``None`` when no estimate could be made: no content, saved
+    inventories, over the size bound, see ``Change.delta_note``); ``data_delta`` the same for data. A
+    renamed, metadata-only or unchanged file has identical bytes, so its code and data are unchanged.
     """
 
     code_old: int
@@ -140,7 +143,8 @@ class ChurnTotals:
     #: signatures, build ids or other sections changed).
     binaries_code_changed: int = 0
     binaries_code_unchanged: int = 0
-    #: The same for initialised data (read-only and writable data sections).
+    #: The same for initialised data (read-only and writable data sections); ``data_churned`` counts the
+    #: new data size of a modified executable whose data changed but got no data estimate.
     data_old: int = 0
     data_new: int = 0
     data_churned: int = 0

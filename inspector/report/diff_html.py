@@ -15,6 +15,7 @@ from inspector.diff.model import Change, ChangeStatus, ChurnTotals, DiffResult, 
 from inspector.model import NEST
 from inspector.report.common import size
 from inspector.report.diff_containers import container_rows
+from inspector.report.diff_text import code_churn_text, executables_text
 from inspector.report.html_page import MiB, div, esc, layout, page, short_label, table
 
 #: Most rows of the changed-container tree.
@@ -61,12 +62,34 @@ def totals_table(t: ChurnTotals) -> str:
         [("delta bytes", 9), ("", 0), ("", 0),
          (size(t.delta_bytes) + (f" ({t.delta_skipped} file(s) counted whole)" if t.delta_skipped else ""),
           t.delta_bytes)],
+        *code_churn_rows(t),
     ]
     return table(["", "old", "new", "change"], rows, numeric={1, 2, 3})
 
 
+def has_code(t: ChurnTotals) -> bool:
+    """Whether either release had an analysed executable (else no code figures are shown)."""
+    return bool(t.code_old or t.code_new or t.data_old or t.data_new)
+
+
+def code_churn_rows(t: ChurnTotals) -> list[list[tuple[str, object]]]:
+    """The code churn rows of the totals (as the text report's block): code old -> new and growth, code
+    churned and its share of the old code, executables with changed and identical code, data churned."""
+    if not has_code(t):
+        return []
+    return [
+        [("code (executables)", 10), (size(t.code_old), t.code_old), (size(t.code_new), t.code_new),
+         (_signed(t.code_growth), t.code_growth)],
+        [("code churned", 11), ("", 0), ("", 0), (code_churn_text(t), t.code_churned)],
+        [("executables modified", 12), ("", 0), ("", 0), (executables_text(t), t.binaries_code_changed)],
+        [("data (executables)", 13), (size(t.data_old), t.data_old), (size(t.data_new), t.data_new),
+         (f"{size(t.data_churned)} churned", t.data_churned)],
+    ]
+
+
 def components_figure(result: DiffResult, top: int) -> object | None:
-    """Horizontal bars of the ``top`` components by replaced bytes (replaced, delta, growth; KiB or MiB)."""
+    """Horizontal bars of the ``top`` components by replaced bytes (replaced, delta, growth, and code churned
+    when executables were compared; KiB or MiB)."""
     import plotly.graph_objects as go
 
     comps = sorted(((n, t) for n, t in result.components if t.files_changed or t.other_changes),
@@ -79,31 +102,39 @@ def components_figure(result: DiffResult, top: int) -> object | None:
     y = list(range(len(names)))
     biggest = max(max(t.replaced_bytes, t.delta_bytes, abs(t.growth_bytes)) for _, t in comps)
     unit, scale = ("MiB", MiB) if biggest >= MiB else ("KiB", 1024)
-    fig = go.Figure()
-    for label, values, colour in (
+    series = [
         ("replaced", [t.replaced_bytes for _, t in comps], "#2471a3"),
         ("delta", [t.delta_bytes for _, t in comps], "#7f8c8d"),
         ("growth", [t.growth_bytes for _, t in comps], "#d35400"),
-    ):
+    ]
+    if has_code(result.totals):
+        series.append(("code churned", [t.code_churned for _, t in comps], "#8e44ad"))
+    fig = go.Figure()
+    for label, values, colour in series:
         fig.add_bar(name=label, y=y, x=[v / scale for v in values], orientation="h", marker_color=colour,
                     customdata=[[n, size(v)] for n, v in zip(names, values, strict=True)],
                     hovertemplate="%{customdata[0]}<br>" + label + " %{customdata[1]}<extra></extra>")
     fig.update_layout(barmode="group", xaxis_title=unit)
     fig.update_yaxes(tickmode="array", tickvals=y, ticktext=ticks, automargin=False)
-    layout(fig, f"Replaced, delta and growth per component ({unit})", height=120 + 26 * len(comps),
+    title = "Replaced, delta, growth and code churned" if has_code(result.totals) else "Replaced, delta and growth"
+    layout(fig, f"{title} per component ({unit})", height=120 + 26 * len(comps),
            margin={"l": 210, "b": 50})
     return fig
 
 
 def components_table(result: DiffResult, top: int) -> str:
-    """Changed components: files changed, replaced, delta, growth, old and new size (sortable)."""
-    rows = [[(n, n), (f"{t.files_changed:,}", t.files_changed), (size(t.replaced_bytes), t.replaced_bytes),
-             (size(t.delta_bytes), t.delta_bytes), (_signed(t.growth_bytes), t.growth_bytes),
-             (size(t.old_unpacked), t.old_unpacked), (size(t.new_unpacked), t.new_unpacked)]
-            for n, t in sorted(result.components, key=lambda c: (-c[1].replaced_bytes, c[0]))
-            if t.files_changed or t.other_changes][:top]
-    return table(["component", "files", "replaced", "delta", "growth", "old", "new"], rows,
-                 numeric={1, 2, 3, 4, 5, 6}, clip=frozenset({0}))
+    """Changed components: files changed, replaced, delta, growth, old and new size, and code churned when
+    executables were compared (sortable)."""
+    code = has_code(result.totals)
+    rows: list[list[tuple[str, object]]] = [
+        [(n, n), (f"{t.files_changed:,}", t.files_changed), (size(t.replaced_bytes), t.replaced_bytes),
+         (size(t.delta_bytes), t.delta_bytes), (_signed(t.growth_bytes), t.growth_bytes),
+         (size(t.old_unpacked), t.old_unpacked), (size(t.new_unpacked), t.new_unpacked),
+         *([(size(t.code_churned), t.code_churned)] if code else [])]
+        for n, t in sorted(result.components, key=lambda c: (-c[1].replaced_bytes, c[0]))
+        if t.files_changed or t.other_changes][:top]
+    headers = ["component", "files", "replaced", "delta", "growth", "old", "new", *(["code churned"] if code else [])]
+    return table(headers, rows, numeric=set(range(1, len(headers))), clip=frozenset({0}))
 
 
 

@@ -119,7 +119,44 @@ def summary_rows(r: DiffResult) -> list[list[str]]:
     ]
     if t.other_changes:
         rows.append(["dirs/links changed", "", "", f"{t.other_changes:,}"])
-    return rows
+    return rows + code_churn_rows(t)
+
+
+def code_churn_rows(t: ChurnTotals) -> list[list[str]]:
+    """The code churn block (none when neither release has an analysed executable): code old -> new,
+    how much of it changed, in how many executables, and the same for initialised data."""
+    if not (t.code_old or t.code_new or t.data_old or t.data_new):
+        return []
+    return [
+        ["code (executables)", size(t.code_old), size(t.code_new), signed(t.code_growth)],
+        ["code churned", "", "", code_churn_text(t)],
+        ["executables modified", "", "", executables_text(t)],
+        ["data (executables)", size(t.data_old), size(t.data_new), f"{size(t.data_churned)} churned"],
+    ]
+
+
+def code_churn_text(t: ChurnTotals) -> str:
+    """``1.2 MiB (3.10% of old code)``, saying how many executables had no code estimate."""
+    text = f"{size(t.code_churned)} ({_pct(t.code_churn_ratio)} of old code"
+    if t.code_delta_skipped:
+        text += f"; {count(t.code_delta_skipped, 'executable')} not estimated, code counted whole"
+    return text + ")"
+
+
+def executables_text(t: ChurnTotals) -> str:
+    """How many modified executables changed their code, and how many kept it byte-identical."""
+    return f"{t.binaries_code_changed:,} with changed code, {t.binaries_code_unchanged:,} with identical code"
+
+
+def code_cell(c: Change) -> str:
+    """A change's code delta for the largest-changes table: the estimate, ``same`` when the code digests are
+    equal, ``?`` without an estimate, empty for a file that is no analysed executable."""
+    if c.code is None or c.status not in (ChangeStatus.MODIFIED, ChangeStatus.RENAMED_MODIFIED,
+                                          ChangeStatus.ADDED):
+        return ""
+    if not c.code.code_changed:
+        return "same"
+    return "?" if c.code.code_delta is None else size(c.code.code_delta)
 
 
 def _delta_text(r: DiffResult, t: ChurnTotals) -> str:
@@ -141,15 +178,20 @@ def headline(r: DiffResult, full_paths: bool = False) -> str:
 
 def largest(changes: Sequence[Change], top: int, markdown: bool = False, width: int | None = None) -> str:
     """The ``top`` largest listed changes by size, biggest first (the path starts with its component, so the
-    component is not repeated in a column of its own)."""
+    component is not repeated in a column of its own). When executables are listed, a ``code delta``
+    column says how much of their code changed (the first column left out when the terminal is narrow)."""
+    listed = sorted(changes, key=lambda c: (-c.size, relative(c.path)))[:top]
+    with_code = any(c.code is not None for c in listed)
     rows = [
-        [_SHORT[c.status], _esize(c.old), _esize(c.new),
-         "" if c.delta_bytes is None else size(c.delta_bytes), _rel(c)
-         + (f"  [{','.join(c.changed_meta)}]" if c.changed_meta else "")]
-        for c in sorted(changes, key=lambda c: (-c.size, relative(c.path)))[:top]
+        [_SHORT[c.status], _esize(c.old), _esize(c.new), "" if c.delta_bytes is None else size(c.delta_bytes),
+         *([code_cell(c)] if with_code else []),
+         _rel(c) + (f"  [{','.join(c.changed_meta)}]" if c.changed_meta else "")]
+        for c in listed
     ]
+    headers = ["change", "old", "new", "delta", *(["code delta"] if with_code else []), "path"]
+    path = len(headers) - 1
     render = markdown_table if markdown else table
-    return render(rows, ["change", "old", "new", "delta", "path"], right={1, 2, 3}, width=width, shrink={4})
+    return render(rows, headers, right=set(range(1, path)), width=width, shrink={path}, drop=(4,) if with_code else ())
 
 
 def components_table(r: DiffResult, top: int, markdown: bool = False, width: int | None = None) -> str:
@@ -221,6 +263,9 @@ def render_text(r: DiffResult, changes: Sequence[Change], top: int = 20, markdow
 
 CSV_FIELDS = ["status", "path", "old_path", "new_path", "kind", "old_size", "new_size", "size_change",
               "delta_bytes", "component", "old_sha256", "new_sha256", "changed_metadata", "delta_note"]
+#: The ``code`` object of a change, flattened into CSV columns (empty for a file that is no executable).
+CSV_CODE_FIELDS = ["code_old", "code_new", "code_delta", "code_changed", "data_old", "data_new", "data_delta",
+                   "data_changed"]
 
 
 def change_dict(c: Change) -> dict[str, Any]:
@@ -244,18 +289,28 @@ def change_dict(c: Change) -> dict[str, Any]:
         "new_sha256": c.new.sha256 if c.new is not None else None,
         "changed_metadata": list(c.changed_meta),
         "delta_note": c.delta_note,
+        "code": None if c.code is None else dataclasses.asdict(c.code),
     }
+
+
+def _csv_cell(value: Any) -> Any:
+    """A CSV cell: empty for None, ``true``/``false`` for a flag (as in the JSON), else the value."""
+    if value is None:
+        return ""
+    return str(value).lower() if isinstance(value, bool) else value
 
 
 def to_csv(changes: Sequence[Change]) -> str:
     """One RFC 4180 row per listed change, header first."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_FIELDS)
+    w.writerow(CSV_FIELDS + CSV_CODE_FIELDS)
     for c in changes:
         d = change_dict(c)
         d["changed_metadata"] = ";".join(d["changed_metadata"])
-        w.writerow(["" if d[f] is None else d[f] for f in CSV_FIELDS])
+        code = d["code"] or {}
+        w.writerow(["" if d[f] is None else d[f] for f in CSV_FIELDS]
+                   + [_csv_cell(code.get(f)) for f in CSV_CODE_FIELDS])
     return buf.getvalue()
 
 
