@@ -30,7 +30,7 @@ from inspector.serialize import entry_to_dict, problem_to_dict
 def totals(inv: Inventory) -> Totals:
     """Image-wide totals of ``inv``."""
     files = dirs = links = other = containers = unopened = unread = 0
-    unpacked = 0
+    unpacked = executables = code = data = 0
     max_depth = 0
     for e in inv.entries:
         max_depth = max(max_depth, e.depth)
@@ -51,6 +51,10 @@ def totals(inv: Inventory) -> Totals:
                 continue
             files += 1
             unpacked += e.size or 0
+            if "binary" in e.meta:  # the whole-list figure of the code in executables, independently
+                executables += 1
+                code += sum(s["file_size"] for s in e.meta["binary"]["sections"] if s["class"] == "code")
+                data += sum(s["file_size"] for s in e.meta["binary"]["sections"] if s["class"] in ("rodata", "data"))
     return Totals(
         download_size=inv.root.size or 0,
         unpacked_size=unpacked,
@@ -64,6 +68,9 @@ def totals(inv: Inventory) -> Totals:
         problems=len(inv.problems),
         complete=inv.complete,
         unread_files=unread,
+        executables=executables,
+        code_bytes=code,
+        data_bytes=data,
     )
 
 
