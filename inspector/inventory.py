@@ -35,6 +35,8 @@ class Totals:
     executables: int = 0
     code_bytes: int = 0
     data_bytes: int = 0
+    #: Of ``code_bytes``, those in sections both writable and executable (code and data not separable).
+    writable_code_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ class Summariser:
     def __init__(self) -> None:
         self.files = self.dirs = self.links = self.other = self.containers = self.unopened = self.unread = 0
         self.unpacked = 0
-        self.executables = self.code = self.data = 0
+        self.executables = self.code = self.data = self.writable_code = 0
         self.max_depth = 0
         self.root: Entry | None = None
         self._opened: dict[str, Entry] = {}
@@ -103,6 +105,7 @@ class Summariser:
                     self.executables += 1
                     self.code += binary.get("code_bytes", 0)
                     self.data += binary.get("data_bytes", 0)
+                    self.writable_code += binary.get("writable_code_bytes", 0)
         path = e.path
         if NEST not in path:
             return
@@ -137,6 +140,7 @@ class Summariser:
             executables=self.executables,
             code_bytes=self.code,
             data_bytes=self.data,
+            writable_code_bytes=self.writable_code,
         )
 
     def container_summaries(self) -> list[ContainerSummary]:

@@ -30,7 +30,7 @@ from inspector.serialize import entry_to_dict, problem_to_dict
 def totals(inv: Inventory) -> Totals:
     """Image-wide totals of ``inv``."""
     files = dirs = links = other = containers = unopened = unread = 0
-    unpacked = executables = code = data = 0
+    unpacked = executables = code = data = writable_code = 0
     max_depth = 0
     for e in inv.entries:
         max_depth = max(max_depth, e.depth)
@@ -55,6 +55,8 @@ def totals(inv: Inventory) -> Totals:
                 executables += 1
                 code += sum(s["file_size"] for s in e.meta["binary"]["sections"] if s["class"] == "code")
                 data += sum(s["file_size"] for s in e.meta["binary"]["sections"] if s["class"] in ("rodata", "data"))
+                writable_code += sum(s["file_size"] for s in e.meta["binary"]["sections"]
+                                     if s["class"] == "code" and s.get("writable"))
     return Totals(
         download_size=inv.root.size or 0,
         unpacked_size=unpacked,
@@ -71,6 +73,7 @@ def totals(inv: Inventory) -> Totals:
         executables=executables,
         code_bytes=code,
         data_bytes=data,
+        writable_code_bytes=writable_code,
     )
 
 

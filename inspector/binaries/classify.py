@@ -105,3 +105,8 @@ def macho_section_class(segment: str, flags: int) -> SectionClass:
 def macho_zero_fill(flags: int) -> bool:
     """Whether the section occupies memory only (no bytes in the file)."""
     return flags & 0xFF in (S_ZEROFILL, S_GB_ZEROFILL, S_THREAD_LOCAL_ZEROFILL)
+
+
+def macho_writable(segment: str) -> bool:
+    """Whether a Mach-O section's segment is mapped writable (the ``__DATA`` family)."""
+    return segment.startswith("__DATA")

@@ -95,7 +95,7 @@ def _elf(data: bytes) -> BinaryInfo:
         check_extent("ELF", name, int(s.file_offset), file_size, len(data))
         sections.append(Section(name=name, klass=classify.elf_section_class(name, sh_type, flags), size=size,
                                 file_size=file_size, offset=int(s.file_offset),
-                                flags=classify.elf_flag_letters(flags)))
+                                flags=classify.elf_flag_letters(flags), writable=bool(flags & classify.SHF_WRITE)))
     if not sections:
         sections = list(_elf_segments(binary, len(data)))
     return _info("elf", _enum_name(binary.header.machine_type), sections, data)
@@ -113,7 +113,7 @@ def _elf_segments(binary: Any, total: int) -> Iterable[Section]:
         file_size = int(seg.physical_size)
         check_extent("ELF", f"LOAD[{i}]", int(seg.file_offset), file_size, total)
         yield Section(name=f"LOAD[{i}]", klass=klass, size=file_size, file_size=file_size,
-                      offset=int(seg.file_offset), flags="segment")
+                      offset=int(seg.file_offset), flags="segment", writable=bool(flags & classify.PF_W))
         if int(seg.virtual_size) > file_size:
             yield Section(name=f"LOAD[{i}].bss", klass=SectionClass.BSS, size=int(seg.virtual_size) - file_size,
                           file_size=0, offset=int(seg.file_offset) + file_size, flags="segment")
@@ -133,7 +133,7 @@ def _pe(data: bytes) -> BinaryInfo:
         check_extent("PE", name, int(s.pointerto_raw_data), file_size, len(data))
         sections.append(Section(name=name, klass=classify.pe_section_class(name, chars, raw), size=vsize or raw,
                                 file_size=file_size, offset=int(s.pointerto_raw_data),
-                                flags=classify.pe_flag_names(chars)))
+                                flags=classify.pe_flag_names(chars), writable=bool(chars & classify.SCN_MEM_WRITE)))
     return _info("pe", _enum_name(binary.header.machine), sections, data)
 
 
@@ -178,7 +178,8 @@ def _macho(data: bytes) -> BinaryInfo:
         offset = base + int(s.offset)
         check_extent("Mach-O", f"{seg},{name}", offset, file_size, len(data))
         sections.append(Section(name=f"{seg},{name}", klass=classify.macho_section_class(seg, flags),
-                                size=int(s.size), file_size=file_size, offset=offset, flags=f"0x{flags:08x}"))
+                                size=int(s.size), file_size=file_size, offset=offset, flags=f"0x{flags:08x}",
+                                writable=classify.macho_writable(seg)))
     return _info("mach-o", _enum_name(binary.header.cpu_type), sections, data)
 
 

@@ -43,17 +43,24 @@ class Section:
     #: The format's flags, spelt as its own tools spell them (``AX`` for ELF as readelf, ``CODE|EXECUTE|READ``
     #: for PE, the Mach-O section type and attributes).
     flags: str
+    #: Writable when loaded. A writable code section (ELF ``WAX``, PE ``EXECUTE|WRITE``) mixes code and data
+    #: in a way the section table cannot split: flattened boot images such as Xen's multiboot ELF are one.
+    writable: bool = False
 
     def to_meta(self) -> dict[str, Any]:
-        """A JSON-ready dict (the inventory's documented shape)."""
-        return {"name": self.name, "class": str(self.klass), "size": self.size, "file_size": self.file_size,
-                "offset": self.offset, "flags": self.flags}
+        """A JSON-ready dict (the inventory's documented shape; ``writable`` only when true)."""
+        d: dict[str, Any] = {"name": self.name, "class": str(self.klass), "size": self.size,
+                             "file_size": self.file_size, "offset": self.offset, "flags": self.flags}
+        if self.writable:
+            d["writable"] = True
+        return d
 
     @classmethod
     def from_meta(cls, d: Mapping[str, Any]) -> Section:
         """The section recorded by ``to_meta``."""
         return cls(name=str(d["name"]), klass=SectionClass(d["class"]), size=int(d["size"]),
-                   file_size=int(d["file_size"]), offset=int(d["offset"]), flags=str(d.get("flags", "")))
+                   file_size=int(d["file_size"]), offset=int(d["offset"]), flags=str(d.get("flags", "")),
+                   writable=bool(d.get("writable", False)))
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,11 @@ class BinaryInfo:
         return self.bytes_of(SectionClass.CODE)
 
     @property
+    def writable_code_bytes(self) -> int:
+        """Code bytes in sections that are also writable: code and data there cannot be told apart."""
+        return sum(s.file_size for s in self.sections if s.klass is SectionClass.CODE and s.writable)
+
+    @property
     def data_bytes(self) -> int:
         """Bytes of initialised data, read-only and writable (bss is not data the file carries)."""
         return self.bytes_of(*DATA_CLASSES)
@@ -95,6 +107,7 @@ class BinaryInfo:
             "machine": self.machine,
             "code_bytes": self.code_bytes,
             "data_bytes": self.data_bytes,
+            "writable_code_bytes": self.writable_code_bytes,
             "rodata_bytes": self.bytes_of(SectionClass.RODATA),
             "rwdata_bytes": self.bytes_of(SectionClass.DATA),
             "bss_bytes": self.bytes_of(SectionClass.BSS),
@@ -129,6 +142,12 @@ def data_bytes_of(meta: Mapping[str, Any]) -> int | None:
     """The initialised data bytes recorded in an entry's meta, if any."""
     d = meta.get(META_KEY)
     return int(d["data_bytes"]) if isinstance(d, Mapping) and "data_bytes" in d else None
+
+
+def writable_code_bytes_of(meta: Mapping[str, Any]) -> int:
+    """Code bytes recorded in writable+executable sections (0 for anything else, or older inventories)."""
+    d = meta.get(META_KEY)
+    return int(d.get("writable_code_bytes", 0)) if isinstance(d, Mapping) else 0
 
 
 def code_sha256_of(meta: Mapping[str, Any]) -> str | None:

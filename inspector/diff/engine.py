@@ -18,7 +18,13 @@ from types import MappingProxyType
 from typing import Any
 
 from inspector.binaries.model import META_KEY as _BINARY
-from inspector.binaries.model import code_bytes_of, code_sha256_of, data_bytes_of, data_sha256_of
+from inspector.binaries.model import (
+    code_bytes_of,
+    code_sha256_of,
+    data_bytes_of,
+    data_sha256_of,
+    writable_code_bytes_of,
+)
 from inspector.diff.delta import ContentPair, collect_contents
 from inspector.diff.model import Change, ChangeStatus, ChurnTotals, CodeChange, DiffOptions, DiffResult, relative
 from inspector.diff.pairing import Pairing, pair_inventories
@@ -152,19 +158,22 @@ def code_change(status: ChangeStatus, old: Entry | None, new: Entry | None,
     nm = new.meta if new is not None else _NO_META
     code_old, code_new = code_bytes_of(om) or 0, code_bytes_of(nm) or 0
     data_old, data_new = data_bytes_of(om) or 0, data_bytes_of(nm) or 0
+    mixed = bool(writable_code_bytes_of(om) or writable_code_bytes_of(nm))
     if status not in _ESTIMATED and status is not ChangeStatus.REMOVED:
-        return CodeChange(code_old, code_new, data_old, data_new, 0, 0, False, False)
+        return CodeChange(code_old, code_new, data_old, data_new, 0, 0, False, False, mixed)
     code_changed = code_sha256_of(om) != code_sha256_of(nm)
     data_changed = data_sha256_of(om) != data_sha256_of(nm)
     if status is ChangeStatus.ADDED:
-        return CodeChange(code_old, code_new, data_old, data_new, code_new, data_new, code_changed, data_changed)
+        return CodeChange(code_old, code_new, data_old, data_new, code_new, data_new, code_changed, data_changed,
+                          mixed)
     if status is ChangeStatus.REMOVED:
-        return CodeChange(code_old, code_new, data_old, data_new, 0, 0, code_changed, data_changed)
+        return CodeChange(code_old, code_new, data_old, data_new, 0, 0, code_changed, data_changed, mixed)
     assert old is not None and new is not None
     pair = (relative(old.path), relative(new.path))
     code_delta = 0 if not code_changed else contents.code_deltas.get(pair) if contents is not None else None
     data_delta = 0 if not data_changed else contents.data_deltas.get(pair) if contents is not None else None
-    return CodeChange(code_old, code_new, data_old, data_new, code_delta, data_delta, code_changed, data_changed)
+    return CodeChange(code_old, code_new, data_old, data_new, code_delta, data_delta, code_changed, data_changed,
+                      mixed)
 
 
 class _Tally:
@@ -173,7 +182,7 @@ class _Tally:
     __slots__ = ("added", "removed", "modified", "renamed", "unchanged", "metadata", "other", "b_added",
                  "b_removed", "b_mod_old", "b_mod_new", "delta", "skipped", "old_unpacked", "new_unpacked",
                  "code_old", "code_new", "code_churned", "code_skipped", "bin_changed", "bin_unchanged",
-                 "data_old", "data_new", "data_churned")
+                 "data_old", "data_new", "data_churned", "code_churned_writable")
 
     def __init__(self) -> None:
         self.added = self.removed = self.modified = self.renamed = self.unchanged = self.metadata = 0
@@ -181,6 +190,7 @@ class _Tally:
         self.skipped = self.old_unpacked = self.new_unpacked = 0
         self.code_old = self.code_new = self.code_churned = self.code_skipped = 0
         self.bin_changed = self.bin_unchanged = self.data_old = self.data_new = self.data_churned = 0
+        self.code_churned_writable = 0
 
     def merge(self, other: _Tally) -> None:
         """Add ``other``'s counters to these."""
@@ -233,21 +243,25 @@ class _Tally:
         self.code_new += cc.code_new
         self.data_old += cc.data_old
         self.data_new += cc.data_new
+        churned = 0
         if s is ChangeStatus.ADDED:
-            self.code_churned += cc.code_new
+            churned = cc.code_new
             self.data_churned += cc.data_new
         elif s in _CONTENT:
             if cc.code_changed:
                 self.bin_changed += 1
                 if cc.code_delta is None:
                     self.code_skipped += 1
-                    self.code_churned += cc.code_new
+                    churned = cc.code_new
                 else:
-                    self.code_churned += cc.code_delta
+                    churned = cc.code_delta
             else:
                 self.bin_unchanged += 1
             if cc.data_changed:
                 self.data_churned += cc.data_new if cc.data_delta is None else cc.data_delta
+        self.code_churned += churned
+        if cc.writable_code:
+            self.code_churned_writable += churned
 
     def totals(self, old_unpacked: int | None = None, new_unpacked: int | None = None, old_download: int = 0,
                new_download: int = 0) -> ChurnTotals:
@@ -267,7 +281,7 @@ class _Tally:
             code_churn_ratio=(self.code_churned / self.code_old) if self.code_old else 0.0,
             code_delta_skipped=self.code_skipped, binaries_code_changed=self.bin_changed,
             binaries_code_unchanged=self.bin_unchanged, data_old=self.data_old, data_new=self.data_new,
-            data_churned=self.data_churned,
+            data_churned=self.data_churned, code_churned_writable=self.code_churned_writable,
         )
 
 

@@ -50,6 +50,9 @@ class CodeChange:
     #: Whether the code bytes differ (digest of the code sections), whatever the rest of the file did.
     code_changed: bool
     data_changed: bool
+    #: Either side has code in sections that are also writable (``meta.binary.writable_code_bytes``):
+    #: its code figures then include data the section table cannot separate (flattened boot images).
+    writable_code: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +151,9 @@ class ChurnTotals:
     data_old: int = 0
     data_new: int = 0
     data_churned: int = 0
+    #: The part of ``code_churned`` from executables with writable+executable code sections, where code
+    #: and data cannot be told apart: an upper bound of the code in it, not a measure.
+    code_churned_writable: int = 0
 
     @property
     def files_changed(self) -> int:

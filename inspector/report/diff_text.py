@@ -140,6 +140,8 @@ def code_churn_text(t: ChurnTotals) -> str:
     text = f"{size(t.code_churned)} ({_pct(t.code_churn_ratio)} of old code"
     if t.code_delta_skipped:
         text += f"; {count(t.code_delta_skipped, 'executable')} not estimated, code counted whole"
+    if t.code_churned_writable:
+        text += f"; {size(t.code_churned_writable)} of it in writable+executable sections, code and data mixed"
     return text + ")"
 
 

@@ -22,6 +22,9 @@ def summary(inv: Inventory, markdown: bool = False) -> str:
     if t.executables:
         lines.append(f"  code               {size(t.code_bytes)} in {count(t.executables, 'executable')} "
                      f"(ELF/PE/Mach-O sections), with {size(t.data_bytes)} of data")
+        if t.writable_code_bytes:
+            lines.append(f"                     {size(t.writable_code_bytes)} of that code is in writable+executable "
+                         "sections, where code and data cannot be told apart")
     if t.unopened_containers:
         lines.append(f"  not opened         {count(t.unopened_containers, 'container')} (see problems)")
     if t.unread_files:
