@@ -62,3 +62,15 @@ def test_diff_counts_code_churned_in_writable_sections_apart(tmp_path: Path) -> 
     assert 0 < t.code_churned_writable < t.code_churned
     (xen,) = [c for c in diff_images(old, new).changes if c.path.endswith("boot/xen")]
     assert xen.code is not None and xen.code.writable_code
+
+
+def test_footprint_says_how_much_code_mixes_code_and_data(tmp_path: Path) -> None:
+    from inspector.footprint.engine import classify
+    from inspector.footprint.profile import load_profile
+    from inspector.report.footprint_text import summary as footprint_summary
+
+    tool = elf_image(pseudo_random("t", 9000), 10_000)
+    inv = walk(_tar(tmp_path / "a.tar", {"boot/xen": _flat("a"), "bin/tool": tool}))
+    fp = classify(inv, load_profile("xen"))
+    assert 0 < fp.writable_code_size < fp.code_size
+    assert "writable+executable sections" in footprint_summary(fp)

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from inspector.binaries.model import code_bytes_of, data_bytes_of
+from inspector.binaries.model import code_bytes_of, data_bytes_of, writable_code_bytes_of
 from inspector.footprint.match import FactsBuilder, any_glob, flatten_meta, glob_match, normalize_path, rule_matches
 from inspector.footprint.profile import UNCLASSIFIED, Profile, Rule
 from inspector.model import Entry, EntryKind, Inventory
@@ -44,6 +44,8 @@ class FileClass:
     #: Code and initialised-data bytes of an analysed executable (``meta.binary``); None for other files.
     code: int | None = None
     data: int | None = None
+    #: Of ``code``, the bytes in writable+executable sections (code and data not separable there).
+    writable_code: int = 0
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,11 @@ class Footprint:
     def code_size(self) -> int:
         """Code bytes of every counted executable (the categories' ``code`` add up to it)."""
         return sum(c.code for c in self.categories)
+
+    @property
+    def writable_code_size(self) -> int:
+        """Of ``code_size``, the bytes in writable+executable sections, where code and data are mixed."""
+        return sum(a.writable_code for a in self.assignments if not a.unread)
 
     @property
     def data_size(self) -> int:
@@ -174,6 +181,7 @@ def classify(inventory: Inventory, profile: Profile) -> Footprint:
             unread=e.unread,
             code=code_bytes_of(e.meta),
             data=data_bytes_of(e.meta),
+            writable_code=writable_code_bytes_of(e.meta),
         ))
     cats = [*profile.categories, (UNCLASSIFIED, UNCLASSIFIED)]
     totals = category_totals(assignments, [cid for cid, _ in cats])

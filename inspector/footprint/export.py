@@ -29,6 +29,7 @@ def footprint_to_dict(fp: Footprint, *, with_files: bool = True) -> dict[str, An
         "files": fp.files,
         "unread_files": fp.unread_files,
         "code_size": fp.code_size,
+        "writable_code_size": fp.writable_code_size,
         "data_size": fp.data_size,
         "executables": fp.executables,
         "categories": [

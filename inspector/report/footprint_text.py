@@ -34,6 +34,9 @@ def summary(fp: Footprint, markdown: bool = False) -> str:
     if fp.executables:
         lines.append(f"  code               {_bytes(fp.code_size)} in {count(fp.executables, 'executable')}"
                      f" ({_pct(fp.code_size, fp.unpacked_size)} of the footprint), data {size(fp.data_size)}")
+        if fp.writable_code_size:
+            lines.append(f"                     {size(fp.writable_code_size)} of that code is in writable+executable "
+                         "sections, where code and data cannot be told apart")
     if fp.unread_files:
         lines.append(f"  unread             {count(fp.unread_files, 'file')} listed but not counted "
                      "(content not readable)")
