@@ -74,3 +74,14 @@ def test_footprint_says_how_much_code_mixes_code_and_data(tmp_path: Path) -> Non
     fp = classify(inv, load_profile("xen"))
     assert 0 < fp.writable_code_size < fp.code_size
     assert "writable+executable sections" in footprint_summary(fp)
+
+
+
+def test_series_sentence_says_how_much_code_churn_mixes_code_and_data() -> None:
+    from inspector.report.series_findings import code_churn_sentence
+    from tests.test_series_code_churn import churn, report, row
+
+    rep = report(row(1, None), row(2, churn(code_old=4096, code_new=4096, code_churned=1024,
+                                            code_churned_writable=1024, binaries_code_changed=1)))
+    assert rep.totals.code_churned_writable == 1024
+    assert "1.0 KiB of it in writable+executable sections" in (code_churn_sentence(rep) or "")

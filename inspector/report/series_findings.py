@@ -54,6 +54,9 @@ def code_churn_sentence(rep: SeriesReport) -> str | None:
         text += f"; {size(t.code_churned)} over the series"
         if t.code_before:
             text += f" ({t.code_churn_ratio:.0%} of the code before the first patch)"
+        if t.code_churned_writable:
+            text += (f", {size(t.code_churned_writable)} of it in writable+executable sections where code and "
+                     "data cannot be told apart")
     if t.binaries_code_unchanged:
         text += (f"; {count(t.binaries_code_unchanged, 'executable')} changed only outside "
                  f"{'its' if t.binaries_code_unchanged == 1 else 'their'} code")

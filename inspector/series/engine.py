@@ -309,6 +309,7 @@ def with_code_totals(totals: SeriesTotals, rows: Sequence[PatchRow]) -> SeriesTo
         code_churn_ratio=churned / before if before else 0.0,
         binaries_code_changed=sum(c.binaries_code_changed for _, c in churns),
         binaries_code_unchanged=sum(c.binaries_code_unchanged for _, c in churns),
+        code_churned_writable=sum(c.code_churned_writable for _, c in churns),
     )
 
 

@@ -217,6 +217,8 @@ class SeriesTotals:
     #: Modified executables whose code changed, and those changed only outside their code, over the series.
     binaries_code_changed: int = 0
     binaries_code_unchanged: int = 0
+    #: The part of ``code_churned`` in writable+executable sections (code and data not separable there).
+    code_churned_writable: int = 0
 
 
 @dataclass(frozen=True)
