@@ -6,11 +6,9 @@ table no way to tell code from data; inspector counts such bytes as code and say
 
 from __future__ import annotations
 
-import io
-import tarfile
 from pathlib import Path
 
-from fixtures.common import pseudo_random
+from fixtures.common import pseudo_random, tar_bytes
 from fixtures.executables import elf_image
 from inspector.diff.engine import diff_images
 from inspector.inventory import totals
@@ -19,13 +17,7 @@ from inspector.walker import walk
 
 
 def _tar(path: Path, files: dict[str, bytes]) -> Path:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tf:
-        for name, data in files.items():
-            ti = tarfile.TarInfo(name)
-            ti.size = len(data)
-            tf.addfile(ti, io.BytesIO(data))
-    path.write_bytes(buf.getvalue())
+    path.write_bytes(tar_bytes(files, compress=None))
     return path
 
 

@@ -3,13 +3,11 @@ sections are measured, so a kernel patch's code churn is about the kernel's code
 
 from __future__ import annotations
 
-import io
-import tarfile
 from pathlib import Path
 
 import pytest
 
-from fixtures.common import pseudo_random
+from fixtures.common import pseudo_random, tar_bytes
 from fixtures.executables import bzimage, elf_image
 from inspector.diff.engine import diff_images
 from inspector.model import ProblemKind
@@ -67,13 +65,7 @@ def test_efi_sections_after_the_payload_are_read_to_the_end(tmp_path: Path) -> N
 
 
 def _tar(path: Path, files: dict[str, bytes]) -> Path:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tf:
-        for name, data in files.items():
-            ti = tarfile.TarInfo(name)
-            ti.size = len(data)
-            tf.addfile(ti, io.BytesIO(data))
-    path.write_bytes(buf.getvalue())
+    path.write_bytes(tar_bytes(files, compress=None))
     return path
 
 

@@ -54,19 +54,13 @@ def test_json_round_trip_keeps_every_entry(tmp_path: Path) -> None:
 
 
 def test_code_and_data_bytes_of_executables_are_summed_in_the_totals(tmp_path: Path) -> None:
-    from fixtures.common import pseudo_random
+    from fixtures.common import pseudo_random, tar_bytes
     from fixtures.executables import elf_image, pe_image
 
     files = {"bin/tool": elf_image(pseudo_random("tool", 9000), 10_000),
              "efi/boot.efi": pe_image(pseudo_random("boot", 9000), 12_000), "README": b"plain text\n" * 50}
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tf:
-        for name, data in files.items():
-            ti = tarfile.TarInfo(name)
-            ti.size = len(data)
-            tf.addfile(ti, io.BytesIO(data))
     p = tmp_path / "bins.tar"
-    p.write_bytes(buf.getvalue())
+    p.write_bytes(tar_bytes(files, compress=None))
     inv = walk(p)
     binaries = [e.meta["binary"] for e in inv.entries if "binary" in e.meta]
     t = totals(inv)

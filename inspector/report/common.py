@@ -168,3 +168,9 @@ def bar(fraction: float, width: int = 20) -> str:
 def _utf8() -> bool:
     enc = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "")
     return enc == "utf8"
+
+
+def writable_code_line(writable_code: int) -> str:
+    """The continuation line of a "code" summary line: how much of the code mixes code and data."""
+    return (f"                     {size(writable_code)} of that code is in writable+executable sections, where code "
+            "and data cannot be told apart")

@@ -7,7 +7,7 @@ import io
 from pathlib import PurePath
 
 from inspector.footprint import UNCLASSIFIED, Footprint, Profile
-from inspector.report.common import count, markdown_table, size, table
+from inspector.report.common import count, markdown_table, size, table, writable_code_line
 
 #: Unclassified files listed in the text summary; all of them are in --explain unclassified and --json.
 UNCLASSIFIED_SHOWN = 20
@@ -35,8 +35,7 @@ def summary(fp: Footprint, markdown: bool = False) -> str:
         lines.append(f"  code               {_bytes(fp.code_size)} in {count(fp.executables, 'executable')}"
                      f" ({_pct(fp.code_size, fp.unpacked_size)} of the footprint), data {size(fp.data_size)}")
         if fp.writable_code_size:
-            lines.append(f"                     {size(fp.writable_code_size)} of that code is in writable+executable "
-                         "sections, where code and data cannot be told apart")
+            lines.append(writable_code_line(fp.writable_code_size))
     if fp.unread_files:
         lines.append(f"  unread             {count(fp.unread_files, 'file')} listed but not counted "
                      "(content not readable)")

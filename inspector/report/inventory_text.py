@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from inspector.inventory import container_summaries, totals
 from inspector.model import NEST, EntryKind, Inventory
-from inspector.report.common import bar, count, markdown_table, size, table
+from inspector.report.common import bar, count, markdown_table, size, table, writable_code_line
 
 
 def summary(inv: Inventory, markdown: bool = False) -> str:
@@ -23,8 +23,7 @@ def summary(inv: Inventory, markdown: bool = False) -> str:
         lines.append(f"  code               {size(t.code_bytes)} in {count(t.executables, 'executable')} "
                      f"(ELF/PE/Mach-O sections), with {size(t.data_bytes)} of data")
         if t.writable_code_bytes:
-            lines.append(f"                     {size(t.writable_code_bytes)} of that code is in writable+executable "
-                         "sections, where code and data cannot be told apart")
+            lines.append(writable_code_line(t.writable_code_bytes))
     if t.unopened_containers:
         lines.append(f"  not opened         {count(t.unopened_containers, 'container')} (see problems)")
     if t.unread_files:
