@@ -385,7 +385,10 @@ class _ZstdReader(io.RawIOBase):
         if self._done:
             return 0
         try:
-            return self._reader.readinto(b)
+            # readinto1 returns once some output is ready: a frame's output is never held back in a call that
+            # goes on to read what follows the last frame (a small payload followed by a footer, as ESXi 9
+            # writes, would otherwise lose its content to the error raised on the footer).
+            return self._reader.readinto1(b)
         except zstandard.ZstdError as exc:
             if "Unknown frame descriptor" in str(exc) and self._reader.tell() > 0:
                 # Data after the last frame (ESXi 9 appends a footer): drain and report it.
