@@ -23,6 +23,8 @@ from typing import Any, BinaryIO, cast
 from inspector.binaries.headers import BinaryFormatError
 from inspector.binaries.lief_reader import ANALYSED_TYPES, read_binary
 from inspector.binaries.model import META_KEY as BINARY_META
+from inspector.binaries.model import BinaryInfo
+from inspector.binaries.stream_reader import IN_MEMORY_MAX, read_binary_file
 from inspector.entrylog import EntryLog
 from inspector.limits import BudgetExhausted, Limits, WalkError
 from inspector.model import NEST, Entry, EntryKind, Inventory, Problem, ProblemKind, frozen_meta
@@ -351,7 +353,7 @@ class Walker:
             if len(data) > self.limits.max_binary_bytes:
                 _binary_too_big(state, logical, self.limits.max_binary_bytes)
             else:
-                _note_sections(state, scan, data, logical)
+                _note_sections(state, scan, logical, lambda detected: read_binary(detected, data))
 
     @staticmethod
     def _note_unopened(state: _WalkState, scan: _Scan, logical: str) -> None:
@@ -370,7 +372,7 @@ class Walker:
             sink = self.capture(logical, scan.member.size)
         binary = None
         if leaf and scan.detected in ANALYSED_TYPES:
-            binary = _BinaryCopy(self.limits.max_binary_bytes, sink)
+            binary = _BinaryCopy(self.limits.max_binary_bytes, sink, state.tmpdir)
             if scan.member.size is not None and scan.member.size > binary.limit:
                 binary.too_big = True
         try:
@@ -381,10 +383,13 @@ class Walker:
             raise
         if binary is None:
             return
-        if binary.too_big:
-            _binary_too_big(state, logical, binary.limit)
-        else:
-            _note_sections(state, scan, bytes(binary.data), logical)
+        try:
+            if binary.too_big:
+                _binary_too_big(state, logical, binary.limit)
+            else:
+                _note_sections(state, scan, logical, binary.read)
+        finally:
+            binary.close()
 
     # -- one container ----------------------------------------------------------------------------
     def _open_container(self, state: _WalkState, scan: _Scan, handler: Handler, logical: str, depth: int,
@@ -513,24 +518,55 @@ class Walker:
 
 
 class _BinaryCopy:
-    """A drain sink keeping an executable's bytes (up to a limit) for its section table, passing them on."""
+    """A drain sink keeping an executable's bytes (up to a limit) for its section table, passing them on.
 
-    def __init__(self, limit: int, then: BinaryIO | None) -> None:
+    Up to ``IN_MEMORY_MAX`` bytes are kept in memory (parsed there by LIEF); a larger executable goes to a
+    spool file in the walk's private temp dir, whose headers alone are read (``stream_reader``): memory
+    does not grow with the size of a binary.
+    """
+
+    def __init__(self, limit: int, then: BinaryIO | None, tmpdir: str) -> None:
         self.limit = limit
         self.then = then
+        self.tmpdir = tmpdir
         self.data = bytearray()
+        self.spool: Any = None
+        self.size = 0
         self.too_big = False
 
     def write(self, chunk: Any) -> int:
+        n = len(chunk)
         if not self.too_big:
-            if len(self.data) + len(chunk) > self.limit:
+            self.size += n
+            if self.size > self.limit:
                 self.too_big = True
+                self.close()
+            elif self.spool is not None:
+                self.spool.write(chunk)
+            elif self.size > IN_MEMORY_MAX:
+                self.spool = tempfile.NamedTemporaryFile(dir=self.tmpdir, prefix="exe-")  # noqa: SIM115 - closed in close()
+                self.spool.write(self.data)
+                self.spool.write(chunk)
                 self.data = bytearray()
             else:
                 self.data += chunk
         if self.then is not None:
             self.then.write(chunk)
-        return len(chunk)
+        return n
+
+    def read(self, detected: str) -> BinaryInfo:
+        """The executable's sections, from memory or from the spool."""
+        if self.spool is None:
+            return read_binary(detected, bytes(self.data))
+        self.spool.flush()
+        return read_binary_file(detected, Path(self.spool.name), self.spool, self.size)
+
+    def close(self) -> None:
+        """Drop what was kept (the spool file is deleted)."""
+        self.data = bytearray()
+        if self.spool is not None:
+            self.spool.close()
+            self.spool = None
 
 
 def _binary_too_big(state: _WalkState, logical: str, limit: int) -> None:
@@ -540,11 +576,11 @@ def _binary_too_big(state: _WalkState, logical: str, limit: int) -> None:
                   "(--max-binary-mib)", ProblemKind.LIMIT, limit="max_binary_bytes")
 
 
-def _note_sections(state: _WalkState, scan: _Scan, data: bytes, logical: str) -> None:
+def _note_sections(state: _WalkState, scan: _Scan, logical: str, read: Callable[[str], BinaryInfo]) -> None:
     """Record an executable's sections in its meta; a header that lies is said, the file still listed."""
     assert scan.detected is not None
     try:
-        info = read_binary(scan.detected, data)
+        info = read(scan.detected)
     except BinaryFormatError as exc:
         state.problem(logical, f"{exc}; its code/data sections are not measured", ProblemKind.MISMATCH)
         return

@@ -8,6 +8,39 @@ lie into a wrong code figure; here each such field is checked against the file a
 from __future__ import annotations
 
 import struct
+from typing import Any, BinaryIO
+
+
+class Blob:
+    """An executable's bytes, in memory or in a spool file: its size and reads at an offset."""
+
+    def __init__(self, data: bytes | None = None, fh: BinaryIO | None = None, size: int = 0) -> None:
+        self._data = data
+        self._fh = fh
+        self.size = len(data) if data is not None else size
+
+    def read(self, offset: int, n: int) -> bytes:
+        """Up to ``n`` bytes at ``offset`` (fewer at the end of the file)."""
+        if offset >= self.size or n <= 0:
+            return b""
+        if self._data is not None:
+            return self._data[offset : offset + n]
+        assert self._fh is not None
+        self._fh.seek(offset)
+        return self._fh.read(min(n, self.size - offset))
+
+    def feed(self, sink: Any, offset: int, n: int, chunk: int = 1 << 20) -> None:
+        """Pass the ``n`` bytes at ``offset`` to ``sink.update`` (a hash): a view of memory, or bounded reads."""
+        if self._data is not None:
+            sink.update(memoryview(self._data)[offset : offset + n])
+            return
+        while n > 0:
+            data = self.read(offset, min(chunk, n))
+            if not data:
+                return
+            sink.update(data)
+            offset += len(data)
+            n -= len(data)
 
 
 class BinaryFormatError(ValueError):
@@ -18,8 +51,9 @@ class BinaryFormatError(ValueError):
 PE_MAX_SECTIONS = 96
 
 
-def check_elf_header(data: bytes) -> None:
+def check_elf_header(blob: Blob) -> None:
     """The ELF section header table must be sized as the class says and lie inside the file."""
+    data, total = blob.read(0, 64), blob.size
     if len(data) < 52 or data[4] not in (1, 2) or data[5] not in (1, 2):
         raise BinaryFormatError("ELF header truncated or its class/data byte invalid (e_ident)")
     end = "<" if data[5] == 1 else ">"
@@ -38,30 +72,33 @@ def check_elf_header(data: bytes) -> None:
     if shentsize != want:
         raise BinaryFormatError(f"ELF e_shentsize is {shentsize}, not {want}")
     if shnum == 0:  # extended numbering: the count is section 0's sh_size
-        if shoff + want > len(data):
+        if shoff + want > total:
             raise BinaryFormatError(f"ELF section header table at e_shoff={shoff} lies past the end of "
-                                    f"the file ({len(data)} bytes)")
-        shnum = struct.unpack_from(end + ("Q" if want == 64 else "I"), data, shoff + (32 if want == 64 else 20))[0]
-    if shoff + shnum * want > len(data):
+                                    f"the file ({total} bytes)")
+        first = blob.read(shoff, want)
+        shnum = struct.unpack_from(end + ("Q" if want == 64 else "I"), first, 32 if want == 64 else 20)[0]
+    if shoff + shnum * want > total:
         raise BinaryFormatError(f"ELF section header table (e_shoff={shoff}, e_shnum={shnum}) ends past the "
-                                f"end of the file ({len(data)} bytes)")
+                                f"end of the file ({total} bytes)")
 
 
-def check_pe_header(data: bytes) -> None:
+def check_pe_header(blob: Blob) -> None:
     """NumberOfSections within the loader's limit and the section table inside the file."""
+    data, total = blob.read(0, 0x40), blob.size
     if len(data) < 0x40:
         raise BinaryFormatError("PE: DOS header truncated")
     (lfanew,) = struct.unpack_from("<I", data, 0x3C)
-    if lfanew + 24 > len(data) or data[lfanew : lfanew + 4] != b"PE\0\0":
+    coff = blob.read(lfanew, 24)
+    if len(coff) < 24 or coff[:4] != b"PE\0\0":
         raise BinaryFormatError(f"PE: e_lfanew={lfanew} does not point at a PE signature inside the file")
-    nsections, = struct.unpack_from("<H", data, lfanew + 6)
-    (opt_size,) = struct.unpack_from("<H", data, lfanew + 20)
+    nsections, = struct.unpack_from("<H", coff, 6)
+    (opt_size,) = struct.unpack_from("<H", coff, 20)
     if nsections > PE_MAX_SECTIONS:
         raise BinaryFormatError(f"PE NumberOfSections is {nsections}, over the format's limit of {PE_MAX_SECTIONS}")
     table = lfanew + 24 + opt_size
-    if table + 40 * nsections > len(data):
+    if table + 40 * nsections > total:
         raise BinaryFormatError(f"PE section table ({nsections} sections at offset {table}) ends past the end "
-                                f"of the file ({len(data)} bytes)")
+                                f"of the file ({total} bytes)")
 
 
 def check_extent(fmt: str, name: str, offset: int, file_size: int, total: int) -> None:

@@ -18,7 +18,7 @@ from functools import cache
 from typing import Any
 
 from inspector.binaries import classify
-from inspector.binaries.headers import BinaryFormatError, check_elf_header, check_extent, check_pe_header
+from inspector.binaries.headers import BinaryFormatError, Blob, check_elf_header, check_extent, check_pe_header
 from inspector.binaries.model import DATA_CLASSES, BinaryInfo, Section, SectionClass
 
 #: ``sniff.detect_type`` names of the content this module reads.
@@ -57,10 +57,10 @@ def read_binary(detected: str, data: bytes) -> BinaryInfo:
     with warnings.catch_warnings():  # LIEF warns of every value its enums have no name for: said by number
         warnings.simplefilter("ignore", RuntimeWarning)
         if detected.startswith("elf"):
-            check_elf_header(data)
+            check_elf_header(Blob(data))
             return _elf(data)
         if detected == "pe":
-            check_pe_header(data)
+            check_pe_header(Blob(data))
             return _pe(data)
         if detected == "mach-o":
             return _macho(data)
@@ -86,19 +86,22 @@ def _elf(data: bytes) -> BinaryInfo:
     binary = lief.ELF.parse(io.BytesIO(data), _configs()[0])
     if binary is None:
         raise BinaryFormatError("ELF: section table unreadable")
-    sections = []
-    for s in binary.sections:
-        sh_type, flags, size, name = _number(s.type), int(s.flags), int(s.size), _text(s.name)
-        if sh_type == 0:  # SHT_NULL: the table's reserved first entry
-            continue
-        file_size = 0 if sh_type == classify.SHT_NOBITS else size
-        check_extent("ELF", name, int(s.file_offset), file_size, len(data))
-        sections.append(Section(name=name, klass=classify.elf_section_class(name, sh_type, flags), size=size,
-                                file_size=file_size, offset=int(s.file_offset),
-                                flags=classify.elf_flag_letters(flags), writable=bool(flags & classify.SHF_WRITE)))
+    sections = [sec for s in binary.sections
+                if (sec := elf_section(_text(s.name), _number(s.type), int(s.flags), int(s.size), int(s.file_offset),
+                                       len(data))) is not None]
     if not sections:
         sections = list(_elf_segments(binary, len(data)))
     return _info("elf", _enum_name(binary.header.machine_type), sections, data)
+
+
+def elf_section(name: str, sh_type: int, flags: int, size: int, offset: int, total: int) -> Section | None:
+    """One ELF section header as a ``Section`` (None for the table's reserved SHT_NULL entry)."""
+    if sh_type == 0:
+        return None
+    file_size = 0 if sh_type == classify.SHT_NOBITS else size
+    check_extent("ELF", name, offset, file_size, total)
+    return Section(name=name, klass=classify.elf_section_class(name, sh_type, flags), size=size, file_size=file_size,
+                   offset=offset, flags=classify.elf_flag_letters(flags), writable=bool(flags & classify.SHF_WRITE))
 
 
 def _elf_segments(binary: Any, total: int) -> Iterable[Section]:
@@ -124,20 +127,23 @@ def _pe(data: bytes) -> BinaryInfo:
     binary = lief.PE.parse(io.BytesIO(data), _configs()[1])
     if binary is None:
         raise BinaryFormatError("PE: section table unreadable")
-    sections = []
-    for s in binary.sections:
-        name = _pe_long_name(data, _text(s.name))
-        chars, raw = int(s.characteristics), int(s.sizeof_raw_data)
-        vsize = int(s.virtual_size)
-        file_size = min(raw, vsize) if vsize else raw
-        check_extent("PE", name, int(s.pointerto_raw_data), file_size, len(data))
-        sections.append(Section(name=name, klass=classify.pe_section_class(name, chars, raw), size=vsize or raw,
-                                file_size=file_size, offset=int(s.pointerto_raw_data),
-                                flags=classify.pe_flag_names(chars), writable=bool(chars & classify.SCN_MEM_WRITE)))
+    blob = Blob(data)
+    sections = [pe_section(blob, _text(s.name), int(s.characteristics), int(s.sizeof_raw_data), int(s.virtual_size),
+                           int(s.pointerto_raw_data)) for s in binary.sections]
     return _info("pe", _enum_name(binary.header.machine), sections, data)
 
 
-def _pe_long_name(data: bytes, name: str) -> str:
+def pe_section(blob: Blob, raw_name: str, chars: int, raw: int, vsize: int, pointer: int) -> Section:
+    """One PE section header as a ``Section``: its bytes in the file are the raw data up to the virtual size."""
+    name = pe_long_name(blob, raw_name)
+    file_size = min(raw, vsize) if vsize else raw
+    check_extent("PE", name, pointer, file_size, blob.size)
+    return Section(name=name, klass=classify.pe_section_class(name, chars, raw), size=vsize or raw,
+                   file_size=file_size, offset=pointer, flags=classify.pe_flag_names(chars),
+                   writable=bool(chars & classify.SCN_MEM_WRITE))
+
+
+def pe_long_name(blob: Blob, name: str) -> str:
     """A section name longer than 8 bytes, which the table spells ``/4`` (an offset into the COFF string table).
 
     MinGW's linker keeps DWARF sections in images under such names (``/4`` is ``.debug_aranges``); read as
@@ -146,13 +152,15 @@ def _pe_long_name(data: bytes, name: str) -> str:
     """
     if not (name.startswith("/") and name[1:].isdigit()):
         return name
-    lfanew = struct.unpack_from("<I", data, 0x3C)[0]
-    symtab, nsyms = struct.unpack_from("<II", data, lfanew + 12)  # PointerToSymbolTable, NumberOfSymbols
-    at = symtab + 18 * nsyms + int(name[1:])
-    if not symtab or at >= len(data):
+    lfanew = struct.unpack_from("<I", blob.read(0x3C, 4))[0]
+    pointers = blob.read(lfanew + 12, 8)
+    if len(pointers) < 8:
         return name
-    end = data.find(b"\0", at, at + 256)
-    text = data[at : end if end >= 0 else min(at + 256, len(data))]
+    symtab, nsyms = struct.unpack_from("<II", pointers)  # PointerToSymbolTable, NumberOfSymbols
+    at = symtab + 18 * nsyms + int(name[1:])
+    if not symtab or at >= blob.size:
+        return name
+    text = blob.read(at, 256).split(b"\0", 1)[0]
     return text.decode("utf-8", "replace") or name
 
 
@@ -184,12 +192,16 @@ def _macho(data: bytes) -> BinaryInfo:
 
 
 def _info(fmt: str, machine: str, sections: list[Section], data: bytes) -> BinaryInfo:
-    view = memoryview(data)
+    return binary_info(fmt, machine, sections, Blob(data))
+
+
+def binary_info(fmt: str, machine: str, sections: list[Section], blob: Blob) -> BinaryInfo:
+    """The ``BinaryInfo`` of ``sections``, with the digests of their code and of their data bytes."""
     code, rest = hashlib.sha256(), hashlib.sha256()
     for s in sections:
         if s.klass is SectionClass.CODE:
-            code.update(view[s.offset : s.offset + s.file_size])
+            blob.feed(code, s.offset, s.file_size)
         elif s.klass in DATA_CLASSES:
-            rest.update(view[s.offset : s.offset + s.file_size])
+            blob.feed(rest, s.offset, s.file_size)
     return BinaryInfo(format=fmt, machine=machine, sections=tuple(sections), code_sha256=code.hexdigest(),
                       data_sha256=rest.hexdigest())

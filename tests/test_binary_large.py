@@ -1,0 +1,76 @@
+"""Executables over the in-memory bound are spooled and read header by header (pyelftools, pefile), and
+give exactly what the in-memory reader (LIEF) gives for the same bytes; memory no longer follows their size."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+import inspector.walker as walker_module
+from fixtures import binaries
+from fixtures.common import pseudo_random, tar_bytes
+from fixtures.executables import elf_image, pe_image
+from inspector.binaries.headers import BinaryFormatError
+from inspector.binaries.lief_reader import read_binary
+from inspector.binaries.stream_reader import read_binary_file
+from inspector.sniff import detect_type
+from inspector.walker import walk
+from tests.test_binary_sections import elf_builds, pe_builds  # noqa: F401 - module fixtures reused here
+
+
+def _both(tmp_path: Path, name: str, data: bytes) -> tuple[dict, dict]:
+    detected = detect_type(data[:4096])
+    path = tmp_path / name
+    path.write_bytes(data)
+    with open(path, "rb") as fh:
+        streamed = read_binary_file(detected, path, fh, len(data)).to_meta()
+    return read_binary(detected, data).to_meta(), streamed
+
+
+@pytest.mark.parametrize("build", ["exe", "lib.so", "module.o", "debug", "m32.o"])
+def test_streamed_elf_reading_equals_the_in_memory_one(tmp_path, elf_builds, build) -> None:  # noqa: F811
+    if build not in elf_builds:
+        pytest.skip(f"gcc could not build {build} here")
+    path, _meta = elf_builds[build]
+    in_memory, streamed = _both(tmp_path, build, path.read_bytes())
+    assert streamed == in_memory
+
+
+@pytest.mark.parametrize("build", ["prog.exe", "prog.dll"])
+def test_streamed_pe_reading_equals_the_in_memory_one(tmp_path, pe_builds, build) -> None:  # noqa: F811
+    path, _meta = pe_builds[build]
+    in_memory, streamed = _both(tmp_path, build, path.read_bytes())
+    assert streamed == in_memory
+
+
+@pytest.mark.parametrize("name,data", [("fixture.elf", elf_image(pseudo_random("e", 90_000), 100_000)),
+                                       ("fixture32.elf", elf_image(pseudo_random("f", 90_000), 100_000, bits=32)),
+                                       ("fixture.efi", pe_image(pseudo_random("p", 90_000), 100_000)),
+                                       ("fixture32.exe", pe_image(pseudo_random("q", 90_000), 100_000,
+                                                                  pe32plus=False))])
+def test_streamed_reading_of_fixture_executables_equals_the_in_memory_one(tmp_path, name, data) -> None:
+    in_memory, streamed = _both(tmp_path, name, data)
+    assert streamed == in_memory
+
+
+@pytest.mark.parametrize("name", [n for n in binaries.LIES if not n.startswith("macho")])
+def test_streamed_reading_names_the_field_of_a_header_lie(tmp_path, name) -> None:
+    make, field = binaries.LIES[name]
+    data = make()
+    path = tmp_path / name
+    path.write_bytes(data)
+    with open(path, "rb") as fh, pytest.raises(BinaryFormatError, match=field.strip("'")):
+        read_binary_file(detect_type(data[:4096]), path, fh, len(data))
+
+
+def test_walker_spools_a_large_executable_and_records_the_same_sections(tmp_path, monkeypatch) -> None:
+    data = elf_image(pseudo_random("big", 300_000), 400_000)
+    image = tmp_path / "bins.tar"
+    image.write_bytes(tar_bytes({"usr/lib/libbig.so": data}, compress=None))
+    in_memory = walk(image).by_path()["bins.tar!/usr/lib/libbig.so"]
+    monkeypatch.setattr(walker_module, "IN_MEMORY_MAX", 100_000)  # this one goes to a spool file
+    spooled = walk(image).by_path()["bins.tar!/usr/lib/libbig.so"]
+    assert spooled.meta["binary"] == in_memory.meta["binary"]
+    assert spooled.sha256 == hashlib.sha256(data).hexdigest()
