@@ -20,7 +20,7 @@ import os
 import pickle
 import tempfile
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import IO, Any, overload
 
@@ -74,6 +74,17 @@ def _decode(record: bytes | memoryview) -> Entry:
     return e
 
 
+def meta_weight(meta: Mapping[str, Any]) -> int:
+    """How many items an entry's metadata holds in lists, one level into nested mappings (a section table)."""
+    n = 0
+    for value in meta.values():
+        if isinstance(value, (list, tuple)):
+            n += len(value)
+        elif isinstance(value, Mapping):
+            n += sum(len(v) for v in value.values() if isinstance(v, (list, tuple)))
+    return n
+
+
 class EntryLog:
     """Collects a walk's entries in walk order; slots are reserved first and filled later.
 
@@ -86,6 +97,9 @@ class EntryLog:
         self._spill_after = max(0, SPILL_AFTER if spill_after is None else spill_after)
         self._directory = directory
         self._heap: list[Entry | None] = []
+        #: The heap's weight: one per entry plus the items of its metadata's lists (an executable's
+        #: section table), so entries heavy with metadata move the spill point earlier.
+        self._weight = 0
         self._reserved = 0
         # Spilled slots (index = slot - spill_after): record offset and length; length 0 = not filled,
         # negative = filled late (after later slots were reserved, so out of file order).
@@ -100,6 +114,8 @@ class EntryLog:
         """Reserve the next slot (for an entry whose figures are known only after its members)."""
         slot = self._reserved
         self._reserved += 1
+        if slot < self._spill_after and self._weight >= self._spill_after:
+            self._spill_after = slot  # the heap is as heavy as its budget: this slot and all later ones spill
         if slot < self._spill_after:
             self._heap.append(None)
         else:
@@ -111,6 +127,7 @@ class EntryLog:
         """Put ``entry`` into a slot from ``reserve``."""
         if slot < self._spill_after:
             self._heap[slot] = entry
+            self._weight += 1 + (meta_weight(entry.meta) if entry.meta else 0)
             return
         index = slot - self._spill_after
         record = _encode(entry)

@@ -21,10 +21,9 @@ from types import MappingProxyType
 from typing import Any, BinaryIO, cast
 
 from inspector.binaries.headers import BinaryFormatError
-from inspector.binaries.lief_reader import ANALYSED_TYPES, read_binary
 from inspector.binaries.model import META_KEY as BINARY_META
 from inspector.binaries.model import BinaryInfo
-from inspector.binaries.stream_reader import IN_MEMORY_MAX, read_binary_file
+from inspector.binaries.reader import ANALYSED_TYPES, IN_MEMORY_MAX, read_binary, read_binary_file
 from inspector.entrylog import EntryLog
 from inspector.limits import BudgetExhausted, Limits, WalkError
 from inspector.model import NEST, Entry, EntryKind, Inventory, Problem, ProblemKind, frozen_meta
@@ -520,8 +519,8 @@ class Walker:
 class _BinaryCopy:
     """A drain sink keeping an executable's bytes (up to a limit) for its section table, passing them on.
 
-    Up to ``IN_MEMORY_MAX`` bytes are kept in memory (parsed there by LIEF); a larger executable goes to a
-    spool file in the walk's private temp dir, whose headers alone are read (``stream_reader``): memory
+    Up to ``IN_MEMORY_MAX`` bytes are kept in memory; a larger executable goes to a spool file in the
+    walk's private temp dir, whose headers and sections are read from there (``binaries.reader``): memory
     does not grow with the size of a binary.
     """
 
@@ -557,7 +556,7 @@ class _BinaryCopy:
     def read(self, detected: str) -> BinaryInfo:
         """The executable's sections, from memory or from the spool."""
         if self.spool is None:
-            return read_binary(detected, bytes(self.data))
+            return read_binary(detected, self.data)
         self.spool.flush()
         return read_binary_file(detected, Path(self.spool.name), self.spool, self.size)
 

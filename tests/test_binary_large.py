@@ -13,8 +13,7 @@ from fixtures import binaries
 from fixtures.common import pseudo_random, tar_bytes
 from fixtures.executables import elf_image, pe_image
 from inspector.binaries.headers import BinaryFormatError
-from inspector.binaries.lief_reader import read_binary
-from inspector.binaries.stream_reader import read_binary_file
+from inspector.binaries.reader import read_binary, read_binary_file
 from inspector.sniff import detect_type
 from inspector.walker import walk
 from tests.test_binary_sections import elf_builds, pe_builds  # noqa: F401 - module fixtures reused here
@@ -74,3 +73,42 @@ def test_walker_spools_a_large_executable_and_records_the_same_sections(tmp_path
     spooled = walk(image).by_path()["bins.tar!/usr/lib/libbig.so"]
     assert spooled.meta["binary"] == in_memory.meta["binary"]
     assert spooled.sha256 == hashlib.sha256(data).hexdigest()
+
+
+# -- our record readers against LIEF and pyelftools, on the same gcc/MinGW builds ---------------------------
+def _lief_sections(path: Path, fmt: str) -> list[tuple[str, int, int]]:
+    lief = pytest.importorskip("lief")
+    lief.logging.disable()
+    binary = lief.parse(str(path))
+    if fmt == "pe":
+        return [(s.name, int(s.pointerto_raw_data), int(s.sizeof_raw_data)) for s in binary.sections]
+    return [(s.name, int(s.file_offset), int(s.size)) for s in binary.sections if int(s.type.value if hasattr(
+        s.type, "value") else s.type) != 0]
+
+
+@pytest.mark.parametrize("build", ["exe", "lib.so", "module.o", "debug", "m32.o"])
+def test_elf_sections_agree_with_lief_and_pyelftools(elf_builds, build) -> None:  # noqa: F811
+    from elftools.elf.elffile import ELFFile
+
+    if build not in elf_builds:
+        pytest.skip(f"gcc could not build {build} here")
+    path, _meta = elf_builds[build]
+    ours = read_binary(detect_type(path.read_bytes()[:4096]), path.read_bytes())
+    assert [(s.name, s.offset, s.size) for s in ours.sections] == _lief_sections(path, "elf")
+    with open(path, "rb") as fh:
+        elf = ELFFile(fh)
+        theirs = [(s.name, s["sh_offset"], s["sh_size"], s["sh_flags"]) for s in elf.iter_sections()][1:]
+        assert ours.machine == {"EM_X86_64": "X86_64", "EM_386": "I386"}[elf["e_machine"]]
+    assert [(s.name, s.offset, s.size) for s in ours.sections] == [t[:3] for t in theirs]
+
+
+@pytest.mark.parametrize("build", ["prog.exe", "prog.dll"])
+def test_pe_sections_agree_with_lief(pe_builds, build) -> None:  # noqa: F811
+    path, _meta = pe_builds[build]
+    ours = read_binary("pe", path.read_bytes())
+    theirs = _lief_sections(path, "pe")
+    # LIEF spells long names as "/4" (ours resolves them like objdump): compare where each section lies
+    assert [s.offset for s in ours.sections] == [offset for _name, offset, _raw in theirs]
+    assert [s.name for s in ours.sections if not s.name.startswith(".debug")] == [
+        name for name, _o, _r in theirs if not name.startswith("/")]
+    assert ours.machine == "AMD64"

@@ -468,7 +468,7 @@ def test_macho_segment_name_that_is_not_text_is_a_mismatch_naming_segname(tmp_pa
 MUTATIONS = 300
 FUZZ_SCRIPT = textwrap.dedent("""\
     import json, os, random, struct, sys, time
-    from inspector.binaries.lief_reader import read_binary
+    from inspector.binaries.reader import read_binary
     from inspector.binaries.model import BinaryInfo
 
     BOUNDARY = (0, 1, 0x7F, 0x80, 0xFF, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF)

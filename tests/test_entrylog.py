@@ -107,3 +107,23 @@ def test_with_first_replaces_only_the_first_entry():
     assert list(view) == [root, *expected[1:]]
     assert list(view[1:]) == expected[1:]
     assert entrylog.with_first(root, tuple(expected)) == (root, *expected[1:])
+
+
+def test_entries_heavy_with_metadata_lists_spill_sooner_and_read_back_equal():
+    # An executable's section table weighs what it holds: 10 entries of 50 sections fill a budget of 100.
+    log = EntryLog(spill_after=100)
+    sections = [{"name": f".s{k}", "class": "code", "size": k} for k in range(50)]
+    expected = []
+    for i in range(10):
+        e = _entry(i, meta=MappingProxyType({"binary": {"code_bytes": 1, "sections": sections}}))
+        log.fill(log.reserve(), e)
+        expected.append(e)
+    assert len(log._heap) < 10  # the later ones went to the record file
+    assert list(log.freeze()) == expected
+
+
+def test_entries_without_metadata_weigh_one_each():
+    log = EntryLog(spill_after=100)
+    for i in range(100):
+        log.fill(log.reserve(), _entry(i))
+    assert len(log._heap) == 100

@@ -1,46 +1,16 @@
 """Cheap checks of an executable's own header fields before a parser trusts them.
 
 A crafted header can declare 65,535 sections, a section table past the end of the file or sections
-that lie outside it. LIEF tolerates most of that silently (it logs and carries on), which would turn a
-lie into a wrong code figure; here each such field is checked against the file and named in the error.
+that lie outside it. Parsers tolerate most of that silently (LIEF logs and carries on, pefile stops listing
+sections), which would turn a lie into a wrong code figure; here each such field is checked against the
+file and named in the error.
 """
 
 from __future__ import annotations
 
 import struct
-from typing import Any, BinaryIO
 
-
-class Blob:
-    """An executable's bytes, in memory or in a spool file: its size and reads at an offset."""
-
-    def __init__(self, data: bytes | None = None, fh: BinaryIO | None = None, size: int = 0) -> None:
-        self._data = data
-        self._fh = fh
-        self.size = len(data) if data is not None else size
-
-    def read(self, offset: int, n: int) -> bytes:
-        """Up to ``n`` bytes at ``offset`` (fewer at the end of the file)."""
-        if offset >= self.size or n <= 0:
-            return b""
-        if self._data is not None:
-            return self._data[offset : offset + n]
-        assert self._fh is not None
-        self._fh.seek(offset)
-        return self._fh.read(min(n, self.size - offset))
-
-    def feed(self, sink: Any, offset: int, n: int, chunk: int = 1 << 20) -> None:
-        """Pass the ``n`` bytes at ``offset`` to ``sink.update`` (a hash): a view of memory, or bounded reads."""
-        if self._data is not None:
-            sink.update(memoryview(self._data)[offset : offset + n])
-            return
-        while n > 0:
-            data = self.read(offset, min(chunk, n))
-            if not data:
-                return
-            sink.update(data)
-            offset += len(data)
-            n -= len(data)
+from inspector.binaries.blob import Blob
 
 
 class BinaryFormatError(ValueError):

@@ -1,0 +1,122 @@
+"""ELF section tables (System V gABI, "Sections"), read from the header and the section header table only.
+
+The table is an array of fixed-size records at ``e_shoff``; names come from the section named by
+``e_shstrndx``. That is all a code/data split needs, so this reads those bytes and nothing else, from
+memory or from a spool file, at about 20 us a file. LIEF, measured first, took 0.25 ms a file plus a
+0.35 s import and a copy of every binary (the 9,280 libraries of a tar.gz: 3.7 s against 1.9 s for the
+same walk without sections); pyelftools took 1.35 ms a file. Both serve as oracles in the tests, with
+readelf and size(1). Extended numbering (``e_shnum``/``e_shstrndx`` in section 0) is followed; a binary
+without a section table falls back to its loadable segments (executable ones are code).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterator
+from functools import lru_cache
+
+from inspector.binaries import classify
+from inspector.binaries.blob import Blob, binary_info
+from inspector.binaries.headers import BinaryFormatError, check_elf_header, check_extent
+from inspector.binaries.model import BinaryInfo, Section, SectionClass
+
+#: e_machine values, named as LIEF and readelf's short names have them (the rest keep their number).
+MACHINES = {2: "SPARC", 3: "I386", 8: "MIPS", 20: "PPC", 21: "PPC64", 22: "S390", 40: "ARM", 43: "SPARCV9",
+            50: "IA_64", 62: "X86_64", 183: "AARCH64", 243: "RISCV", 258: "LOONGARCH"}
+SHN_XINDEX = 0xFFFF
+PT_LOAD = 1
+#: Most a name is read for (a longer one is cut there; real section names are a few dozen bytes).
+MAX_NAME = 4096
+
+
+def read_elf(blob: Blob) -> BinaryInfo:
+    """The sections of the ELF file in ``blob``; ``BinaryFormatError`` names the field that lies."""
+    check_elf_header(blob)
+    head = blob.read(0, 64)
+    wide, end = head[4] == 2, "<" if head[5] == 1 else ">"
+    if wide:
+        (machine,) = struct.unpack_from(end + "H", head, 0x12)
+        phoff, shoff = struct.unpack_from(end + "QQ", head, 0x20)
+        phentsize, phnum, shentsize, shnum, shstrndx = struct.unpack_from(end + "HHHHH", head, 0x36)
+        record = end + "IIQQQQIIQQ"  # name type flags addr offset size link info addralign entsize
+    else:
+        (machine,) = struct.unpack_from(end + "H", head, 0x12)
+        phoff, shoff = struct.unpack_from(end + "II", head, 0x1C)
+        phentsize, phnum, shentsize, shnum, shstrndx = struct.unpack_from(end + "HHHHH", head, 0x2A)
+        record = end + "IIIIIIIIII"
+    name = MACHINES.get(machine, str(machine))
+    if shoff == 0:
+        return binary_info("elf", name, list(_segments(blob, wide, end, phoff, phentsize, phnum)), blob)
+    first = struct.unpack_from(record, blob.read(shoff, shentsize))
+    if shnum == 0:
+        shnum = first[5]  # extended numbering: section 0's sh_size (bounded by check_elf_header)
+    if shstrndx == SHN_XINDEX:
+        shstrndx = first[6]  # section 0's sh_link
+    table = blob.read(shoff, shnum * shentsize)
+    headers = [struct.unpack_from(record, table, i * shentsize) for i in range(shnum)]
+    names = _names(blob, headers, shstrndx)
+    sections = [sec for h in headers if (sec := elf_section(names(h[0]), h[1], h[2], h[5], h[4], blob.size))]
+    if not sections:
+        sections = list(_segments(blob, wide, end, phoff, phentsize, phnum))
+    return binary_info("elf", name, sections, blob)
+
+
+def _names(blob: Blob, headers: list[tuple[int, ...]], shstrndx: int) -> Callable[[int], str]:
+    """A function from sh_name to the name in the section-name string table."""
+    if not 0 < shstrndx < len(headers):
+        if any(h[0] for h in headers):
+            raise BinaryFormatError(f"ELF e_shstrndx is {shstrndx}, not a section of the {len(headers)}-entry table")
+        return lambda _offset: ""
+    strtab = headers[shstrndx]
+    base, size = strtab[4], strtab[5]
+    check_extent("ELF", "section-name string table (e_shstrndx)", base, size, blob.size)
+    table = blob.read(base, min(size, 16 * 1024 * 1024))
+
+    def name(offset: int) -> str:
+        if offset >= len(table):
+            raise BinaryFormatError(f"ELF sh_name {offset} lies past the end of the section-name string table")
+        end = table.find(b"\0", offset, offset + MAX_NAME)
+        return table[offset : end if end >= 0 else offset + MAX_NAME].decode("utf-8", "replace")
+
+    return name
+
+
+def elf_section(name: str, sh_type: int, flags: int, size: int, offset: int, total: int) -> Section | None:
+    """One ELF section header as a ``Section`` (None for the table's reserved SHT_NULL entries)."""
+    if sh_type == 0:
+        return None
+    file_size = 0 if sh_type == classify.SHT_NOBITS else size
+    check_extent("ELF", name, offset, file_size, total)
+    return Section(name=name, klass=classify.elf_section_class(name, sh_type, flags), size=size, file_size=file_size,
+                   offset=offset, flags=_letters(flags), writable=bool(flags & classify.SHF_WRITE))
+
+
+@lru_cache(maxsize=256)
+def _letters(flags: int) -> str:
+    return classify.elf_flag_letters(flags)
+
+
+def _segments(blob: Blob, wide: bool, end: str, phoff: int, phentsize: int, phnum: int) -> Iterator[Section]:
+    """A binary without a section table: its loadable segments stand in (executable ones are code)."""
+    want = 56 if wide else 32
+    if phnum == 0:
+        return
+    if phentsize != want or phoff + phnum * want > blob.size:
+        raise BinaryFormatError(f"ELF program header table (e_phoff={phoff}, e_phnum={phnum}, e_phentsize="
+                                f"{phentsize}) does not fit the file ({blob.size} bytes)")
+    table = blob.read(phoff, phnum * want)
+    for i in range(phnum):
+        if wide:
+            p_type, flags, offset, _va, _pa, filesz, memsz, _al = struct.unpack_from(end + "IIQQQQQQ", table, i * want)
+        else:
+            p_type, offset, _va, _pa, filesz, memsz, flags, _al = struct.unpack_from(end + "IIIIIIII", table, i * want)
+        if p_type != PT_LOAD:
+            continue
+        klass = SectionClass.CODE if flags & classify.PF_X else (
+            SectionClass.DATA if flags & classify.PF_W else SectionClass.RODATA)
+        check_extent("ELF", f"LOAD[{i}]", offset, filesz, blob.size)
+        yield Section(name=f"LOAD[{i}]", klass=klass, size=filesz, file_size=filesz, offset=offset, flags="segment",
+                      writable=bool(flags & classify.PF_W))
+        if memsz > filesz:
+            yield Section(name=f"LOAD[{i}].bss", klass=SectionClass.BSS, size=memsz - filesz, file_size=0,
+                          offset=offset + filesz, flags="segment")

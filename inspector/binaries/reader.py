@@ -1,0 +1,45 @@
+"""Which reader takes which executable, from memory or from a spool file.
+
+ELF and PE/COFF section tables are read by our own record readers (``elf``, ``pe``) straight from the
+bytes or the spool, so memory never follows a binary's size; Mach-O goes to LIEF (``macho``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import BinaryIO
+
+from inspector.binaries.blob import Blob
+from inspector.binaries.elf import read_elf
+from inspector.binaries.headers import BinaryFormatError
+from inspector.binaries.macho import read_macho
+from inspector.binaries.model import BinaryInfo
+from inspector.binaries.pe import read_pe
+
+#: ``sniff.detect_type`` names of the content read here.
+ANALYSED_TYPES = frozenset({"elf", "elf-relocatable", "elf-executable", "elf-shared", "pe", "mach-o"})
+#: Executables up to this size are kept in memory while the walker reads them; larger ones go to a spool.
+IN_MEMORY_MAX = 4 * 1024 * 1024
+
+
+def read_binary(detected: str, data: bytes | bytearray) -> BinaryInfo:
+    """The sections of the executable ``data`` (whose content sniffed as ``detected``).
+
+    Raises ``BinaryFormatError`` naming the field when the header or a section disagrees with the file.
+    """
+    return _read(detected, Blob(data))
+
+
+def read_binary_file(detected: str, path: Path, fh: BinaryIO, size: int) -> BinaryInfo:
+    """The sections of the executable spooled at ``path`` (open as ``fh``, ``size`` bytes long)."""
+    return _read(detected, Blob(fh=fh, size=size))
+
+
+def _read(detected: str, blob: Blob) -> BinaryInfo:
+    if detected.startswith("elf"):
+        return read_elf(blob)
+    if detected == "pe":
+        return read_pe(blob)
+    if detected == "mach-o":
+        return read_macho(blob.read(0, blob.size))
+    raise BinaryFormatError(f"not an executable format read here: {detected}")
