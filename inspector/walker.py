@@ -543,7 +543,7 @@ class _BinaryCopy:
             elif self.spool is not None:
                 self.spool.write(chunk)
             elif self.size > IN_MEMORY_MAX:
-                self.spool = tempfile.NamedTemporaryFile(dir=self.tmpdir, prefix="exe-")  # noqa: SIM115 - closed in close()
+                self.spool = tempfile.TemporaryFile(dir=self.tmpdir, prefix="exe-")  # noqa: SIM115 - closed in close()
                 self.spool.write(self.data)
                 self.spool.write(chunk)
                 self.data = bytearray()
@@ -558,7 +558,7 @@ class _BinaryCopy:
         if self.spool is None:
             return read_binary(detected, self.data)
         self.spool.flush()
-        return read_binary_file(detected, Path(self.spool.name), self.spool, self.size)
+        return read_binary_file(detected, self.spool, self.size)
 
     def close(self) -> None:
         """Drop what was kept (the spool file is deleted)."""

@@ -6,7 +6,6 @@ bytes or the spool, so memory never follows a binary's size; Mach-O goes to LIEF
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import BinaryIO
 
 from inspector.binaries.blob import Blob
@@ -30,8 +29,8 @@ def read_binary(detected: str, data: bytes | bytearray) -> BinaryInfo:
     return _read(detected, Blob(data))
 
 
-def read_binary_file(detected: str, path: Path, fh: BinaryIO, size: int) -> BinaryInfo:
-    """The sections of the executable spooled at ``path`` (open as ``fh``, ``size`` bytes long)."""
+def read_binary_file(detected: str, fh: BinaryIO, size: int) -> BinaryInfo:
+    """The sections of the ``size``-byte executable spooled in the seekable file ``fh``."""
     return _read(detected, Blob(fh=fh, size=size))
 
 
