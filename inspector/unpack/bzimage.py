@@ -14,15 +14,21 @@ bytes after the compressed stream, inside the payload: it is checked against wha
 
 from __future__ import annotations
 
-import io
 import struct
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from inspector.model import ProblemKind
 from inspector.streams import CHUNK, ReadAheadReader
 from inspector.unpack.base import ExactSlice, FormatError, Member, SniffInfo, UnpackContext
-from inspector.unpack.compressed import Bzip2Handler, GzipHandler, XzHandler, ZstdHandler, _CodecHandler
+from inspector.unpack.compressed import (
+    Bzip2Handler,
+    CountingReader,
+    GzipHandler,
+    XzHandler,
+    ZstdHandler,
+    _CodecHandler,
+)
 
 MAGIC_OFFSET = 0x202
 MAGIC = b"HdrS"
@@ -88,14 +94,14 @@ class BzImageHandler:
         packed = max(length - SIZE_FIELD, 0)
         payload = ExactSlice(stream, packed, lambda missing: f"bzImage payload cut short: {missing:,} bytes missing")
         reader = codec.reader(payload, window_limit)  # type: ignore[arg-type]
-        counted = _Counted(reader)
+        counted = CountingReader(reader)  # type: ignore[arg-type]
         out = ReadAheadReader(counted)
         try:
             yield Member(name="vmlinux", open=lambda: out, compressed_progress=lambda: reader.consumed, payload=True,
                          stored_size=length)
         finally:
             out.close()
-        self._check_size_field(stream.read(min(SIZE_FIELD, length)), counted.produced, ctx)
+        self._check_size_field(stream.read(min(SIZE_FIELD, length)), counted.count, ctx)
         while stream.read(CHUNK):  # the rest of the image (EFI sections after the payload): hashed, not members
             pass
 
@@ -109,19 +115,3 @@ class BzImageHandler:
             ctx.problem("vmlinux", f"bzImage size field after the compressed kernel says {declared:,} bytes, "
                         f"{produced:,} came out", ProblemKind.MISMATCH)
 
-
-class _Counted(io.RawIOBase):
-    """Counts the bytes a decompressor produced (for the size field the kernel build appends)."""
-
-    def __init__(self, src: Any) -> None:
-        super().__init__()
-        self._src = src
-        self.produced = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
-        n = int(self._src.readinto(b) or 0)
-        self.produced += n
-        return n

@@ -364,7 +364,7 @@ class _ZstdReader(io.RawIOBase):
 
     def __init__(self, src: BinaryIO, window_limit: int) -> None:
         super().__init__()
-        self._counting = _CountingReader(src)
+        self._counting = CountingReader(src)
         # The decoder refuses any frame whose window is larger (a later frame of a multi-frame stream too).
         self._reader = zstandard.ZstdDecompressor(max_window_size=max(window_limit, 1 << 10)).stream_reader(
             cast(BinaryIO, self._counting), read_size=CHUNK, read_across_frames=True, closefd=False
@@ -398,7 +398,9 @@ class _ZstdReader(io.RawIOBase):
             raise FormatError(f"corrupt zstd data: {exc}") from exc
 
 
-class _CountingReader(io.RawIOBase):
+class CountingReader(io.RawIOBase):
+    """Reads through ``src``, counting the bytes that pass (compressed input taken, or output produced)."""
+
     def __init__(self, src: BinaryIO) -> None:
         super().__init__()
         self._src = src
