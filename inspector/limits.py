@@ -29,8 +29,8 @@ class Limits:
     #: dictionary, an LZX/LZMS window or chunk. 256 MiB reads every real image (xz -9 uses 64 MiB,
     #: zstd --long=28 256 MiB, LZMS solid chunks 32 KiB-64 MiB) yet stops a frame that asks for 2 GiB.
     max_window_bytes: int = 256 * MiB
-    #: An executable whose sections are read (ELF/PE/Mach-O) is held in memory while its section table is
-    #: parsed: larger ones are listed and hashed but their code/data split is not measured.
+    #: An executable whose sections are read (ELF/PE/Mach-O) is kept while its section table is parsed (in
+    #: memory up to 4 MiB, else in the walk's temp dir): larger ones are listed and hashed, not split.
     max_binary_bytes: int = 256 * MiB
 
 

@@ -99,8 +99,8 @@ LIMITS = OptionGroup("limits", (
              "xz dictionary, WIM chunk): decoder memory bombs.")),
     _opt("max_binary_mib", float, typer.Option(
         DEFAULT_LIMITS.max_binary_bytes / MiB, "--max-binary-mib", min=1.0, metavar="MIB",
-        help="Measure the code and data sections of executables up to this size (each is held in memory "
-             "while its section table is read); larger ones are listed without the split.")),
+        help="Measure the code and data sections of executables up to this size (one over 4 MiB is copied to "
+             "the private temp dir while its section table is read); larger ones are listed without the split.")),
 ), make_limits)
 
 
