@@ -112,3 +112,18 @@ def test_ctrl_c_during_a_spooled_walk_exits_130_and_removes_the_temp_dir(tmp_pat
     assert proc.returncode == 130
     assert err.strip().splitlines()[-1] == "inspector: interrupted" and "Traceback" not in err
     assert list(tmpdir.iterdir()) == [] and list(cwd.iterdir()) == []
+
+
+def test_many_problems_print_a_screenful_then_one_line_counting_the_rest(tmp_path: Path) -> None:
+    from fixtures.binaries import elf_shoff_past_eof
+
+    lie = elf_shoff_past_eof()
+    image = tmp_path / "lies.tar"
+    image.write_bytes(tar_bytes({f"bin/tool{i:03}": lie for i in range(60)}, compress=None))
+    result = _run("inventory", image, "--no-store", "--list", "none")
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 21
+    assert all("e_shoff" in line for line in lines[:20])
+    assert lines[-1].startswith("inspector: ... and 40 more (40 mismatch)")
+    doc = json.loads(_run("inventory", image, "--no-store", "--json", "-").stdout)
+    assert len(doc["problems"]) == 60  # every problem is still in the machine-readable outputs
