@@ -16,6 +16,8 @@ sign (debug information in sections without their own type, PE base relocations)
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from inspector.binaries.model import SectionClass
 
 _DEBUG_PREFIXES = (".debug", ".zdebug", ".stab", ".line", ".gnu.debuglto")
@@ -43,6 +45,7 @@ def elf_section_class(name: str, sh_type: int, sh_flags: int) -> SectionClass:
     return SectionClass.DATA if sh_flags & SHF_WRITE else SectionClass.RODATA
 
 
+@lru_cache(maxsize=256)  # a few distinct flag words, spelt for every section of every ELF file
 def elf_flag_letters(sh_flags: int) -> str:
     """The flags as readelf -S prints them (``AX``, ``WA``...)."""
     return "".join(letter for bit, letter in _ELF_FLAG_LETTERS if sh_flags & bit)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterator
-from functools import lru_cache
 
 from inspector.binaries import classify
 from inspector.binaries.blob import Blob, binary_info
@@ -31,40 +30,27 @@ MAX_NAME = 4096
 
 def read_elf(blob: Blob) -> BinaryInfo:
     """The sections of the ELF file in ``blob``; ``BinaryFormatError`` names the field that lies."""
-    check_elf_header(blob)
-    head = blob.read(0, 64)
-    wide, end = head[4] == 2, "<" if head[5] == 1 else ">"
-    if wide:
-        (machine,) = struct.unpack_from(end + "H", head, 0x12)
-        phoff, shoff = struct.unpack_from(end + "QQ", head, 0x20)
-        phentsize, phnum, shentsize, shnum, shstrndx = struct.unpack_from(end + "HHHHH", head, 0x36)
-        record = end + "IIQQQQIIQQ"  # name type flags addr offset size link info addralign entsize
-    else:
-        (machine,) = struct.unpack_from(end + "H", head, 0x12)
-        phoff, shoff = struct.unpack_from(end + "II", head, 0x1C)
-        phentsize, phnum, shentsize, shnum, shstrndx = struct.unpack_from(end + "HHHHH", head, 0x2A)
-        record = end + "IIIIIIIIII"
-    name = MACHINES.get(machine, str(machine))
+    h = check_elf_header(blob)
+    end, shoff, shentsize, shnum, shstrndx = h.end, h.shoff, h.shentsize, h.shnum, h.shstrndx
+    record = end + ("IIQQQQIIQQ" if h.wide else "IIIIIIIIII")  # name type flags addr offset size link info ...
+    name = MACHINES.get(h.machine, str(h.machine))
     if shoff == 0:
-        return binary_info("elf", name, list(_segments(blob, wide, end, phoff, phentsize, phnum)), blob)
-    first = struct.unpack_from(record, blob.read(shoff, shentsize))
-    if shnum == 0:
-        shnum = first[5]  # extended numbering: section 0's sh_size (bounded by check_elf_header)
-    if shstrndx == SHN_XINDEX:
-        shstrndx = first[6]  # section 0's sh_link
+        return binary_info("elf", name, list(_segments(blob, h.wide, end, h.phoff, h.phentsize, h.phnum)), blob)
+    if shstrndx == SHN_XINDEX:  # extended numbering: section 0's sh_link (its sh_size, the count, is in h)
+        shstrndx = struct.unpack_from(record, blob.read(shoff, shentsize))[6]
     table = blob.read(shoff, shnum * shentsize)
     headers = [struct.unpack_from(record, table, i * shentsize) for i in range(shnum)]
     names = _names(blob, headers, shstrndx)
-    sections = [sec for h in headers if (sec := elf_section(names(h[0]), h[1], h[2], h[5], h[4], blob.size))]
+    sections = [sec for r in headers if (sec := elf_section(names(r[0]), r[1], r[2], r[5], r[4], blob.size))]
     if not sections:
-        sections = list(_segments(blob, wide, end, phoff, phentsize, phnum))
+        sections = list(_segments(blob, h.wide, end, h.phoff, h.phentsize, h.phnum))
     return binary_info("elf", name, sections, blob)
 
 
 def _names(blob: Blob, headers: list[tuple[int, ...]], shstrndx: int) -> Callable[[int], str]:
     """A function from sh_name to the name in the section-name string table."""
     if not 0 < shstrndx < len(headers):
-        if any(h[0] for h in headers):
+        if any(r[0] for r in headers):
             raise BinaryFormatError(f"ELF e_shstrndx is {shstrndx}, not a section of the {len(headers)}-entry table")
         return lambda _offset: ""
     strtab = headers[shstrndx]
@@ -88,12 +74,7 @@ def elf_section(name: str, sh_type: int, flags: int, size: int, offset: int, tot
     file_size = 0 if sh_type == classify.SHT_NOBITS else size
     check_extent("ELF", name, offset, file_size, total)
     return Section(name=name, klass=classify.elf_section_class(name, sh_type, flags), size=size, file_size=file_size,
-                   offset=offset, flags=_letters(flags), writable=bool(flags & classify.SHF_WRITE))
-
-
-@lru_cache(maxsize=256)
-def _letters(flags: int) -> str:
-    return classify.elf_flag_letters(flags)
+                   offset=offset, flags=classify.elf_flag_letters(flags), writable=bool(flags & classify.SHF_WRITE))
 
 
 def _segments(blob: Blob, wide: bool, end: str, phoff: int, phentsize: int, phnum: int) -> Iterator[Section]:

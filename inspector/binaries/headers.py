@@ -9,6 +9,7 @@ file and named in the error.
 from __future__ import annotations
 
 import struct
+from typing import NamedTuple
 
 from inspector.binaries.blob import Blob
 
@@ -21,24 +22,51 @@ class BinaryFormatError(ValueError):
 PE_MAX_SECTIONS = 96
 
 
-def check_elf_header(blob: Blob) -> None:
-    """The ELF section header table must be sized as the class says and lie inside the file."""
+class ElfHeader(NamedTuple):
+    """The ELF header fields the section reader needs, as checked (``shnum`` after extended numbering)."""
+
+    wide: bool
+    end: str
+    machine: int
+    phoff: int
+    phentsize: int
+    phnum: int
+    shoff: int
+    shentsize: int
+    shnum: int
+    shstrndx: int
+
+
+class PeHeader(NamedTuple):
+    """The COFF fields the section reader needs, as checked: Machine, NumberOfSections, the table's offset."""
+
+    machine: int
+    sections: int
+    table: int
+
+
+def check_elf_header(blob: Blob) -> ElfHeader:
+    """The ELF header, once its section header table is known to be sized as the class says and to lie
+    inside the file."""
     data, total = blob.read(0, 64), blob.size
     if len(data) < 52 or data[4] not in (1, 2) or data[5] not in (1, 2):
         raise BinaryFormatError("ELF header truncated or its class/data byte invalid (e_ident)")
     end = "<" if data[5] == 1 else ">"
-    if data[4] == 2:
+    wide = data[4] == 2
+    (machine,) = struct.unpack_from(end + "H", data, 0x12)
+    if wide:
         if len(data) < 64:
             raise BinaryFormatError("ELF64 header truncated (64 bytes needed)")
-        (shoff,) = struct.unpack_from(end + "Q", data, 0x28)
-        shentsize, shnum = struct.unpack_from(end + "HH", data, 0x3A)
+        phoff, shoff = struct.unpack_from(end + "QQ", data, 0x20)
+        phentsize, phnum, shentsize, shnum, shstrndx = struct.unpack_from(end + "HHHHH", data, 0x36)
         want = 64
     else:
-        (shoff,) = struct.unpack_from(end + "I", data, 0x20)
-        shentsize, shnum = struct.unpack_from(end + "HH", data, 0x2E)
+        phoff, shoff = struct.unpack_from(end + "II", data, 0x1C)
+        phentsize, phnum, shentsize, shnum, shstrndx = struct.unpack_from(end + "HHHHH", data, 0x2A)
         want = 40
+    header = ElfHeader(wide, end, machine, phoff, phentsize, phnum, shoff, shentsize, shnum, shstrndx)
     if shoff == 0 and shnum == 0:
-        return  # no section table (a stripped-to-the-bone binary): program headers are used instead
+        return header  # no section table (a stripped-to-the-bone binary): program headers are used instead
     if shentsize != want:
         raise BinaryFormatError(f"ELF e_shentsize is {shentsize}, not {want}")
     if shnum == 0:  # extended numbering: the count is section 0's sh_size
@@ -50,10 +78,11 @@ def check_elf_header(blob: Blob) -> None:
     if shoff + shnum * want > total:
         raise BinaryFormatError(f"ELF section header table (e_shoff={shoff}, e_shnum={shnum}) ends past the "
                                 f"end of the file ({total} bytes)")
+    return header._replace(shnum=shnum)
 
 
-def check_pe_header(blob: Blob) -> None:
-    """NumberOfSections within the loader's limit and the section table inside the file."""
+def check_pe_header(blob: Blob) -> PeHeader:
+    """The COFF fields, once NumberOfSections is within the loader's limit and the table inside the file."""
     data, total = blob.read(0, 0x40), blob.size
     if len(data) < 0x40:
         raise BinaryFormatError("PE: DOS header truncated")
@@ -61,7 +90,7 @@ def check_pe_header(blob: Blob) -> None:
     coff = blob.read(lfanew, 24)
     if len(coff) < 24 or coff[:4] != b"PE\0\0":
         raise BinaryFormatError(f"PE: e_lfanew={lfanew} does not point at a PE signature inside the file")
-    nsections, = struct.unpack_from("<H", coff, 6)
+    machine, nsections = struct.unpack_from("<HH", coff, 4)
     (opt_size,) = struct.unpack_from("<H", coff, 20)
     if nsections > PE_MAX_SECTIONS:
         raise BinaryFormatError(f"PE NumberOfSections is {nsections}, over the format's limit of {PE_MAX_SECTIONS}")
@@ -69,6 +98,7 @@ def check_pe_header(blob: Blob) -> None:
     if table + 40 * nsections > total:
         raise BinaryFormatError(f"PE section table ({nsections} sections at offset {table}) ends past the end "
                                 f"of the file ({total} bytes)")
+    return PeHeader(machine, nsections, table)
 
 
 def check_extent(fmt: str, name: str, offset: int, file_size: int, total: int) -> None:

@@ -22,18 +22,14 @@ MACHINES = {0x14C: "I386", 0x8664: "AMD64", 0xAA64: "ARM64", 0x1C0: "ARM", 0x1C4
 
 def read_pe(blob: Blob) -> BinaryInfo:
     """The sections of the PE image or COFF object in ``blob``; ``BinaryFormatError`` names the field that lies."""
-    check_pe_header(blob)
-    lfanew = struct.unpack_from("<I", blob.read(0x3C, 4))[0]
-    coff = blob.read(lfanew, 24)
-    machine, count = struct.unpack_from("<HH", coff, 4)
-    (opt_size,) = struct.unpack_from("<H", coff, 20)
-    table = blob.read(lfanew + 24 + opt_size, 40 * count)
+    header = check_pe_header(blob)
+    table = blob.read(header.table, 40 * header.sections)
     sections = []
-    for i in range(count):
+    for i in range(header.sections):
         name, vsize, _va, raw, pointer = struct.unpack_from("<8sIIII", table, 40 * i)
         (chars,) = struct.unpack_from("<I", table, 40 * i + 36)
         sections.append(pe_section(blob, name.rstrip(b"\0").decode("utf-8", "replace"), chars, raw, vsize, pointer))
-    return binary_info("pe", MACHINES.get(machine, str(machine)), sections, blob)
+    return binary_info("pe", MACHINES.get(header.machine, str(header.machine)), sections, blob)
 
 
 def pe_section(blob: Blob, raw_name: str, chars: int, raw: int, vsize: int, pointer: int) -> Section:
