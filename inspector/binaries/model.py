@@ -55,13 +55,6 @@ class Section:
             d["writable"] = True
         return d
 
-    @classmethod
-    def from_meta(cls, d: Mapping[str, Any]) -> Section:
-        """The section recorded by ``to_meta``."""
-        return cls(name=str(d["name"]), klass=SectionClass(d["class"]), size=int(d["size"]),
-                   file_size=int(d["file_size"]), offset=int(d["offset"]), flags=str(d.get("flags", "")),
-                   writable=bool(d.get("writable", False)))
-
 
 @dataclass(frozen=True)
 class BinaryInfo:
@@ -118,48 +111,40 @@ class BinaryInfo:
             "sections": [s.to_meta() for s in self.sections],
         }
 
-    @classmethod
-    def from_meta(cls, d: Mapping[str, Any]) -> BinaryInfo:
-        """The info recorded by ``to_meta``."""
-        return cls(format=str(d["format"]), machine=str(d.get("machine", "")),
-                   sections=tuple(Section.from_meta(s) for s in d.get("sections", ())),
-                   code_sha256=str(d.get("code_sha256", "")), data_sha256=str(d.get("data_sha256", "")))
 
-
-def binary_of(meta: Mapping[str, Any]) -> BinaryInfo | None:
-    """The executable information recorded in an entry's meta, if its content was an analysed binary."""
+def _recorded(meta: Mapping[str, Any], key: str) -> Any:
+    """One figure of ``meta["binary"]`` (None when the entry is no analysed executable, or lacks it)."""
     d = meta.get(META_KEY)
-    return BinaryInfo.from_meta(d) if isinstance(d, Mapping) else None
+    return d.get(key) if isinstance(d, Mapping) else None
 
 
 def code_bytes_of(meta: Mapping[str, Any]) -> int | None:
     """The code bytes recorded in an entry's meta (cheap: no section list is rebuilt), if any."""
-    d = meta.get(META_KEY)
-    return int(d["code_bytes"]) if isinstance(d, Mapping) and "code_bytes" in d else None
+    value = _recorded(meta, "code_bytes")
+    return None if value is None else int(value)
 
 
 def data_bytes_of(meta: Mapping[str, Any]) -> int | None:
     """The initialised data bytes recorded in an entry's meta, if any."""
-    d = meta.get(META_KEY)
-    return int(d["data_bytes"]) if isinstance(d, Mapping) and "data_bytes" in d else None
+    value = _recorded(meta, "data_bytes")
+    return None if value is None else int(value)
 
 
 def writable_code_bytes_of(meta: Mapping[str, Any]) -> int:
     """Code bytes recorded in writable+executable sections (0 for anything else, or older inventories)."""
-    d = meta.get(META_KEY)
-    return int(d.get("writable_code_bytes", 0)) if isinstance(d, Mapping) else 0
+    return int(_recorded(meta, "writable_code_bytes") or 0)
 
 
 def code_sha256_of(meta: Mapping[str, Any]) -> str | None:
     """The digest of the code sections' bytes recorded in an entry's meta (cheap), if any."""
-    d = meta.get(META_KEY)
-    return str(d["code_sha256"]) if isinstance(d, Mapping) and "code_sha256" in d else None
+    value = _recorded(meta, "code_sha256")
+    return None if value is None else str(value)
 
 
 def data_sha256_of(meta: Mapping[str, Any]) -> str | None:
     """The digest of the initialised data sections' bytes recorded in an entry's meta, if any."""
-    d = meta.get(META_KEY)
-    return str(d["data_sha256"]) if isinstance(d, Mapping) and "data_sha256" in d else None
+    value = _recorded(meta, "data_sha256")
+    return None if value is None else str(value)
 
 
 #: Where a set of sections' bytes are in the file: (offset, file size) of each, in section-table order.
