@@ -127,3 +127,15 @@ def test_many_problems_print_a_screenful_then_one_line_counting_the_rest(tmp_pat
     assert lines[-1].startswith("inspector: ... and 40 more (40 mismatch)")
     doc = json.loads(_run("inventory", image, "--no-store", "--json", "-").stdout)
     assert len(doc["problems"]) == 60  # every problem is still in the machine-readable outputs
+
+
+def test_problems_and_not_compared_lines_share_one_screenful(capsys) -> None:
+    from inspector.commands.options import MAX_PROBLEM_LINES, report_problems
+    from inspector.model import Problem, ProblemKind
+
+    problems = [Problem(f"img!/f{i}", "bad", ProblemKind.ERROR) for i in range(5)]
+    report_problems(problems, [f"inspector: not compared: old: d{i}" for i in range(30)])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == MAX_PROBLEM_LINES + 1
+    assert sum("not compared" in line for line in lines) == MAX_PROBLEM_LINES - 5
+    assert lines[-1].startswith("inspector: ... and 15 more (15 other)")

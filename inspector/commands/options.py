@@ -455,14 +455,12 @@ def report_problems(problems: Sequence[Problem], more: Sequence[str] = ()) -> No
 
     A person sees them whatever the output format; every problem stays listed in the JSON/CSV/HTML outputs.
     """
-    lines = [f"inspector: {p.kind}: {p.line()}" for p in problems[:MAX_PROBLEM_LINES]]
-    lines += list(more)[: max(0, MAX_PROBLEM_LINES - len(lines))]
-    for line in lines:
+    room = max(0, MAX_PROBLEM_LINES - len(problems))  # lines left for ``more`` after the problems
+    for line in [f"inspector: {p.kind}: {p.line()}" for p in problems[:MAX_PROBLEM_LINES]] + list(more[:room]):
         typer.echo(line, err=True)
     rest = Counter(str(p.kind) for p in problems[MAX_PROBLEM_LINES:])
-    left = len(more) - max(0, MAX_PROBLEM_LINES - min(len(problems), MAX_PROBLEM_LINES))
-    if left > 0:
-        rest["other"] += left
+    if len(more) > room:
+        rest["other"] += len(more) - room
     if rest:
         counts = ", ".join(f"{n:,} {kind}" for kind, n in rest.most_common())
         typer.echo(f"inspector: ... and {sum(rest.values()):,} more ({counts}); every problem is listed in the "
