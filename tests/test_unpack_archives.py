@@ -121,6 +121,42 @@ def test_cpio_member_sha256_matches_gnu_cpio_extraction(built) -> None:
     assert _entry(walk(path), "lib/deep/er/still/lib.so").sha256 == _sha(data)
 
 
+@pytest.mark.parametrize("fmt", ["bin", "odc", "newc", "crc"])
+def test_cpio_of_every_gnu_cpio_format_is_opened(tmp_path: Path, fmt: str) -> None:
+    require_tool("cpio")
+    (tmp_path / "hello.txt").write_bytes(b"hello, cpio\n")
+    archive = tmp_path / f"{fmt}.cpio"
+    archive.write_bytes(_run("cpio", "-o", "-H", fmt, "--quiet", stdin=b"hello.txt\n", cwd=tmp_path))
+    inv = walk(archive)
+    assert inv.root.container == "cpio" and inv.complete
+    assert _entry(inv, "hello.txt").sha256 == _sha(b"hello, cpio\n")
+
+
+def test_a_file_that_merely_starts_with_the_binary_cpio_magic_is_a_plain_file(tmp_path: Path) -> None:
+    # two magic bytes, then data no cpio writer makes: an unknown file type and no NUL-ended name
+    path = tmp_path / "data.bin"
+    path.write_bytes(b"\xc7\x71" + bytes(range(256)) * 8)
+    inv = walk(path)
+    assert inv.root.container is None and inv.complete and not inv.problems
+
+
+def test_text_that_starts_with_an_ascii_cpio_magic_is_a_plain_file(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"070701 is the magic of a newc cpio header, as this note explains at length.\n" * 4)
+    inv = walk(path)
+    assert inv.root.container is None and not inv.problems
+
+
+def test_a_cpio_cut_inside_its_first_name_is_still_read_as_a_damaged_cpio(tmp_path: Path) -> None:
+    require_tool("cpio")
+    (tmp_path / ("long-name-" * 20 + ".txt")).write_bytes(b"x")
+    whole = _run("cpio", "-o", "-H", "bin", "--quiet", stdin=("long-name-" * 20 + ".txt\n").encode(), cwd=tmp_path)
+    path = tmp_path / "cut.cpio"
+    path.write_bytes(whole[:60])
+    inv = walk(path)
+    assert inv.root.container == "cpio" and not inv.complete
+
+
 def test_ar_listing_matches_binutils_ar_and_hides_the_long_name_table(built) -> None:
     require_tool("ar")
     path = _file(built, "archives", "lib.a")
