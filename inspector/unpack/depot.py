@@ -16,15 +16,18 @@ need nothing special: the walker recurses into the inner ZIP, which is read by t
 from __future__ import annotations
 
 import io
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from itertools import islice
+from typing import Any, BinaryIO, cast
 from xml.etree.ElementTree import Element
 
+from inspector.limits import WalkError
+from inspector.names import display_name
 from inspector.unpack.base import FormatError, Member, UnpackContext
 from inspector.unpack.vib import MAX_XML, VerifyingReader, check_against, flag, parse_xml, text
-from inspector.unpack.zip import ZipHandler
+from inspector.unpack.zip import ZipHandler, checked_directory, open_member
+from inspector.unpack.zipcentral import CentralRecord, Directory, directory_contains, locate, records, stored_name
 
 #: Largest nested metadata.zip read into memory.
 MAX_METADATA_ZIP = 64 * 1024 * 1024
@@ -111,6 +114,50 @@ def is_depot(names: set[str]) -> bool:
     )
 
 
+#: Root-level names a depot check looks at (besides any root-level ``*.zip``).
+_DEPOT_NAMES = ("index.xml", "vendor-index.xml", "metadata.zip")
+
+
+def _root_names(stream: BinaryIO, directory: Directory) -> dict[str, CentralRecord]:
+    """The records of the root-level names a depot check needs: index files, metadata.zip, one other ``*.zip``.
+
+    One pass over the directory holding only these few records (the last of each name, as a name lookup
+    finds it), never a set of every member name.
+    """
+    found: dict[str, CentralRecord] = {}
+    for record in records(stream, directory):
+        raw = record.name
+        if b"/" in raw or not (raw.lower().endswith(b".zip") or raw.endswith(b".xml")):
+            continue
+        name = stored_name(record)
+        if not isinstance(name, str):
+            continue
+        if name in _DEPOT_NAMES or (name.lower().endswith(".zip") and not any(
+                n.lower().endswith(".zip") for n in found)):
+            found[name] = record
+    return found
+
+
+def _named(stream: BinaryIO, directory: Directory, names: set[str]) -> dict[str, CentralRecord]:
+    """The records (the last of each name) of a few names, from one pass over the directory."""
+    found: dict[str, CentralRecord] = {}
+    for record in records(stream, directory):
+        name = stored_name(record)
+        if name in names:
+            found[cast(str, name)] = record
+    return found
+
+
+def _read_small(stream: BinaryIO, record: CentralRecord, name: str, cap: int, window: int) -> bytes:
+    """A small member's whole content (an index, a metadata ZIP, an XML document), refused over ``cap``."""
+    if record.file_size > cap:
+        raise FormatError(f"{name} is {record.file_size} bytes, over the {cap}-byte cap")
+    try:
+        return open_member(stream, record, name, window).read(cap + 1)[:cap]
+    except WalkError as exc:
+        raise FormatError(f"{name} unreadable: {exc}") from None
+
+
 class DepotHandler(ZipHandler):
     """The ZIP reader, plus depot metadata when the ZIP is an ESXi offline bundle."""
 
@@ -155,78 +202,76 @@ class DepotHandler(ZipHandler):
     # -- metadata -----------------------------------------------------------------------------------
     def _read_metadata(self, stream: BinaryIO, ctx: UnpackContext) -> DepotMeta | None:
         try:
-            zf = zipfile.ZipFile(stream)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
+            directory = locate(stream)
+            # One C-speed scan of the directory's bytes settles almost every ZIP that is not a depot.
+            if not directory_contains(stream, directory, b"index.xml"):
+                return None
+            roots = _root_names(stream, directory)
+        except FormatError:
             return None  # the generic path reports the unreadable ZIP
-        with zf:
-            names = set(zf.namelist())
-            if not is_depot(names):
-                return None
-            depot = DepotMeta()
-            urls = self._metadata_urls(zf, names, ctx)
-            for url in urls:
-                try:
-                    self._read_metadata_zip(zf, url, depot, ctx)
-                    depot.metadata.append(url)
-                except FormatError as exc:
-                    ctx.problem(url, f"bundle metadata not read: {exc}", "error")
-            if not depot.metadata:
-                return None
-            self._finish(depot)
-            return depot
-
-    @staticmethod
-    def _read_small(zf: zipfile.ZipFile, name: str, cap: int) -> bytes:
-        info = zf.getinfo(name)
-        if info.file_size > cap:
-            raise FormatError(f"{name} is {info.file_size} bytes, over the {cap}-byte cap")
-        try:
-            with zf.open(info) as fh:
-                return fh.read(cap + 1)[:cap]
-        except (zipfile.BadZipFile, NotImplementedError, OSError, ValueError, EOFError, RuntimeError) as exc:
-            raise FormatError(f"{name} unreadable: {exc}") from None
-
-    def _metadata_urls(self, zf: zipfile.ZipFile, names: set[str], ctx: UnpackContext) -> list[str]:
-        urls: list[str] = []
-        if "vendor-index.xml" in names:
+        if not is_depot(set(roots)):
+            return None
+        window = ctx.budget.limits.max_window_bytes
+        depot = DepotMeta()
+        for url, record in self._metadata_urls(stream, directory, roots, window, ctx):
             try:
-                root = parse_xml(self._read_small(zf, "vendor-index.xml", MAX_XML), "vendor-index.xml")
+                self._read_metadata_zip(_read_small(stream, record, url, MAX_METADATA_ZIP, window), url, depot,
+                                        window, ctx)
+                depot.metadata.append(url)
+            except FormatError as exc:
+                ctx.problem(url, f"bundle metadata not read: {exc}", "error")
+        if not depot.metadata:
+            return None
+        self._finish(depot)
+        return depot
+
+    def _metadata_urls(self, stream: BinaryIO, directory: Directory, roots: dict[str, CentralRecord], window: int,
+                       ctx: UnpackContext) -> list[tuple[str, CentralRecord]]:
+        urls: list[str] = []
+        if "vendor-index.xml" in roots:
+            try:
+                index = _read_small(stream, roots["vendor-index.xml"], "vendor-index.xml", MAX_XML, window)
+                root = parse_xml(index, "vendor-index.xml")
                 for meta in root.iter("metadata"):
                     url = text(meta, "url")
                     if url:
                         url = url.rsplit("/", 1)[-1] if "://" in url else url.lstrip("./")
-                        if url in names and url not in urls:
+                        if url not in urls:
                             urls.append(url)
             except FormatError as exc:
                 ctx.problem("vendor-index.xml", str(exc), "error")
-        if not urls and "metadata.zip" in names:
-            urls.append("metadata.zip")
-        return urls
+        found = _named(stream, directory, set(urls)) if urls else {}
+        chosen = [(url, found[url]) for url in urls if url in found]
+        if not chosen and "metadata.zip" in roots:
+            chosen.append(("metadata.zip", roots["metadata.zip"]))
+        return chosen
 
-    def _read_metadata_zip(self, zf: zipfile.ZipFile, url: str, depot: DepotMeta, ctx: UnpackContext) -> None:
-        data = self._read_small(zf, url, MAX_METADATA_ZIP)
+    def _read_metadata_zip(self, data: bytes, url: str, depot: DepotMeta, window: int, ctx: UnpackContext) -> None:
+        mz = io.BytesIO(data)
         try:
-            mz = zipfile.ZipFile(io.BytesIO(data))
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as exc:
+            directory = checked_directory(cast(BinaryIO, mz))
+        except FormatError as exc:
             raise FormatError(f"not a readable ZIP ({exc})") from None
-        with mz:
-            names = [n for n in mz.namelist() if n.endswith(".xml")][:MAX_XML_FILES]
-            for name in names:
-                where = f"{url}!/{name}"
-                cap = MAX_VMWARE_XML if name == "vmware.xml" else MAX_XML
-                try:
-                    root = parse_xml(self._read_small(mz, name, cap), name)
-                except FormatError as exc:
-                    ctx.problem(where, str(exc), "error")
-                    continue
-                if name == "vmware.xml":
-                    self._vmware_xml(root, depot)
-                elif name.startswith("bulletins/"):
-                    self._bulletin(root, depot)
-                elif name.startswith("vibs/"):
-                    self._vib_xml(root, depot)
-                elif name.startswith("profiles/"):
-                    self._profile(root, depot)
+        xml = (r for r in records(cast(BinaryIO, mz), directory) if r.name.endswith(b".xml"))
+        for record in islice(xml, MAX_XML_FILES):
+            name = stored_name(record)
+            if isinstance(name, bytes):
+                name = display_name(name)
+            where = f"{url}!/{name}"
+            cap = MAX_VMWARE_XML if name == "vmware.xml" else MAX_XML
+            try:
+                root = parse_xml(_read_small(cast(BinaryIO, mz), record, name, cap, window), name)
+            except FormatError as exc:
+                ctx.problem(where, str(exc), "error")
+                continue
+            if name == "vmware.xml":
+                self._vmware_xml(root, depot)
+            elif name.startswith("bulletins/"):
+                self._bulletin(root, depot)
+            elif name.startswith("vibs/"):
+                self._vib_xml(root, depot)
+            elif name.startswith("profiles/"):
+                self._profile(root, depot)
 
     def _vmware_xml(self, root: Element, depot: DepotMeta) -> None:
         for b in root.iter("bulletin"):
