@@ -285,7 +285,14 @@ class MemberStream(io.RawIOBase):
     def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
         if self._ended or not len(b):
             return 0
-        data = self._source.read(min(len(b), self._left)) if self._left > 0 else b""
+        if self._left <= 0:
+            if not self._produced:
+                # Declared empty: take the (discarded) start of the data as zipfile did, so an empty member
+                # compressed to 2 bytes of deflate is counted as 2 stored bytes, not 0.
+                self._source.read(1)
+            data = b""
+        else:
+            data = self._source.read(min(len(b), self._left))
         if not data:
             self._end()
             return 0
@@ -385,6 +392,7 @@ class _Inflating:
     def __init__(self, data: _Slice, decompressor: Any) -> None:
         self._data = data
         self._d = decompressor
+        self._rest = b""  # output of a final flush beyond what the last read asked for
 
     @property
     def consumed(self) -> int:
@@ -392,20 +400,35 @@ class _Inflating:
         return self._data.consumed - getattr(self._d, "pending", 0)
 
     def read(self, n: int) -> bytes:
+        if self._rest:
+            out, self._rest = self._rest[:n], self._rest[n:]
+            return out
         while not self._d.eof:
             chunk = b""
             if self._d.needs_input:
                 chunk = self._data.read(CHUNK)
                 if not chunk:  # the compressed data is used up: what the decoder still holds, then the end
-                    flush = getattr(self._d, "flush", None)
-                    return flush()[:n] if flush is not None else b""
-            try:
-                out = self._d.decompress(chunk, n)
-            except (OSError, EOFError, ValueError, lzma.LZMAError) as exc:
-                raise FormatError(f"corrupt data: {exc}") from None
+                    return self._drain(n)
+            out = self._decompress(chunk, n)
             if out:
                 return out
         return b""
+
+    def _drain(self, n: int) -> bytes:
+        """Output a decoder still holds once its input is used up (ISA-L buffers some), then its flush."""
+        out = self._decompress(b"", n)
+        if out:
+            return out
+        flush = getattr(self._d, "flush", None)
+        out = flush() if flush is not None else b""
+        out, self._rest = out[:n], out[n:]
+        return out
+
+    def _decompress(self, chunk: bytes, n: int) -> bytes:
+        try:
+            return bytes(self._d.decompress(chunk, n))
+        except (OSError, EOFError, ValueError, lzma.LZMAError) as exc:
+            raise FormatError(f"corrupt data: {exc}") from None
 
 
 def _zip_lzma(data: _Slice) -> Any:
