@@ -95,3 +95,27 @@ def test_ordinary_zip_gets_no_depot_metadata(tmp_path):
     p.write_bytes(vm.zip_ordered({"index.xml": b"<x/>", "a.txt": b"hello"}))
     inv = walk(p)
     assert inv.root.container == "zip" and "depot" not in inv.root.meta
+
+
+def test_depot_files_below_the_root_do_not_make_a_depot(tmp_path):
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(vm.depot_bytes(vm.release("a")))) as src:
+        moved = {f"sub/{info.filename}": src.read(info) for info in src.infolist() if not info.is_dir()}
+    p = tmp_path / "moved.zip"
+    p.write_bytes(vm.zip_ordered(moved))
+    inv = walk(p)
+    assert "depot" not in inv.root.meta and "moved.zip!/sub/metadata.zip" in inv.by_path()
+
+
+def test_depot_is_recognised_after_many_unrelated_members(tmp_path):
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(vm.depot_bytes(vm.release("a")))) as src:
+        members = {info.filename: src.read(info) for info in src.infolist() if not info.is_dir()}
+    p = tmp_path / "padded.zip"
+    p.write_bytes(vm.zip_ordered({**{f"pad/{i:05d}.txt": b"" for i in range(5000)}, **members}))
+    inv = walk(p)
+    assert inv.root.meta["depot"]["vibs"] == len(vm.release("a").vibs) and not inv.problems
