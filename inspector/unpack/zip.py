@@ -48,6 +48,9 @@ _LOCAL_HEADER = struct.Struct("<4s2xH18xHH")
 _LOCAL = b"PK\x03\x04"
 #: Flag bits this reader cannot honour: 0 encrypted, 5 compressed patch data, 6 strong encryption.
 _ENCRYPTED, _PATCH, _STRONG = 0x1, 0x20, 0x40
+_UNREADABLE = _ENCRYPTED | _PATCH | _STRONG
+#: Members no larger than this (declared, both sizes) are read with their record and passed whole.
+SMALL = 64 * 1024
 #: Largest symlink target read (a longer "link" is shown without a target).
 MAX_LINK = 4096
 #: ``create_system`` of a record whose external attributes hold a Unix mode in their high 16 bits.
@@ -107,6 +110,7 @@ class ZipHandler:
             return cast(BinaryIO, opened[-1])
 
         is_file = kind is EntryKind.FILE
+        data = _small_content(stream, record, label, window, report) if is_file else None
         return Member(
             name=name,
             kind=kind,
@@ -117,9 +121,42 @@ class ZipHandler:
             link_target=link,
             meta=meta,
             open=opener if is_file else None,
+            # Read whole with its record, every stored byte was consumed: the stored size says so.
             compressed_progress=(lambda: opened[-1].consumed if opened else record.compressed_size)
-            if is_file else None,
+            if is_file and data is None else None,
+            data=data,
         )
+
+
+def _small_content(stream: BinaryIO, record: CentralRecord, label: str, window: int,
+                   report: Callable[[str], None]) -> bytes | None:
+    """A small member's whole content, read with its record (``Member.data``), or None to stream it.
+
+    Most members of a bundle are small: read here, the walker counts, sniffs and hashes them from one
+    bytes object instead of opening a stream each. A member that fails (CRC, local header, method) is
+    left to ``open``, which fails again where the walker reports it at the member.
+    """
+    if record.file_size > SMALL or record.compressed_size > SMALL:
+        return None
+    if record.method == STORED and record.file_size == record.compressed_size and not record.flags & _UNREADABLE:
+        # Stored as is (most small members, every empty one): the bytes after the local header, CRC checked.
+        try:
+            start = _data_start(stream, record)
+        except FormatError:
+            return None
+        if not record.file_size:
+            return b"" if record.crc == 0 else None
+        stream.seek(start)
+        data = stream.read(record.file_size)
+        return data if len(data) == record.file_size and zlib.crc32(data) == record.crc else None
+    try:
+        member = open_member(stream, record, label, window, report)
+        data = member.read(record.file_size)
+        if member.read(1):  # the end: the CRC is checked and a size that differs is reported
+            return None
+    except WalkError:
+        return None
+    return data
 
 
 def checked_directory(stream: BinaryIO, ctx: UnpackContext | None = None) -> Directory:
