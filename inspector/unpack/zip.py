@@ -6,13 +6,16 @@ the point of this tool. It is at the end, so the reader needs a seekable input (
 nested ZIP to a bounded temporary file).
 
 This module replaces Python's zipfile, which builds an object per member for the whole directory before
-the first member is read (253 MB for 300,000 empty members, 8.9x ``bsdtar -tf``): ``zipcentral``
-yields one record at a time from 1 MiB reads, a first pass checks for overlapping entries (a zip bomb)
-in constant memory, and a second yields the members. A member's content is its local header (checked
-against the directory as zipfile does: signature, name) followed by data decompressed as it is read
-(stored, deflate through ISA-L when available, bzip2, LZMA, zstd, xz); the CRC-32 is checked at the end
-and a produced size that differs from the declared one is reported as a mismatch. Deflate64, PKWARE
-implode/shrink, encryption (flag bit 0, AES) and patch data are ``Unsupported``.
+the first member is read (245 MB peak RSS for 300,000 empty members, 690 MB for 1,000,000, and the depot
+check read the directory a second time): ``zipcentral`` yields one record at a time from 1 MiB reads, a
+first pass checks the directory and refuses overlapping entries (a zip bomb) in constant memory, and a
+second yields the members. A member's content is its local header (checked against the directory as
+zipfile does: signature, name) followed by data decompressed as it is read (stored, deflate through ISA-L
+when available, bzip2, LZMA, zstd, xz); the CRC-32 is checked at the end and a produced size that differs
+from the declared one is reported as a mismatch. Deflate64, PKWARE implode/shrink, PPMd, encryption (flag
+bit 0, AES) and patch data are ``Unsupported``. A member of at most 64 KiB is read with its record and
+passed whole (``Member.data``). 300,000 empty members: 8.5 -> 5.6 s CPU, 245 -> 84 MB peak RSS; the
+reader alone holds about 3 MiB for 1,000,000 members (what still grows is the walker's own per-walk state).
 """
 
 from __future__ import annotations
