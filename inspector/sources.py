@@ -18,7 +18,6 @@ import contextlib
 import dataclasses
 import json
 import logging
-import multiprocessing
 import os
 import queue
 import stat
@@ -26,10 +25,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inspector import portable
 from inspector.entrylog import EntryLog, with_first
@@ -38,6 +37,9 @@ from inspector.model import NEST, Entry, Inventory, ProblemKind
 from inspector.serialize import inventory_from_dict
 from inspector.store import ImageStat, InventoryStore, StoreConfig, engine_key
 from inspector.walker import CaptureFn, ProgressFn, Walker
+
+if TYPE_CHECKING:
+    import multiprocessing.context
 
 log = logging.getLogger("inspector.store")
 
@@ -261,6 +263,8 @@ def default_jobs() -> int:
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
+    import multiprocessing  # only for walks in a pool: not at start-up
+
     # forkserver: children start from a clean single-threaded server, so a parent with threads (progress
     # bars, hashing threads) cannot hand them a held lock; spawn where forkserver does not exist.
     method = "forkserver" if sys.platform.startswith("linux") else "spawn"
@@ -290,6 +294,8 @@ def walk_many(
         return
     if captures and any(c is not None for c in captures):
         raise ValueError("capture hooks need the walks in this process (one job or one image)")
+    from concurrent.futures import ProcessPoolExecutor
+
     ctx = _pool_context()
     manager = ctx.Manager() if progress is not None else None
     try:
