@@ -11,7 +11,8 @@ from inspector.binaries.model import DATA_CLASSES, BinaryInfo, Section, SectionC
 class Blob:
     """An executable's bytes, in memory or in a spool file: its size and reads at an offset."""
 
-    def __init__(self, data: bytes | bytearray | None = None, fh: BinaryIO | None = None, size: int = 0) -> None:
+    def __init__(self, data: bytes | bytearray | memoryview | None = None, fh: BinaryIO | None = None,
+                 size: int = 0) -> None:
         self._data = data
         self._fh = fh
         self.size = len(data) if data is not None else size

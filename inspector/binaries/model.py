@@ -76,7 +76,8 @@ class BinaryInfo:
 
         A PE section whose virtual size exceeds its raw data counts its raw data (the rest is zero fill).
         """
-        return sum(s.size if s.klass is SectionClass.BSS else s.file_size for s in self.sections if s.klass in classes)
+        by_class = self.class_bytes()
+        return sum(by_class[c] for c in classes)
 
     @property
     def code_bytes(self) -> int:
@@ -93,19 +94,29 @@ class BinaryInfo:
         """Bytes of initialised data, read-only and writable (bss is not data the file carries)."""
         return self.bytes_of(*DATA_CLASSES)
 
+    def class_bytes(self) -> dict[SectionClass, int]:
+        """The bytes of each class (see ``bytes_of``), in one pass over the sections; 0 for a class without any."""
+        out = dict.fromkeys(SectionClass, 0)
+        bss = SectionClass.BSS
+        for s in self.sections:
+            out[s.klass] += s.size if s.klass is bss else s.file_size
+        return out
+
     def to_meta(self) -> dict[str, Any]:
         """The ``meta["binary"]`` value: JSON-ready, with the per-class totals spelled out."""
+        by_class = self.class_bytes()
+        rodata, rwdata = by_class[SectionClass.RODATA], by_class[SectionClass.DATA]
         return {
             "format": self.format,
             "machine": self.machine,
-            "code_bytes": self.code_bytes,
-            "data_bytes": self.data_bytes,
+            "code_bytes": by_class[SectionClass.CODE],
+            "data_bytes": rodata + rwdata,
             "writable_code_bytes": self.writable_code_bytes,
-            "rodata_bytes": self.bytes_of(SectionClass.RODATA),
-            "rwdata_bytes": self.bytes_of(SectionClass.DATA),
-            "bss_bytes": self.bytes_of(SectionClass.BSS),
-            "debug_bytes": self.bytes_of(SectionClass.DEBUG),
-            "other_bytes": self.bytes_of(SectionClass.OTHER),
+            "rodata_bytes": rodata,
+            "rwdata_bytes": rwdata,
+            "bss_bytes": by_class[SectionClass.BSS],
+            "debug_bytes": by_class[SectionClass.DEBUG],
+            "other_bytes": by_class[SectionClass.OTHER],
             "code_sha256": self.code_sha256,
             "data_sha256": self.data_sha256,
             "sections": [s.to_meta() for s in self.sections],
