@@ -203,6 +203,7 @@ class TrackedStream(io.RawIOBase):
         With a sink the content must not have been read yet (the head is replayed into it). Content that
         ``peek_head`` read whole (most members are small) is hashed and counted in one step, without a
         read buffer: sniffing, hashing and counting a small member is then one pass over one bytes object.
+        Content longer than a chunk is hashed one chunk behind the reading (``_drain_overlapped``).
         """
         if self._eof and self._error is None and self._head_pos == 0:
             head = self._head
@@ -214,9 +215,47 @@ class TrackedStream(io.RawIOBase):
             return
         buf = bytearray(CHUNK)
         view = memoryview(buf)
+        n = self.readinto(buf)
+        if n and sink is not None:
+            sink.write(view[:n])
+        if n and self._hash is not None:
+            self._drain_overlapped(sink, buf)
+            return
         while n := self.readinto(buf):
             if sink is not None:
                 sink.write(view[:n])
+
+    def _drain_overlapped(self, sink: BinaryIO | None, first: bytearray) -> None:
+        """The rest of ``drain`` for long content: each chunk is hashed in a thread of its own while the
+        next one is read into a second buffer (sha256 releases the GIL), so the hashing of large members
+        no longer adds to the reading thread's time. Chunks are hashed in order; a buffer is read into
+        again only once its chunk is hashed."""
+        from concurrent.futures import Future, ThreadPoolExecutor
+
+        digest, self._hash = self._hash, None  # readinto still counts and checks limits; hashing is here
+        assert digest is not None
+        buffers = (first, bytearray(CHUNK))
+        pending: Future[None] | None = None
+        turn = 1
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="inspector-hash") as pool:
+            try:
+                while True:
+                    buf = buffers[turn]
+                    n = self.readinto(buf)
+                    if pending is not None:
+                        pending.result()
+                        pending = None
+                    if not n:
+                        return
+                    chunk = memoryview(buf)[:n]
+                    pending = pool.submit(digest.update, chunk)
+                    if sink is not None:
+                        sink.write(chunk)
+                    turn ^= 1
+            finally:
+                if pending is not None:
+                    pending.result()
+                self._hash = digest
 
     @property
     def sha256(self) -> str | None:
