@@ -32,13 +32,18 @@ class Blob:
         if self._data is not None:
             sink.update(memoryview(self._data)[offset : offset + n])
             return
+        assert self._fh is not None
+        n = min(n, self.size - offset)
+        if n <= 0:
+            return
+        buf = memoryview(bytearray(min(chunk, n)))  # one buffer for every read of this extent
+        self._fh.seek(offset)
         while n > 0:
-            data = self.read(offset, min(chunk, n))
-            if not data:
+            got = self._fh.readinto(buf[:min(len(buf), n)])  # type: ignore[attr-defined]
+            if not got:
                 return
-            sink.update(data)
-            offset += len(data)
-            n -= len(data)
+            sink.update(buf[:got])
+            n -= got
 
 
 def binary_info(fmt: str, machine: str, sections: list[Section], blob: Blob) -> BinaryInfo:
