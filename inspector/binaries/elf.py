@@ -77,8 +77,8 @@ def elf_section(name: str, sh_type: int, flags: int, size: int, offset: int, tot
     file_size = 0 if sh_type == classify.SHT_NOBITS else size
     if file_size and (offset < 0 or offset + file_size > total):
         check_extent("ELF", name, offset, file_size, total)  # raises, naming the section
-    return Section(name, classify.elf_section_class(name, sh_type, flags), size, file_size, offset,
-                   classify.elf_flag_letters(flags), bool(flags & classify.SHF_WRITE))
+    return Section.record(name, classify.elf_section_class(name, sh_type, flags), size, file_size, offset,
+                          classify.elf_flag_letters(flags), bool(flags & classify.SHF_WRITE))
 
 
 def _segments(blob: Blob, wide: bool, end: str, phoff: int, phentsize: int, phnum: int) -> Iterator[Section]:
