@@ -25,6 +25,9 @@ HEAD_SIZE = 64 * 1024
 BOMBS_PER_IMAGE = 3
 #: Read size used when draining or copying streams.
 CHUNK = 1024 * 1024
+#: A member drained past this many bytes has the rest hashed in a thread of its own, one chunk behind the
+#: reading (a thread per member costs more than it saves on smaller ones).
+OVERLAP_FROM = 4 * CHUNK
 
 
 @dataclass
@@ -203,7 +206,7 @@ class TrackedStream(io.RawIOBase):
         With a sink the content must not have been read yet (the head is replayed into it). Content that
         ``peek_head`` read whole (most members are small) is hashed and counted in one step, without a
         read buffer: sniffing, hashing and counting a small member is then one pass over one bytes object.
-        Content longer than a chunk is hashed one chunk behind the reading (``_drain_overlapped``).
+        Past ``OVERLAP_FROM`` bytes the rest is hashed one chunk behind the reading (``_drain_overlapped``).
         """
         if self._eof and self._error is None and self._head_pos == 0:
             head = self._head
@@ -215,15 +218,12 @@ class TrackedStream(io.RawIOBase):
             return
         buf = bytearray(CHUNK)
         view = memoryview(buf)
-        n = self.readinto(buf)
-        if n and sink is not None:
-            sink.write(view[:n])
-        if n and self._hash is not None:
-            self._drain_overlapped(sink, buf)
-            return
         while n := self.readinto(buf):
             if sink is not None:
                 sink.write(view[:n])
+            if self.count >= OVERLAP_FROM and self._hash is not None:
+                self._drain_overlapped(sink, buf)
+                return
 
     def _drain_overlapped(self, sink: BinaryIO | None, first: bytearray) -> None:
         """The rest of ``drain`` for long content: each chunk is hashed in a thread of its own while the

@@ -220,7 +220,7 @@ def _tracked(data: bytes, limits: Limits | None = None):  # type: ignore[no-unty
     return TrackedStream(raw, Budget(limits or Limits(), image_size=len(data)), head=read_head(raw))
 
 
-@pytest.mark.parametrize("size", [0, 1000, 64 * 1024, 1024 * 1024, 5 * 1024 * 1024 + 17])
+@pytest.mark.parametrize("size", [0, 1000, 64 * 1024, 1024 * 1024, 9 * 1024 * 1024 + 17])
 def test_drained_content_is_hashed_counted_and_copied_whole(size: int) -> None:
     from fixtures.common import pseudo_random
 
@@ -235,7 +235,7 @@ def test_drained_content_is_hashed_counted_and_copied_whole(size: int) -> None:
 def test_a_limit_met_while_draining_long_content_still_stops_it() -> None:
     from inspector.limits import LimitExceeded
 
-    ts = _tracked(bytes(3 * 1024 * 1024), Limits(max_member_bytes=2 * 1024 * 1024))
+    ts = _tracked(bytes(9 * 1024 * 1024), Limits(max_member_bytes=6 * 1024 * 1024))  # past OVERLAP_FROM
     with pytest.raises(LimitExceeded):
         ts.drain()
     assert ts.sha256 is not None  # the hash is the stream's again, whatever was read before the limit
