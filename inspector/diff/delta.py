@@ -53,7 +53,7 @@ _DICT_MAX = 1024 * 1024
 METHODS = ("zstd", "bsdiff")
 #: At most this many bytes of one side's leaf files are kept by ``KeptContent`` (the rest is read again
 #: by a second walk when it is needed).
-KEEP_BUDGET = 256 * 1024 * 1024
+KEEP_BUDGET = 128 * 1024 * 1024
 
 
 @dataclass(frozen=True)
