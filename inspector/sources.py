@@ -18,7 +18,6 @@ import contextlib
 import dataclasses
 import json
 import logging
-import multiprocessing
 import os
 import queue
 import stat
@@ -26,10 +25,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inspector import portable
 from inspector.entrylog import EntryLog, with_first
@@ -37,7 +36,10 @@ from inspector.limits import Limits, WalkError
 from inspector.model import NEST, Entry, Inventory, ProblemKind
 from inspector.serialize import inventory_from_dict
 from inspector.store import ImageStat, InventoryStore, StoreConfig, engine_key
-from inspector.walker import ProgressFn, Walker
+from inspector.walker import CaptureFn, ProgressFn, Walker
+
+if TYPE_CHECKING:
+    import multiprocessing.context
 
 log = logging.getLogger("inspector.store")
 
@@ -224,11 +226,13 @@ class Walked:
     storable: bool
 
 
-def walk_encoded(path: str, limits: Limits | None = None, progress: Any = None, index: int = 0) -> Walked:
+def walk_encoded(path: str, limits: Limits | None = None, progress: Any = None, index: int = 0,
+                 capture: CaptureFn | None = None) -> Walked:
     """Walk one image and return its portable inventory; runs in pool workers and on cluster workers.
 
-    ``progress`` is an optional queue that receives ``(index, done, total)`` tuples a few times a second.
-    Raises ``WalkError`` when the image cannot be opened at all.
+    ``progress`` is an optional queue that receives ``(index, done, total)`` tuples a few times a second;
+    ``capture`` is the walker's capture hook (in this process only). Raises ``WalkError`` when the image
+    cannot be opened at all.
     """
     t0 = time.monotonic()
     try:
@@ -245,7 +249,7 @@ def walk_encoded(path: str, limits: Limits | None = None, progress: Any = None, 
                 last[0] = now
                 progress.put((index, done, total))
 
-    inv = Walker(limits, progress=cb).inventory(path)
+    inv = Walker(limits, progress=cb, capture=capture).inventory(path)
     return Walked(path=str(path), data=portable.encode(inv), image=image, seconds=time.monotonic() - t0,
                   storable=storable(inv))
 
@@ -259,6 +263,8 @@ def default_jobs() -> int:
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
+    import multiprocessing  # only for walks in a pool: not at start-up
+
     # forkserver: children start from a clean single-threaded server, so a parent with threads (progress
     # bars, hashing threads) cannot hand them a held lock; spawn where forkserver does not exist.
     method = "forkserver" if sys.platform.startswith("linux") else "spawn"
@@ -270,20 +276,26 @@ def walk_many(
     limits: Limits | None = None,
     jobs: int | None = None,
     progress: ManyProgressFn | None = None,
+    captures: Sequence[CaptureFn | None] | None = None,
 ) -> Iterator[tuple[int, Walked | WalkError]]:
     """Walk images in a process pool, yielding ``(index, Walked or WalkError)`` as each one finishes.
 
-    With one job or one image everything runs in this process (no pool start-up cost).
+    With one job or one image everything runs in this process (no pool start-up cost); only then may
+    ``captures`` give each walk a capture hook (``ValueError`` otherwise: a hook cannot cross processes).
     """
     jobs = jobs or default_jobs()
     if jobs <= 1 or len(paths) <= 1:
         for i, p in enumerate(paths):
             local = _CallbackQueue(progress) if progress is not None else None
             try:
-                yield i, walk_encoded(str(p), limits, local, i)
+                yield i, walk_encoded(str(p), limits, local, i, captures[i] if captures else None)
             except WalkError as exc:
                 yield i, exc
         return
+    if captures and any(c is not None for c in captures):
+        raise ValueError("capture hooks need the walks in this process (one job or one image)")
+    from concurrent.futures import ProcessPoolExecutor
+
     ctx = _pool_context()
     manager = ctx.Manager() if progress is not None else None
     try:
@@ -340,10 +352,12 @@ def load_many(
     jobs: int | None = None,
     store: StoreConfig | None = None,
     progress: ManyProgressFn | None = None,
+    captures: Sequence[CaptureFn | None] | None = None,
 ) -> list[Inventory]:
     """Inventories of several images (in order), walking those not stored in ``jobs`` processes at once.
 
-    Inventory files are read, stored images loaded, and the rest walked in parallel and stored. Raises
+    Inventory files are read, stored images loaded, and the rest walked in parallel and stored; an image
+    that is walked gets its hook from ``captures`` (walks in this process only, see ``walk_many``). Raises
     the ``WalkError`` of the first image (in argument order) that could not be opened at all.
     """
     cfg = store if store is not None else StoreConfig.resolve()
@@ -365,7 +379,8 @@ def load_many(
             todo.append(i)
     if todo:
         sub_progress = (lambda k, d, t: progress(todo[k], d, t)) if progress is not None else None
-        for k, outcome in walk_many([Path(paths[i]) for i in todo], limits, jobs, sub_progress):
+        hooks = [captures[i] for i in todo] if captures else None
+        for k, outcome in walk_many([Path(paths[i]) for i in todo], limits, jobs, sub_progress, hooks):
             i = todo[k]
             if isinstance(outcome, WalkError):
                 results[i] = outcome

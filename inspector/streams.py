@@ -25,6 +25,9 @@ HEAD_SIZE = 64 * 1024
 BOMBS_PER_IMAGE = 3
 #: Read size used when draining or copying streams.
 CHUNK = 1024 * 1024
+#: A member drained past this many bytes has the rest hashed in a thread of its own, one chunk behind the
+#: reading (a thread per member costs more than it saves on smaller ones).
+OVERLAP_FROM = 4 * CHUNK
 
 
 @dataclass
@@ -203,6 +206,7 @@ class TrackedStream(io.RawIOBase):
         With a sink the content must not have been read yet (the head is replayed into it). Content that
         ``peek_head`` read whole (most members are small) is hashed and counted in one step, without a
         read buffer: sniffing, hashing and counting a small member is then one pass over one bytes object.
+        Past ``OVERLAP_FROM`` bytes the rest is hashed one chunk behind the reading (``_drain_overlapped``).
         """
         if self._eof and self._error is None and self._head_pos == 0:
             head = self._head
@@ -217,6 +221,41 @@ class TrackedStream(io.RawIOBase):
         while n := self.readinto(buf):
             if sink is not None:
                 sink.write(view[:n])
+            if self.count >= OVERLAP_FROM and self._hash is not None:
+                self._drain_overlapped(sink, buf)
+                return
+
+    def _drain_overlapped(self, sink: BinaryIO | None, first: bytearray) -> None:
+        """The rest of ``drain`` for long content: each chunk is hashed in a thread of its own while the
+        next one is read into a second buffer (sha256 releases the GIL), so the hashing of large members
+        no longer adds to the reading thread's time. Chunks are hashed in order; a buffer is read into
+        again only once its chunk is hashed."""
+        from concurrent.futures import Future, ThreadPoolExecutor
+
+        digest, self._hash = self._hash, None  # readinto still counts and checks limits; hashing is here
+        assert digest is not None
+        buffers = (first, bytearray(CHUNK))
+        pending: Future[None] | None = None
+        turn = 1
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="inspector-hash") as pool:
+            try:
+                while True:
+                    buf = buffers[turn]
+                    n = self.readinto(buf)
+                    if pending is not None:
+                        pending.result()
+                        pending = None
+                    if not n:
+                        return
+                    chunk = memoryview(buf)[:n]
+                    pending = pool.submit(digest.update, chunk)
+                    if sink is not None:
+                        sink.write(chunk)
+                    turn ^= 1
+            finally:
+                if pending is not None:
+                    pending.result()
+                self._hash = digest
 
     @property
     def sha256(self) -> str | None:

@@ -84,9 +84,14 @@ class _WalkState:
     budget: Budget
     tmpdir: str
     entries: EntryLog = field(default_factory=EntryLog)
+    #: Where executables are held while they are read (reused from one to the next).
+    binaries: _BinarySpace = field(init=False)
     problems: list[Problem] = field(default_factory=list)
     #: The containers being walked, outermost first.
     path: list[_Frame] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.binaries = _BinarySpace(self.tmpdir)
 
     def problem(self, path: str, reason: str, kind: str = ProblemKind.ERROR, limit: str | None = None) -> None:
         self.problems.append(Problem(path=path, reason=" ".join(reason.split()), kind=ProblemKind(kind),
@@ -273,6 +278,7 @@ class Walker:
                     self._visit(state, root, p.name, 0, root_path=str(p))
             finally:
                 fh.close()
+                state.binaries.close()
         return Inventory(source=str(p), entries=state.entries.freeze(), problems=tuple(state.problems))
 
     def _root_member(self, p: Path, st: os.stat_result, fh: BinaryIO) -> Member:
@@ -371,7 +377,7 @@ class Walker:
             sink = self.capture(logical, scan.member.size)
         binary = None
         if leaf and scan.detected in ANALYSED_TYPES:
-            binary = _BinaryCopy(self.limits.max_binary_bytes, sink, state.tmpdir)
+            binary = _BinaryCopy(self.limits.max_binary_bytes, sink, state.binaries)
             if scan.member.size is not None and scan.member.size > binary.limit:
                 binary.too_big = True
         try:
@@ -516,26 +522,52 @@ class Walker:
         return True
 
 
+class _BinarySpace:
+    """Where one walk holds executables while it reads them: a buffer for those up to ``IN_MEMORY_MAX``,
+    one spool file in the walk's private temp dir for larger ones; both reused from one executable to
+    the next. Fresh memory or fresh file pages for each binary cost more than copying into them (a tar.gz
+    of libraries: hundreds of MB faulted in and dropped again); reused, they stay mapped and cached."""
+
+    def __init__(self, tmpdir: str) -> None:
+        self.tmpdir = tmpdir
+        self.buffer = bytearray()
+        self._spool: BinaryIO | None = None
+
+    def spool(self) -> BinaryIO:
+        """The spool file, positioned at its start (what lies beyond the current binary is stale)."""
+        if self._spool is None:
+            self._spool = tempfile.TemporaryFile(dir=self.tmpdir, prefix="exe-")  # noqa: SIM115 - closed in close()
+        self._spool.seek(0)
+        return self._spool
+
+    def close(self) -> None:
+        """Drop the buffer and the spool file."""
+        self.buffer = bytearray()
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+
+
 class _BinaryCopy:
     """A drain sink keeping an executable's bytes (up to a limit) for its section table, passing them on.
 
     Up to ``IN_MEMORY_MAX`` bytes are kept in memory; a larger executable goes to a spool file in the
     walk's private temp dir, whose headers and sections are read from there (``binaries.reader``): memory
-    does not grow with the size of a binary.
+    does not grow with the size of a binary. Both come from the walk's ``_BinarySpace``.
     """
 
-    def __init__(self, limit: int, then: BinaryIO | None, tmpdir: str) -> None:
+    def __init__(self, limit: int, then: BinaryIO | None, space: _BinarySpace) -> None:
         self.limit = limit
         self.then = then
-        self.tmpdir = tmpdir
-        self.data = bytearray()
-        self.spool: Any = None
+        self.space = space
+        self.spool: BinaryIO | None = None
         self.size = 0
         self.too_big = False
 
     def write(self, chunk: Any) -> int:
         n = len(chunk)
         if not self.too_big:
+            start = self.size
             self.size += n
             if self.size > self.limit:
                 self.too_big = True
@@ -543,29 +575,33 @@ class _BinaryCopy:
             elif self.spool is not None:
                 self.spool.write(chunk)
             elif self.size > IN_MEMORY_MAX:
-                self.spool = tempfile.TemporaryFile(dir=self.tmpdir, prefix="exe-")  # noqa: SIM115 - closed in close()
-                self.spool.write(self.data)
+                self.spool = self.space.spool()
+                self.spool.write(memoryview(self.space.buffer)[:start])
                 self.spool.write(chunk)
-                self.data = bytearray()
             else:
-                self.data += chunk
+                self._keep(start, chunk)
         if self.then is not None:
             self.then.write(chunk)
         return n
 
+    def _keep(self, start: int, chunk: Any) -> None:
+        """Copy ``chunk`` into the buffer at ``start`` (growing it when the binary is the largest yet)."""
+        try:
+            self.space.buffer[start:start + len(chunk)] = chunk
+        except BufferError:  # still exported to a reader that failed: continue in a buffer of our own
+            self.space.buffer = bytearray(self.space.buffer)
+            self.space.buffer[start:start + len(chunk)] = chunk
+
     def read(self, detected: str) -> BinaryInfo:
         """The executable's sections, from memory or from the spool."""
         if self.spool is None:
-            return read_binary(detected, self.data)
+            return read_binary(detected, memoryview(self.space.buffer)[:self.size])
         self.spool.flush()
         return read_binary_file(detected, self.spool, self.size)
 
     def close(self) -> None:
-        """Drop what was kept (the spool file is deleted)."""
-        self.data = bytearray()
-        if self.spool is not None:
-            self.spool.close()
-            self.spool = None
+        """Done with this executable (its space is left for the next one)."""
+        self.spool = None
 
 
 def _binary_too_big(state: _WalkState, logical: str, limit: int) -> None:

@@ -56,3 +56,18 @@ def require_tool(*tools: str) -> None:
     missing = [t for t in tools if shutil.which(t) is None]
     if missing:
         pytest.skip(f"needs {', '.join(missing)}")
+
+
+def count_walks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """From now on, the path of every image walked (``Walker.inventory``) is appended to the returned list."""
+    from inspector.walker import Walker
+
+    walked: list[str] = []
+    original = Walker.inventory
+
+    def counting(self: Walker, path):  # type: ignore[no-untyped-def]
+        walked.append(str(path))
+        return original(self, path)
+
+    monkeypatch.setattr(Walker, "inventory", counting)
+    return walked

@@ -112,3 +112,21 @@ def test_pe_sections_agree_with_lief(pe_builds, build) -> None:  # noqa: F811
     assert [s.name for s in ours.sections if not s.name.startswith(".debug")] == [
         name for name, _o, _r in theirs if not name.startswith("/")]
     assert ours.machine == "AMD64"
+
+
+@pytest.mark.parametrize("in_memory_max", [None, 100_000], ids=["in memory", "spooled"])
+def test_an_executable_after_a_larger_one_is_read_from_its_own_bytes(tmp_path, monkeypatch, in_memory_max) -> None:
+    # the walk reuses one buffer and one spool file for every executable: what a larger one left there is
+    # never read as part of the next
+    large, small = elf_image(pseudo_random("large", 300_000), 400_000), elf_image(pseudo_random("small", 150_000),
+                                                                                  200_000)
+    alone = tmp_path / "alone.tar"
+    alone.write_bytes(tar_bytes({"lib/b.so": small}, compress=None))
+    both = tmp_path / "both.tar"
+    both.write_bytes(tar_bytes({"lib/a.so": large, "lib/b.so": small}, compress=None))
+    if in_memory_max is not None:
+        monkeypatch.setattr(walker_module, "IN_MEMORY_MAX", in_memory_max)
+    after = walk(both).by_path()["both.tar!/lib/b.so"]
+    assert after.meta["binary"] == walk(alone).by_path()["alone.tar!/lib/b.so"].meta["binary"]
+    assert after.meta["binary"] == read_binary("elf", small).to_meta()
+    assert after.sha256 == hashlib.sha256(small).hexdigest()

@@ -577,3 +577,14 @@ def test_streamed_executable_over_max_binary_bytes_is_a_limit_problem_and_not_me
     assert problem.kind is ProblemKind.LIMIT and problem.limit == "max_binary_bytes"
     assert "larger than 2 MiB" in problem.reason
     assert "binary" not in entry.meta and entry.sha256 == hashlib.sha256(big).hexdigest()
+
+
+def test_a_section_record_is_the_section_the_constructor_makes() -> None:
+    from inspector.binaries.model import Section, SectionClass
+
+    made = Section(".data", SectionClass.DATA, 64, 64, 4096, "WA", True)
+    record = Section.record(".data", SectionClass.DATA, 64, 64, 4096, "WA", True)
+    assert record == made and hash(record) == hash(made) and repr(record) == repr(made)
+    assert record.to_meta() == made.to_meta()
+    with pytest.raises(AttributeError):  # as frozen as the constructor's
+        record.size = 1  # type: ignore[misc]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from inspector.diff import diff_images
-from inspector.walker import Walker
+from tests.conftest import count_walks
 
 
 @pytest.fixture()
@@ -16,21 +16,9 @@ def pair(built) -> tuple[Path, Path]:
     return files[0], files[1]
 
 
-def _count_walks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    walked: list[str] = []
-    original = Walker.inventory
-
-    def counting(self: Walker, path):  # type: ignore[no-untyped-def]
-        walked.append(str(path))
-        return original(self, path)
-
-    monkeypatch.setattr(Walker, "inventory", counting)
-    return walked
-
-
 def test_second_diff_of_a_stored_pair_walks_no_image(pair, monkeypatch: pytest.MonkeyPatch) -> None:
     first = diff_images(*pair)
-    walked = _count_walks(monkeypatch)
+    walked = count_walks(monkeypatch)
     second = diff_images(*pair)
     assert walked == []
     assert second.totals == first.totals
@@ -46,7 +34,7 @@ def test_cached_deltas_equal_the_computed_ones(pair) -> None:
 def test_without_a_store_the_images_are_walked_again(pair, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INSPECTOR_STORE", "off")
     diff_images(*pair)
-    walked = _count_walks(monkeypatch)
+    walked = count_walks(monkeypatch)
     diff_images(*pair)
     assert len(walked) >= 2
 
@@ -72,7 +60,7 @@ def test_copies_of_one_change_share_one_cached_estimate(tmp_path: Path, monkeypa
     old_data = pseudo_random("lib", 50_000)
     old, new = tgz("r-1.tgz", old_data), tgz("r-2.tgz", old_data[:1000] + b"X" + old_data[1001:])
     first = diff_images(old, new)
-    walked = _count_walks(monkeypatch)
+    walked = count_walks(monkeypatch)
     second = diff_images(old, new)
     assert walked == []
     assert second.totals.delta_bytes == first.totals.delta_bytes > 0

@@ -140,3 +140,11 @@ def test_walk_cut_short_by_time_is_not_stored(built, tmp_path):
     assert sources.storable(inv)
     assert not sources.storable(timed_out)
 
+
+
+def test_capture_hooks_need_the_walks_in_this_process(tmp_path):
+    images = [tmp_path / "a.bin", tmp_path / "b.bin"]
+    for p in images:
+        p.write_bytes(b"x")
+    with pytest.raises(ValueError, match="this process"):
+        list(sources.walk_many(images, jobs=2, captures=[lambda _path, _size: None, None]))

@@ -86,3 +86,21 @@ def test_compressed_tar_lists_the_same_members_as_the_plain_tar(built, name: str
     ours = {e.name: (e.kind, e.size, e.sha256) for e in inner.entries if e.parent == container}
     theirs = {e.name: (e.kind, e.size, e.sha256) for e in plain.entries if e.parent == "gnu.tar"}
     assert ours == theirs
+
+
+@pytest.mark.parametrize("size", [1, 1000, 1 << 20])
+def test_decompress_reader_read_gives_at_most_what_was_asked_and_all_of_it(size: int) -> None:
+    import gzip as gzip_module
+    import io as io_module
+
+    from fixtures.common import pseudo_random
+    from inspector.unpack.compressed import GZIP_MAGIC, DecompressReader, _ZlibGzip
+
+    data = pseudo_random("reader", 3 << 20)
+    src = io_module.BytesIO(gzip_module.compress(data, mtime=0) * 2)  # two streams, one after the other
+    reader = DecompressReader(src, _ZlibGzip, GZIP_MAGIC)
+    pieces = []
+    while piece := reader.read(size):
+        assert 0 < len(piece) <= size
+        pieces.append(piece)
+    assert b"".join(pieces) == data * 2 and reader.streams == 2

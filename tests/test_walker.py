@@ -210,3 +210,32 @@ def test_a_name_its_reader_already_flagged_is_not_flagged_twice(tmp_path: Path) 
     p.write_bytes(_tar({"../escape.txt": b"x"}))
     warnings = [pr for pr in walk(p).problems if "unsafe member name" in pr.reason]
     assert len(warnings) == 1
+
+
+# -- draining long content: hashed one chunk behind the reading, in a thread of its own -------------------
+def _tracked(data: bytes, limits: Limits | None = None):  # type: ignore[no-untyped-def]
+    from inspector.streams import Budget, TrackedStream, read_head
+
+    raw = io.BytesIO(data)
+    return TrackedStream(raw, Budget(limits or Limits(), image_size=len(data)), head=read_head(raw))
+
+
+@pytest.mark.parametrize("size", [0, 1000, 64 * 1024, 1024 * 1024, 9 * 1024 * 1024 + 17])
+def test_drained_content_is_hashed_counted_and_copied_whole(size: int) -> None:
+    from fixtures.common import pseudo_random
+
+    data = pseudo_random("drain", size)
+    sink = io.BytesIO()
+    ts = _tracked(data)
+    ts.drain(sink)
+    assert ts.sha256 == hashlib.sha256(data).hexdigest()
+    assert ts.count == size and sink.getvalue() == data
+
+
+def test_a_limit_met_while_draining_long_content_still_stops_it() -> None:
+    from inspector.limits import LimitExceeded
+
+    ts = _tracked(bytes(9 * 1024 * 1024), Limits(max_member_bytes=6 * 1024 * 1024))  # past OVERLAP_FROM
+    with pytest.raises(LimitExceeded):
+        ts.drain()
+    assert ts.sha256 is not None  # the hash is the stream's again, whatever was read before the limit

@@ -11,7 +11,8 @@ from inspector.binaries.model import DATA_CLASSES, BinaryInfo, Section, SectionC
 class Blob:
     """An executable's bytes, in memory or in a spool file: its size and reads at an offset."""
 
-    def __init__(self, data: bytes | bytearray | None = None, fh: BinaryIO | None = None, size: int = 0) -> None:
+    def __init__(self, data: bytes | bytearray | memoryview | None = None, fh: BinaryIO | None = None,
+                 size: int = 0) -> None:
         self._data = data
         self._fh = fh
         self.size = len(data) if data is not None else size
@@ -31,13 +32,18 @@ class Blob:
         if self._data is not None:
             sink.update(memoryview(self._data)[offset : offset + n])
             return
+        assert self._fh is not None
+        n = min(n, self.size - offset)
+        if n <= 0:
+            return
+        buf = memoryview(bytearray(min(chunk, n)))  # one buffer for every read of this extent
+        self._fh.seek(offset)
         while n > 0:
-            data = self.read(offset, min(chunk, n))
-            if not data:
+            got = self._fh.readinto(buf[:min(len(buf), n)])  # type: ignore[attr-defined]
+            if not got:
                 return
-            sink.update(data)
-            offset += len(data)
-            n -= len(data)
+            sink.update(buf[:got])
+            n -= got
 
 
 def binary_info(fmt: str, machine: str, sections: list[Section], blob: Blob) -> BinaryInfo:

@@ -41,7 +41,12 @@ def read_elf(blob: Blob) -> BinaryInfo:
     table = blob.read(shoff, shnum * shentsize)
     headers = [struct.unpack_from(record, table, i * shentsize) for i in range(shnum)]
     names = _names(blob, headers, shstrndx)
-    sections = [sec for r in headers if (sec := elf_section(names(r[0]), r[1], r[2], r[5], r[4], blob.size))]
+    total = blob.size
+    sections = []
+    for r in headers:
+        section_name = names(r[0])  # every entry's name is checked, SHT_NULL ones (type 0, no section) too
+        if r[1]:
+            sections.append(elf_section(section_name, r[1], r[2], r[5], r[4], total))
     if not sections:
         sections = list(_segments(blob, h.wide, end, h.phoff, h.phentsize, h.phnum))
     return binary_info("elf", name, sections, blob)
@@ -67,14 +72,13 @@ def _names(blob: Blob, headers: list[tuple[int, ...]], shstrndx: int) -> Callabl
     return name
 
 
-def elf_section(name: str, sh_type: int, flags: int, size: int, offset: int, total: int) -> Section | None:
-    """One ELF section header as a ``Section`` (None for the table's reserved SHT_NULL entries)."""
-    if sh_type == 0:
-        return None
+def elf_section(name: str, sh_type: int, flags: int, size: int, offset: int, total: int) -> Section:
+    """One ELF section header (not SHT_NULL, the table's reserved entries) as a ``Section``."""
     file_size = 0 if sh_type == classify.SHT_NOBITS else size
-    check_extent("ELF", name, offset, file_size, total)
-    return Section(name=name, klass=classify.elf_section_class(name, sh_type, flags), size=size, file_size=file_size,
-                   offset=offset, flags=classify.elf_flag_letters(flags), writable=bool(flags & classify.SHF_WRITE))
+    if file_size and (offset < 0 or offset + file_size > total):
+        check_extent("ELF", name, offset, file_size, total)  # raises, naming the section
+    return Section.record(name, classify.elf_section_class(name, sh_type, flags), size, file_size, offset,
+                          classify.elf_flag_letters(flags), bool(flags & classify.SHF_WRITE))
 
 
 def _segments(blob: Blob, wide: bool, end: str, phoff: int, phentsize: int, phnum: int) -> Iterator[Section]:

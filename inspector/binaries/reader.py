@@ -21,7 +21,7 @@ ANALYSED_TYPES = frozenset({"elf", "elf-relocatable", "elf-executable", "elf-sha
 IN_MEMORY_MAX = 4 * 1024 * 1024
 
 
-def read_binary(detected: str, data: bytes | bytearray) -> BinaryInfo:
+def read_binary(detected: str, data: bytes | bytearray | memoryview) -> BinaryInfo:
     """The sections of the executable ``data`` (whose content sniffed as ``detected``).
 
     Raises ``BinaryFormatError`` naming the field when the header or a section disagrees with the file.

@@ -141,7 +141,8 @@ def _run(old: Path, new: Path, opts: DiffOptions, limits: Limits, cfg: StoreConf
 
     with options.progress_bars([f"old: {old.name}", f"new: {new.name}"], show) as bars:
         try:
-            o, n = load_sides(old, new, limits, store=cfg, progress=bars)
+            o, n = load_sides(old, new, limits, store=cfg, progress=bars,
+                              keep=opts.delta_max_bytes if opts.delta else 0)
         except DiffInputError as exc:
             options.fail(str(exc))
     with options.progress_steps("pairing and estimating deltas", None, show):

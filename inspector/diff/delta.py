@@ -8,10 +8,12 @@ of a dictionary (1 MiB at level 3; measured: a one-byte change in a 40 MiB file 
 so the dictionary route is kept for small files only. bsdiff (``bsdiff4``, BSD licence) is the slower,
 often tighter alternative; it holds both files in memory, so it stays under the same size bound.
 
-Content reaches us through the walker's capture hook (``Walker(capture=fn)``) during one extra walk per
-side (both at once), restricted to the files that need it: the old and new content of modified files
-goes to a private temporary directory (each under the size bound), added files stream straight into the
-estimator. Memory is bounded by the zstd window (twice the size bound at most).
+Content reaches us through the walker's capture hook (``Walker(capture=fn)``). A small pair keeps every
+leaf file's content while it is first walked (``KeptContent``: one unlinked spool file per side, bounded),
+so its estimates need no second walk. Otherwise (or for what was not kept) each side is walked once more
+(both at once), restricted to the files that need it: the old and new content of modified files goes to a
+private temporary directory (each under the size bound), added files stream straight into the estimator.
+Memory is bounded by the zstd window (twice the size bound at most).
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ _CHUNK = 1024 * 1024
 #: Below this old size a raw-content dictionary is indexed completely at any level.
 _DICT_MAX = 1024 * 1024
 METHODS = ("zstd", "bsdiff")
+#: At most this many bytes of one side's leaf files are kept by ``KeptContent`` (the rest is read again
+#: by a second walk when it is needed).
+KEEP_BUDGET = 128 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,127 @@ class ContentPair:
     data_deltas: Mapping[tuple[str, str], int] = field(default_factory=lambda: MappingProxyType({}))
 
 
+# -- content -------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Stored:
+    """One file's content kept by ``KeptContent``: ``size`` bytes at ``offset`` of its spool, with their digest."""
+
+    fd: int
+    offset: int
+    size: int
+    sha256: str
+
+    def read(self, offset: int = 0, n: int | None = None) -> bytes:
+        """Up to ``n`` bytes (all, by default) from ``offset`` within the file (positional: thread-safe)."""
+        n = self.size - offset if n is None else min(n, self.size - offset)
+        out = b""
+        while n > 0:
+            got = os.pread(self.fd, n, self.offset + offset)
+            if not got:
+                break
+            out += got
+            offset += len(got)
+            n -= len(got)
+        return out
+
+
+#: A file's content for an estimate: in memory, in a file of its own, or kept in a spool.
+Content = bytes | Path | Stored
+
+
+def _size(src: Content) -> int:
+    if isinstance(src, bytes):
+        return len(src)
+    return src.size if isinstance(src, Stored) else src.stat().st_size
+
+
+def _whole(src: Content) -> bytes:
+    if isinstance(src, bytes):
+        return src
+    return src.read() if isinstance(src, Stored) else src.read_bytes()
+
+
+def _extents(src: Content, extents: Extents) -> bytes:
+    """The bytes at ``extents`` of a file's content, concatenated (its code or its data as one stream)."""
+    if isinstance(src, Path):
+        return read_extents(src, extents)
+    if isinstance(src, Stored):
+        return b"".join(src.read(offset, length) for offset, length in extents)
+    return b"".join(src[offset:offset + length] for offset, length in extents)
+
+
+class KeptContent:
+    """A capture hook (``Walker(capture=...)``) keeping every leaf file's content seen by one walk.
+
+    The first occurrence of each path is kept, each file up to ``max_file`` bytes, ``budget`` bytes in all,
+    in one unlinked spool file (nothing but this process can see it; it goes away with it). The delta
+    estimates then read the modified and added files from here (``get``) instead of walking the image a
+    second time: for a small pair that second walk (decompressing everything again) cost more than the
+    estimates themselves. Whatever was not kept is read by the second walk as before.
+    """
+
+    def __init__(self, max_file: int, budget: int = KEEP_BUDGET) -> None:
+        self.max_file = max_file
+        self.budget = budget
+        self._fh = tempfile.TemporaryFile(prefix="inspector-kept-", buffering=0)  # noqa: SIM115 - close()
+        self._files: dict[str, Stored] = {}
+        self._active: _KeptSink | None = None
+        self._end = 0
+
+    def __call__(self, logical: str, size: int | None) -> Any:
+        """A sink for the leaf at ``logical`` (first occurrence, within the bounds), else None."""
+        self.finish()
+        rel = relative(logical)
+        if rel in self._files or (size is not None and size > self.max_file) or self._end >= self.budget:
+            return None
+        self._active = _KeptSink(self, rel, self._end)
+        return self._active
+
+    def _write(self, sink: _KeptSink, data: Any) -> None:
+        """Append a piece of the file being kept, or give it up once it is over a bound."""
+        n = len(data)
+        if sink.dropped or sink.count + n > self.max_file or self._end + n > self.budget:
+            sink.dropped = True
+            return
+        self._fh.write(data)
+        sink.sha.update(data)
+        sink.count += n
+        self._end += n
+
+    def finish(self) -> None:
+        """Record the file being kept (the walker says nothing when a file ends: the next call, or this)."""
+        sink, self._active = self._active, None
+        if sink is not None and not sink.dropped:
+            self._files[sink.rel] = Stored(self._fh.fileno(), sink.offset, sink.count, sink.sha.hexdigest())
+
+    def get(self, rel: str, sha256: str | None) -> Stored | None:
+        """The kept content of the file at relative path ``rel``, if it is the content with that digest."""
+        self.finish()
+        stored = self._files.get(rel)
+        return stored if stored is not None and sha256 is not None and stored.sha256 == sha256 else None
+
+    def close(self) -> None:
+        """Drop the spool."""
+        self._active = None
+        self._files.clear()
+        self._fh.close()
+
+
+class _KeptSink:
+    """The writable file the walker copies one leaf into (see ``KeptContent``)."""
+
+    def __init__(self, owner: KeptContent, rel: str, offset: int) -> None:
+        self.owner, self.rel, self.offset = owner, rel, offset
+        self.sha = hashlib.sha256()
+        self.count = 0
+        self.dropped = False
+
+    def write(self, data: Any) -> int:
+        self.owner._write(self, data)
+        return len(data)
+
+
 # -- estimators ---------------------------------------------------------------------------------------
 
 def _window_log(total: int) -> int:
@@ -84,14 +210,13 @@ class ZstdDeltaSink:
     compressed size.
     """
 
-    def __init__(self, old: Path | bytes | None, new_size_hint: int | None, level: int = 3) -> None:
+    def __init__(self, old: Content | None, new_size_hint: int | None, level: int = 3) -> None:
         self.sha = hashlib.sha256()
         self.count = 0
-        old_size = (len(old) if isinstance(old, bytes) else old.stat().st_size) if old is not None else 0
+        old_size = _size(old) if old is not None else 0
         hint = new_size_hint if new_size_hint is not None else max(old_size, _CHUNK)
         if old is not None and old_size <= _DICT_MAX:
-            content = old if isinstance(old, bytes) else old.read_bytes()
-            d = zstandard.ZstdCompressionDict(content, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+            d = zstandard.ZstdCompressionDict(_whole(old), dict_type=zstandard.DICT_TYPE_RAWCONTENT)
             params = zstandard.ZstdCompressionParameters.from_level(level, window_log=_window_log(old_size + hint))
             self._c = zstandard.ZstdCompressor(dict_data=d, compression_params=params).compressobj()
             return
@@ -117,46 +242,48 @@ class ZstdDeltaSink:
         return self.count
 
 
-def _chunks(src: bytes | Path) -> Iterator[bytes]:
-    """``src`` (content or a file path) in pieces of at most ``_CHUNK`` bytes."""
+def _chunks(src: Content) -> Iterator[bytes]:
+    """``src`` (content, a file path or kept content) in pieces of at most ``_CHUNK`` bytes."""
     if isinstance(src, bytes):
         view = memoryview(src)
         for i in range(0, len(src), _CHUNK):
             yield bytes(view[i:i + _CHUNK])
+        return
+    if isinstance(src, Stored):
+        for i in range(0, src.size, _CHUNK):
+            yield src.read(i, _CHUNK)
         return
     with open(src, "rb") as fh:
         while chunk := fh.read(_CHUNK):
             yield chunk
 
 
-def _feed(sink: ZstdDeltaSink, src: bytes | Path) -> None:
+def _feed(sink: ZstdDeltaSink, src: Content) -> None:
     for chunk in _chunks(src):
         sink.write(chunk)
 
 
-def zstd_delta_size(old: bytes | Path, new: bytes | Path, level: int = 3) -> int:
-    """Estimated size of a zstd patch from ``old`` to ``new`` (contents or file paths)."""
-    sink = ZstdDeltaSink(old, len(new) if isinstance(new, bytes) else new.stat().st_size, level)
+def zstd_delta_size(old: Content, new: Content, level: int = 3) -> int:
+    """Estimated size of a zstd patch from ``old`` to ``new`` (contents, file paths or kept contents)."""
+    sink = ZstdDeltaSink(old, _size(new), level)
     _feed(sink, new)
     return sink.finish()
 
 
-def zstd_size(data: bytes | Path, level: int = 3) -> int:
-    """zstd-compressed size of ``data`` (content or a file path), streamed."""
+def zstd_size(data: Content, level: int = 3) -> int:
+    """zstd-compressed size of ``data`` (content, a file path or kept content), streamed."""
     sink = ZstdDeltaSink(None, None, level)
     _feed(sink, data)
     return sink.finish()
 
 
-def bsdiff_delta_size(old: bytes | Path, new: bytes | Path) -> int:
+def bsdiff_delta_size(old: Content, new: Content) -> int:
     """Size of a bsdiff patch (bsdiff4, BZ2-compressed) from ``old`` to ``new``; both are read into memory."""
     try:
         import bsdiff4
     except ImportError:
         raise RuntimeError("--delta-method bsdiff needs the bsdiff4 package (pip install bsdiff4)") from None
-    o = old if isinstance(old, bytes) else old.read_bytes()
-    n = new if isinstance(new, bytes) else new.read_bytes()
-    return len(bsdiff4.diff(o, n))
+    return len(bsdiff4.diff(_whole(old), _whole(new)))
 
 
 # -- capturing content from the images --------------------------------------------------------------------
@@ -345,13 +472,16 @@ def collect_contents(
     level: int = 3,
     limits: Limits | None = None,
     store: StoreConfig | None = None,
+    kept: tuple[KeptContent | None, KeptContent | None] = (None, None),
 ) -> ContentPair:
-    """Walk each image once more, capturing only the files that need an estimate, and estimate them.
+    """Capture the files that need an estimate and estimate them.
 
     ``modified`` pairs (old entry, new entry) get a delta when both sizes are under ``max_bytes``;
     ``added`` entries get their zstd-compressed size. ``old_image`` may be None (no old content: modified
-    files are then noted as skipped). Nothing but the modified files is ever written to disk, in a
-    private temporary directory that is removed afterwards. The two walks run at the same time.
+    files are then noted as skipped). Content comes from ``kept`` (the old and the new side's
+    ``KeptContent`` from their first walk) where it was kept with the inventoried digest; for the rest
+    each image is walked once more, both at once. Nothing but the modified files is ever written to disk
+    by those walks, in a private temporary directory that is removed afterwards.
     """
     if method not in METHODS:
         raise ValueError(f"unknown delta method {method!r} (use {' or '.join(METHODS)})")
@@ -364,7 +494,7 @@ def collect_contents(
     if plan.want_old or plan.want_added:
         with tempfile.TemporaryDirectory(prefix="inspector-diff-") as tmp:
             os.chmod(tmp, 0o700)
-            _capture_and_estimate(old_image, new_image, plan, method, level, limits, tmp)
+            _capture_and_estimate(old_image, new_image, plan, method, level, limits, tmp, kept)
     if cache:
         cache.put(_fresh_estimates(keys, known, plan))
     return ContentPair(method, MappingProxyType(plan.deltas), MappingProxyType(plan.compressed),
@@ -423,25 +553,68 @@ def _reuse_known(plan: _Plan, keys: Mapping[str, list[_Slot]], known: Mapping[st
             del plan.want_added[rel]
 
 
+@dataclass
+class _Found:
+    """Content taken from ``KeptContent`` (verified by digest), and what is left for the second walks."""
+
+    old: dict[str, Content] = field(default_factory=dict)  # new relative path -> old content
+    new: dict[str, Content] = field(default_factory=dict)  # new relative path -> new content
+    added: dict[str, Content] = field(default_factory=dict)  # relative path -> added content
+    walk_old: dict[str, tuple[str, str]] = field(default_factory=dict)  # as ``_Plan.want_old``
+    walk_new: set[str] = field(default_factory=set)  # new relative paths of modified files
+    walk_added: dict[str, str | None] = field(default_factory=dict)  # as ``_Plan.want_added``
+
+
+def _from_kept(plan: _Plan, kept: tuple[KeptContent | None, KeptContent | None], have_old: bool) -> _Found:
+    """What the first walks kept of the wanted files, and the rest (for the second walks)."""
+    old_kept, new_kept = kept
+    found = _Found()
+    for orel, (nrel, sha) in plan.want_old.items():
+        old = old_kept.get(orel, sha) if old_kept is not None else None
+        if old is None:
+            found.walk_old[orel] = (nrel, sha)
+        else:
+            found.old[nrel] = old
+        if have_old:
+            new = new_kept.get(nrel, plan.new_sha.get(nrel)) if new_kept is not None else None
+            if new is None:
+                found.walk_new.add(nrel)
+            else:
+                found.new[nrel] = new
+    for rel, added_sha in plan.want_added.items():
+        added = new_kept.get(rel, added_sha) if new_kept is not None else None
+        if added is None:
+            found.walk_added[rel] = added_sha
+        else:
+            found.added[rel] = added
+    return found
+
+
 def _capture_and_estimate(old_image: Path | None, new_image: Path, plan: _Plan, method: str, level: int,
-                          limits: Limits | None, tmp: str) -> None:
-    """Both capturing walks at once (the old one in a thread): old modified files and new modified files
-    go to ``tmp``, added files stream straight into their estimator; then the deltas are estimated."""
+                          limits: Limits | None, tmp: str,
+                          kept: tuple[KeptContent | None, KeptContent | None] = (None, None)) -> None:
+    """The wanted content from ``kept``, else from both capturing walks at once (the old one in a thread:
+    old modified files and new modified files go to ``tmp``, added files stream straight into their
+    estimator); then the deltas are estimated."""
+    found = _from_kept(plan, kept, old_image is not None)
     old_files: dict[str, _HashingFile] = {}
-    want_new_modified = {nrel for nrel, _ in plan.want_old.values()} if old_image is not None else set()
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        old_walk = (pool.submit(_capture_old, old_image, plan.want_old, limits, tmp, old_files)
-                    if plan.want_old and old_image is not None else None)
-        cap = _NewCapture(want_new_modified, plan.want_added, level, tmp)
-        try:
-            Walker(limits, capture=cap).inventory(new_image)
-        finally:
-            cap.finish()
-            if old_walk is not None:
-                old_walk.result()
-    _note_added(plan, cap)
-    old_content = _check_old(plan, old_files)
-    _estimate_deltas(plan, old_content, cap.spooled, method, level)
+    spooled: Mapping[str, _HashingFile] = {}
+    if found.walk_old or found.walk_new or found.walk_added:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            old_walk = (pool.submit(_capture_old, old_image, found.walk_old, limits, tmp, old_files)
+                        if found.walk_old and old_image is not None else None)
+            cap = _NewCapture(found.walk_new, found.walk_added, level, tmp)
+            try:
+                if found.walk_new or found.walk_added:
+                    Walker(limits, capture=cap).inventory(new_image)
+            finally:
+                cap.finish()
+                if old_walk is not None:
+                    old_walk.result()
+        _note_added(plan, cap, found.walk_added)
+        found.old.update(_check_old(plan, found.walk_old, old_files))
+        spooled = cap.spooled
+    _estimate_deltas(plan, found, spooled, method, level)
 
 
 def _capture_old(image: Path, want: Mapping[str, tuple[str, str]], limits: Limits | None, tmp: str,
@@ -463,19 +636,20 @@ def _capture_old(image: Path, want: Mapping[str, tuple[str, str]], limits: Limit
             f.close()
 
 
-def _note_added(plan: _Plan, cap: _NewCapture) -> None:
-    """The compressed sizes of the added files, or why there is none."""
+def _note_added(plan: _Plan, cap: _NewCapture, wanted: Iterable[str]) -> None:
+    """The compressed sizes of the added files the walk looked for, or why there is none."""
     plan.compressed.update(cap.results)
     plan.notes.update(cap.notes)
-    for rel in plan.want_added:
+    for rel in wanted:
         if rel not in cap.results and rel not in plan.notes:
             plan.notes[rel] = "new content not found on the second walk"
 
 
-def _check_old(plan: _Plan, files: Mapping[str, _HashingFile]) -> dict[str, Path]:
+def _check_old(plan: _Plan, want: Mapping[str, tuple[str, str]], files: Mapping[str, _HashingFile]
+               ) -> dict[str, Content]:
     """New rel path -> the captured old content, for the old files captured with the expected hash."""
-    out: dict[str, Path] = {}
-    for orel, (nrel, sha) in plan.want_old.items():
+    out: dict[str, Content] = {}
+    for orel, (nrel, sha) in want.items():
         f = files.get(orel)
         if f is None:
             plan.notes.setdefault(nrel, "old content not found on the second walk")
@@ -486,32 +660,44 @@ def _check_old(plan: _Plan, files: Mapping[str, _HashingFile]) -> dict[str, Path
     return out
 
 
-def _estimate_deltas(plan: _Plan, old_content: Mapping[str, Path], spooled: Mapping[str, _HashingFile],
-                     method: str, level: int) -> None:
-    """A delta estimate for each modified file whose two contents were captured as inventoried."""
+def _estimate_deltas(plan: _Plan, found: _Found, spooled: Mapping[str, _HashingFile], method: str,
+                     level: int) -> None:
+    """A delta estimate for each modified file whose two contents were captured as inventoried, and the
+    compressed size of each added file taken from kept content."""
     pair_of = {nrel: orel for orel, (nrel, _) in plan.want_old.items()}
-    todo: list[tuple[str, Path, Path]] = []
-    for nrel, old_path in old_content.items():
+    todo: list[tuple[str, Content, Content]] = []
+    for nrel, old in found.old.items():
+        new = found.new.get(nrel)
         f = spooled.get(nrel)
-        if f is None:
+        if new is not None:
+            todo.append((nrel, old, new))
+        elif f is None:
             plan.notes.setdefault(nrel, "new content not found on the second walk")
         elif f.sha.hexdigest() != plan.new_sha.get(nrel):
             plan.notes[nrel] = "content differs from the inventory (image changed?)"
         else:
-            todo.append((nrel, old_path, f.path))
+            todo.append((nrel, old, f.path))
 
-    def one(job: tuple[str, Path, Path]) -> tuple[str, int | str, dict[str, int]]:
-        nrel, old_path, new_path = job
+    def one(job: tuple[str, Content, Content]) -> tuple[str, int | str, dict[str, int]]:
+        nrel, old, new = job
         orel = pair_of[nrel]
         whole: int | str | None = plan.get(("file", orel, nrel))
         try:
             if whole is None:
-                whole = _delta_size(method, old_path, new_path, level)
+                whole = _delta_size(method, old, new, level)
         except (OSError, RuntimeError, MemoryError, zstandard.ZstdError) as exc:
             whole = f"delta failed: {exc}"
-        return nrel, whole, _section_estimates(plan, orel, nrel, old_path, new_path, method, level)
+        return nrel, whole, _section_estimates(plan, orel, nrel, old, new, method, level)
+
+    def compressed(job: tuple[str, Content]) -> tuple[str, int | str]:
+        rel, content = job
+        try:
+            return rel, zstd_size(content, level)
+        except (OSError, RuntimeError, MemoryError, zstandard.ZstdError) as exc:
+            return rel, f"delta failed: {exc}"
 
     with ThreadPoolExecutor(max_workers=2) as pool:  # zstd and bsdiff4 release the GIL
+        sizes = pool.map(compressed, list(found.added.items()))
         for nrel, outcome, sections in pool.map(one, todo):
             if isinstance(outcome, str):
                 plan.notes[nrel] = outcome
@@ -519,16 +705,21 @@ def _estimate_deltas(plan: _Plan, old_content: Mapping[str, Path], spooled: Mapp
                 plan.deltas[(pair_of[nrel], nrel)] = outcome
             for what, size in sections.items():
                 plan.put((what, pair_of[nrel], nrel), size)
+        for rel, size_or_reason in sizes:
+            if isinstance(size_or_reason, str):
+                plan.notes[rel] = size_or_reason
+            else:
+                plan.compressed[rel] = size_or_reason
 
 
-def _delta_size(method: str, old: bytes | Path, new: bytes | Path, level: int) -> int:
+def _delta_size(method: str, old: Content, new: Content, level: int) -> int:
     """The estimate of ``method`` (zstd or bsdiff) from ``old`` to ``new``."""
     if method == "bsdiff":
         return bsdiff_delta_size(old, new)
     return zstd_delta_size(old, new, level)
 
 
-def _section_estimates(plan: _Plan, orel: str, nrel: str, old_path: Path, new_path: Path, method: str,
+def _section_estimates(plan: _Plan, orel: str, nrel: str, old: Content, new: Content, method: str,
                        level: int) -> dict[str, int]:
     """The not yet known section deltas of one modified executable (``code``/``data`` -> estimate): the
     same method over the concatenated bytes of those sections in each file (one that fails is left out)."""
@@ -537,7 +728,7 @@ def _section_estimates(plan: _Plan, orel: str, nrel: str, old_path: Path, new_pa
         if plan.get((sd.what, orel, nrel)) is not None:
             continue
         try:
-            out[sd.what] = _delta_size(method, read_extents(old_path, sd.old), read_extents(new_path, sd.new), level)
+            out[sd.what] = _delta_size(method, _extents(old, sd.old), _extents(new, sd.new), level)
         except (OSError, RuntimeError, MemoryError, zstandard.ZstdError):
             continue  # left out: the change says None and the totals count the new size (an upper bound)
     return out

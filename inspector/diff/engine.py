@@ -25,7 +25,7 @@ from inspector.binaries.model import (
     data_sha256_of,
     writable_code_bytes_of,
 )
-from inspector.diff.delta import ContentPair, collect_contents
+from inspector.diff.delta import ContentPair, KeptContent, collect_contents
 from inspector.diff.model import Change, ChangeStatus, ChurnTotals, CodeChange, DiffOptions, DiffResult, relative
 from inspector.diff.pairing import Pairing, pair_inventories
 from inspector.limits import Limits, WalkError
@@ -45,10 +45,12 @@ class DiffInputError(WalkError):
 
 @dataclass(frozen=True)
 class Side:
-    """One loaded side: its inventory and whether its image is available for content."""
+    """One loaded side: its inventory, whether its image is available for content, and the leaf contents
+    kept while it was walked (``load_sides(keep=...)``; ``estimate`` reads and then drops them)."""
 
     inventory: Inventory
     image: Path | None
+    kept: KeptContent | None = None
 
 
 def meta_changes(old: Entry, new: Entry) -> tuple[str, ...]:
@@ -346,12 +348,24 @@ def diff_inventories(old: Inventory, new: Inventory, options: DiffOptions | None
 
 
 def load_sides(old: Path, new: Path, limits: Limits | None = None, store: StoreConfig | None = None,
-               progress: ManyProgressFn | None = None, jobs: int = 2) -> tuple[Side, Side]:
+               progress: ManyProgressFn | None = None, jobs: int = 2, keep: int = 0) -> tuple[Side, Side]:
     """Load both sides through ``inspector.sources`` (inventory files and stored images are read, the
-    rest walked, two at once). Raises ``DiffInputError`` naming the side that could not be opened."""
+    rest walked, two at once). Raises ``DiffInputError`` naming the side that could not be opened.
+
+    With ``keep`` (bytes), a small pair walked here keeps each leaf file's content up to that size
+    (``Side.kept``), so the delta estimates need not walk the images again.
+    """
     if jobs > 1 and _small_pair(old, new):
-        o, n = _load_small_pair(old, new, limits, store, progress)
-        return Side(o, None if is_inventory_file(old) else old), Side(n, None if is_inventory_file(new) else new)
+        kept = (KeptContent(keep), KeptContent(keep)) if keep > 0 else (None, None)
+        try:
+            o, n = _load_small_pair(old, new, limits, store, progress, kept)
+        except BaseException:
+            for k in kept:
+                if k is not None:
+                    k.close()
+            raise
+        return (Side(o, None if is_inventory_file(old) else old, kept[0]),
+                Side(n, None if is_inventory_file(new) else new, kept[1]))
     try:
         o, n = load_many([old, new], limits, jobs=jobs, store=store, progress=progress)
     except WalkError as exc:
@@ -373,13 +387,15 @@ def _small_pair(old: Path, new: Path) -> bool:
 
 
 def _load_small_pair(old: Path, new: Path, limits: Limits | None, store: StoreConfig | None,
-                     progress: ManyProgressFn | None) -> tuple[Inventory, Inventory]:
+                     progress: ManyProgressFn | None,
+                     kept: tuple[KeptContent | None, KeptContent | None] = (None, None)
+                     ) -> tuple[Inventory, Inventory]:
     """Both sides loaded at once in two threads of this process: for small images, starting two worker
     processes costs more than the walks (which spend their time in C: decompression, hashing)."""
 
     def one(index: int, path: Path) -> Inventory:
         report = (lambda _i, done, total: progress(index, done, total)) if progress is not None else None
-        return load_many([path], limits, jobs=1, store=store, progress=report)[0]
+        return load_many([path], limits, jobs=1, store=store, progress=report, captures=[kept[index]])[0]
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = [pool.submit(one, i, p) for i, p in enumerate((old, new))]
@@ -394,18 +410,24 @@ def _load_small_pair(old: Path, new: Path, limits: Limits | None, store: StoreCo
 
 def estimate(old: Side, new: Side, pairing: Pairing, options: DiffOptions,
              limits: Limits | None = None, store: StoreConfig | None = None) -> tuple[ContentPair | None, str | None]:
-    """Delta estimates for the modified and added files (None and a reason when there are none)."""
-    if not options.delta:
-        return None, "deltas not estimated (--no-delta)"
-    modified, added = delta_candidates(pairing)
-    if not modified and not added:
-        return None, None
-    if new.image is None:
-        return None, "deltas not estimated: the new side is a saved inventory (no content)"
-    contents = collect_contents(old.image, new.image, modified, added, method=options.delta_method,
-                                max_bytes=options.delta_max_bytes, level=options.delta_level, limits=limits,
-                                store=store)
-    return contents, None
+    """Delta estimates for the modified and added files (None and a reason when there are none). The
+    sides' kept contents are read here, then dropped."""
+    try:
+        if not options.delta:
+            return None, "deltas not estimated (--no-delta)"
+        modified, added = delta_candidates(pairing)
+        if not modified and not added:
+            return None, None
+        if new.image is None:
+            return None, "deltas not estimated: the new side is a saved inventory (no content)"
+        contents = collect_contents(old.image, new.image, modified, added, method=options.delta_method,
+                                    max_bytes=options.delta_max_bytes, level=options.delta_level, limits=limits,
+                                    store=store, kept=(old.kept, new.kept))
+        return contents, None
+    finally:
+        for side in (old, new):
+            if side.kept is not None:
+                side.kept.close()
 
 
 def diff_images(old: Path, new: Path, options: DiffOptions | None = None,
@@ -415,7 +437,7 @@ def diff_images(old: Path, new: Path, options: DiffOptions | None = None,
     ``store`` chooses the inventory store (default: ``$INSPECTOR_STORE`` or the user's cache).
     """
     options = options or DiffOptions()
-    o, n = load_sides(Path(old), Path(new), limits, store=store)
+    o, n = load_sides(Path(old), Path(new), limits, store=store, keep=options.delta_max_bytes if options.delta else 0)
     pairing = pair_inventories(o.inventory, n.inventory)
     contents, note = estimate(o, n, pairing, options, limits, store)
     return diff_inventories(o.inventory, n.inventory, options, contents, pairing=pairing, delta_note=note)

@@ -94,6 +94,20 @@ class DecompressReader(io.RawIOBase):
 
     def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
         view = memoryview(b).cast("B")
+        out = self._next(len(view))
+        n = len(out)
+        view[:n] = out
+        return n
+
+    def read(self, size: int | None = -1) -> bytes:
+        """Up to ``size`` decompressed bytes, as the decompressor returns them: the read-ahead thread takes
+        them without copying them through a buffer first (it holds the GIL while it copies)."""
+        if size is None or size < 0:
+            return self.readall()
+        return self._next(size) if size else b""
+
+    def _next(self, max_length: int) -> bytes:
+        """The next piece of decompressed content (at most ``max_length`` bytes; empty at the end)."""
         while True:
             if self._d.eof:
                 rest = self._d.unused_data + self._input
@@ -110,20 +124,18 @@ class DecompressReader(io.RawIOBase):
                     self._input = rest
                     continue
                 self._note_trailing(rest)
-                return 0
+                return b""
             if self._d.needs_input if hasattr(self._d, "needs_input") else not self._pending_output():
                 self._fill()
                 if self._src_eof and not self._input:
                     raise FormatError("compressed data ends before the end of the stream (truncated or corrupt)")
             try:
-                out = self._d.decompress(self._input, len(view))
+                out = self._d.decompress(self._input, max_length)
             except (zlib.error, OSError, lzma.LZMAError, EOFError, ValueError) as exc:
                 raise FormatError(f"corrupt compressed data: {exc}") from exc
             self._input = self._unconsumed()
             if out:
-                n = len(out)
-                view[:n] = out
-                return n
+                return out
 
     def _pending_output(self) -> bool:
         return bool(getattr(self._d, "unconsumed_tail", b""))

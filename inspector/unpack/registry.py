@@ -8,15 +8,55 @@ their own handlers) is asked about every member.
 
 Order matters where magics overlap: ISO before the disk-image readers (hybrid ISOs carry an MBR), vmtar
 before tar (same header layout).
+
+Readers of formats a walk rarely meets (ISO, UDF, ZIP, WIM, disks, FAT, VIB, MSU) are listed as
+``LazyHandler``s: their modules are imported the first time a member's magic points at them, so starting
+up (``inspector diff a.deb b.deb``, an inventory of a small ZIP) does not import every reader. Such a line
+names the handler's ``name`` and ``needs_seekable`` (and, for WIM, its magic); ``tests/test_registry.py``
+checks them against the handler itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import importlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import BinaryIO
 
-from inspector.unpack import archive, bzimage, compressed, deb, depot, disk, esxi, fat, msu, udf, vib, vmtar, wim
-from inspector.unpack.base import Handler, SniffInfo
+from inspector.unpack import archive, bzimage, compressed, deb, vmtar
+from inspector.unpack.base import Handler, Member, SniffInfo, UnpackContext
+
+
+class LazyHandler:
+    """A handler whose module is imported when it is first asked about a member (see the module docstring)."""
+
+    def __init__(self, where: str, name: str, needs_seekable: bool) -> None:
+        #: ``module:attribute`` of the handler (a handler object, or a class instantiated without arguments).
+        self.where = where
+        self.name = name
+        self.needs_seekable = needs_seekable
+        self._handler: Handler | None = None
+
+    @property
+    def handler(self) -> Handler:
+        """The handler itself (its module imported on first use)."""
+        if self._handler is None:
+            module, _, attr = self.where.partition(":")
+            found = getattr(importlib.import_module(module), attr)
+            self._handler = found() if isinstance(found, type) else found
+        return self._handler
+
+    def match(self, info: SniffInfo) -> bool:
+        """The handler's ``match``."""
+        return self.handler.match(info)
+
+    def members(self, stream: BinaryIO, ctx: UnpackContext) -> Iterator[Member]:
+        """The handler's ``members``."""
+        return self.handler.members(stream, ctx)
+
+
+def _lazy(where: str, name: str, needs_seekable: bool) -> LazyHandler:
+    return LazyHandler(f"inspector.unpack.{where}", name, needs_seekable)
 
 #: ``(offset, bytes)`` pairs: a handler is a candidate when the content holds one of them at its offset.
 Magics = tuple[tuple[int, bytes], ...]
@@ -30,27 +70,33 @@ _BOOT_SECTOR: Magics = ((510, b"\x55\xaa"),)
 #: tar is also recognised by its header checksum alone (v7 tar has no magic): asked about every member.
 _ANYWHERE: Magics = ()
 
+#: ``wim.MAGIC`` (the WIM reader is imported only when a member starts with it).
+WIM_MAGIC = b"MSWIM\x00\x00\x00"
+
 REGISTRY: tuple[tuple[Handler, Magics], ...] = (
-    (udf.UdfHandler(), _ISO),  # before the ISO reader: UDF-only media (a UDF recognition sequence, no CD001)
-    (esxi.EsxiIsoHandler(), _ISO),  # every ISO: the ISO reader (iso.IsoHandler) plus ESXi boot.cfg/imgdb metadata
-    (depot.DepotHandler(), _ZIP),  # every ZIP: the ZIP reader (zip.ZipHandler) plus ESXi offline-bundle metadata
-    (wim.WimHandler(), ((0, wim.MAGIC),)),
+    # before the ISO reader: UDF-only media (a UDF recognition sequence, no CD001)
+    (_lazy("udf:UdfHandler", "udf", True), _ISO),
+    # every ISO: the ISO reader (iso.IsoHandler) plus ESXi boot.cfg/imgdb metadata
+    (_lazy("esxi:EsxiIsoHandler", "iso9660", True), _ISO),
+    # every ZIP: the ZIP reader (zip.ZipHandler) plus ESXi offline-bundle metadata
+    (_lazy("depot:DepotHandler", "zip", True), _ZIP),
+    (_lazy("wim:WimHandler", "wim", True), ((0, WIM_MAGIC),)),
     (archive.SEVENZIP, ((0, b"7z\xbc\xaf\x27\x1c"),)),
-    (msu.MSU, _CAB),
-    (msu.UPDATE_CAB, _CAB),
+    (_lazy("msu:MSU", "msu", True), _CAB),
+    (_lazy("msu:UPDATE_CAB", "cab", True), _CAB),
     (archive.CAB, _CAB),
     (archive.RAR, ((0, b"Rar!\x1a\x07"),)),
     (archive.XAR, ((0, b"xar!"),)),
     (archive.RPM, ((0, b"\xed\xab\xee\xdb"),)),
     (deb.DEB, _AR),
-    (vib.VibHandler(), _AR),  # before ar: an ar whose first member is descriptor.xml
+    (_lazy("vib:VibHandler", "vib", False), _AR),  # before ar: an ar whose first member is descriptor.xml
     (archive.AR, _AR),
     (archive.CPIO, _CPIO),
     (vmtar.VmtarHandler(), ((257, vmtar.MAGIC),)),  # before tar: same header layout, data elsewhere
     (archive.TAR, _ANYWHERE),
     (bzimage.BzImageHandler(), ((bzimage.MAGIC_OFFSET, bzimage.MAGIC),)),  # before disk: a bzImage ends its
-    (disk.DiskHandler(), _BOOT_SECTOR),                                    # first sector with 55 AA too
-    (fat.FatHandler(), _BOOT_SECTOR),
+    (_lazy("disk:DiskHandler", "disk", True), _BOOT_SECTOR),                # first sector with 55 AA too
+    (_lazy("fat:FatHandler", "fat", True), _BOOT_SECTOR),
     (compressed.GzipHandler(), ((0, compressed.GZIP_MAGIC),)),
     (compressed.Bzip2Handler(), ((0, compressed.BZIP2_MAGIC),)),
     (compressed.XzHandler(), ((0, compressed.XZ_MAGIC),)),

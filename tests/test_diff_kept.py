@@ -1,0 +1,128 @@
+"""A small pair's leaf contents are kept while it is first walked: its delta estimates need no second walk,
+and come out exactly as a second walk would make them."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import shutil
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from fixtures.common import pseudo_random
+from inspector.diff import diff_images
+from inspector.diff.delta import KeptContent, collect_contents
+from inspector.diff.engine import delta_candidates, load_sides
+from inspector.diff.pairing import pair_inventories
+from inspector.store import StoreConfig
+from inspector.walker import Walker
+from tests.conftest import count_walks
+
+NO_STORE = StoreConfig(None)
+
+
+@pytest.fixture(autouse=True)
+def _no_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INSPECTOR_STORE", "off")
+
+
+def _tar(path: Path, files: dict[str, bytes]) -> Path:
+    with tarfile.open(path, "w") as tf:
+        for name, data in sorted(files.items()):
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime = len(data), 1_700_000_000
+            tf.addfile(info, io.BytesIO(data))
+    return path
+
+
+@pytest.fixture()
+def releases(tmp_path: Path) -> tuple[Path, Path]:
+    """Two releases: a modified executable (code and data differ), a modified and an added data file."""
+    true, false = (Path(shutil.which(name) or f"/bin/{name}") for name in ("true", "false"))
+    old = {"bin/tool": true.read_bytes(), "lib/data.bin": pseudo_random("kept-old", 300_000),
+           "doc/notes": b"one\n"}
+    new = {"bin/tool": false.read_bytes(), "lib/data.bin": pseudo_random("kept-old", 300_000)[:-10] + b"0123456789",
+           "doc/notes": b"one\n", "doc/added": pseudo_random("kept-added", 50_000)}
+    return _tar(tmp_path / "r1.tar", old), _tar(tmp_path / "r2.tar", new)
+
+
+def _contents(old: Path, new: Path, keep: int):  # type: ignore[no-untyped-def]
+    o, n = load_sides(old, new, store=NO_STORE, keep=keep)
+    modified, added = delta_candidates(pair_inventories(o.inventory, n.inventory))
+    try:
+        return collect_contents(o.image, n.image, modified, added, store=NO_STORE, kept=(o.kept, n.kept))
+    finally:
+        for k in (o.kept, n.kept):
+            if k is not None:
+                k.close()
+
+
+def test_a_small_pair_is_walked_once_per_side(releases: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    walked = count_walks(monkeypatch)
+    r = diff_images(*releases)
+    assert sorted(walked) == sorted(str(p) for p in releases)
+    assert r.totals.delta_skipped == 0 and r.totals.delta_bytes > 0
+
+
+def test_estimates_from_kept_content_equal_those_of_a_second_walk(releases: tuple[Path, Path]) -> None:
+    kept, walked = _contents(*releases, keep=64 << 20), _contents(*releases, keep=0)
+    assert kept == walked
+    assert set(kept.deltas) == {("bin/tool", "bin/tool"), ("lib/data.bin", "lib/data.bin")}
+    assert set(kept.compressed) == {"doc/added"}
+    assert ("bin/tool", "bin/tool") in kept.code_deltas and not kept.notes
+
+
+def test_files_over_the_kept_size_are_read_by_a_second_walk(releases: tuple[Path, Path],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    walked = count_walks(monkeypatch)
+    contents = _contents(*releases, keep=100_000)  # lib/data.bin (300,000 bytes) is not kept
+    assert len(walked) == 4
+    assert contents == _contents(*releases, keep=0)
+
+
+def test_kept_content_keeps_the_first_occurrence_of_a_path_within_its_bounds() -> None:
+    kept = KeptContent(max_file=10, budget=12)
+    try:
+        for logical, data in (("img!/a", b"first"), ("img!/a", b"again"), ("img!/big", b"x" * 11),
+                              ("img!/b", b"12345678"), ("img!/c", b"c")):
+            sink = kept(logical, None)
+            if sink is not None:
+                sink.write(data)
+        def sha(data: bytes) -> str:
+            return hashlib.sha256(data).hexdigest()
+
+        first = kept.get("a", sha(b"first"))
+        assert first is not None and first.read() == b"first"
+        assert kept.get("a", sha(b"again")) is None  # a later copy of the path is not the kept one
+        assert kept.get("big", sha(b"x" * 11)) is None  # over max_file
+        assert kept.get("b", sha(b"12345678")) is None  # 5 + 8 bytes would be over the budget
+        assert kept.get("c", sha(b"c")) is not None
+    finally:
+        kept.close()
+
+
+def test_kept_content_that_is_not_the_inventoried_content_is_read_again(releases: tuple[Path, Path]) -> None:
+    old, new = releases
+    o, n = load_sides(old, new, store=NO_STORE)
+    modified, added = delta_candidates(pair_inventories(o.inventory, n.inventory))
+    wrong = KeptContent(64 << 20)  # filled from another image: nothing in it has the inventoried digests
+    try:
+        Walker(capture=wrong).inventory(old)
+        got = collect_contents(old, new, modified, added, store=NO_STORE, kept=(wrong, wrong))
+    finally:
+        wrong.close()
+    assert got == _contents(old, new, keep=0)
+
+
+def test_problems_of_both_sides_are_reported_when_content_is_kept(tmp_path: Path) -> None:
+    def broken(name: str, payload: bytes) -> Path:
+        good = _tar(tmp_path / f"{name}.inner", {"a": payload})
+        data = good.read_bytes()
+        path = tmp_path / f"{name}.tar"
+        path.write_bytes(data[:700])  # the member's content is cut short
+        return path
+
+    r = diff_images(broken("old", pseudo_random("p-old", 4_000)), broken("new", pseudo_random("p-new", 4_000)))
+    assert {p.side for p in r.problems} == {"old", "new"}
