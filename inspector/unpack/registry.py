@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from inspector.unpack import archive, bzimage, compressed, deb, depot, disk, esxi, fat, msu, udf, vib, vmtar, wim
+from inspector.unpack import archive, bzimage, compressed, deb, depot, disk, esxi, fat, msu, tar, udf, vib, vmtar, wim
 from inspector.unpack.base import Handler, SniffInfo
 
 #: ``(offset, bytes)`` pairs: a handler is a candidate when the content holds one of them at its offset.
@@ -47,7 +47,7 @@ REGISTRY: tuple[tuple[Handler, Magics], ...] = (
     (archive.AR, _AR),
     (archive.CPIO, _CPIO),
     (vmtar.VmtarHandler(), ((257, vmtar.MAGIC),)),  # before tar: same header layout, data elsewhere
-    (archive.TAR, _ANYWHERE),
+    (tar.TarHandler(), _ANYWHERE),  # our own header parser; libarchive (archive.TAR) reads what it does not
     (bzimage.BzImageHandler(), ((bzimage.MAGIC_OFFSET, bzimage.MAGIC),)),  # before disk: a bzImage ends its
     (disk.DiskHandler(), _BOOT_SECTOR),                                    # first sector with 55 AA too
     (fat.FatHandler(), _BOOT_SECTOR),

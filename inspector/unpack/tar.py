@@ -1,0 +1,521 @@
+"""tar read by our own header parser, with libarchive taking over for anything unusual.
+
+libarchive costs about 10 us a member through ctypes (a dozen calls per header); a tar of 300,000 tiny
+files spent most of its walk there. This reader parses the 512-byte headers itself for the forms almost
+every tar uses: v7, ustar (prefix), GNU (``L``/``K`` long names), pax ``x`` headers (path, linkpath,
+mtime, size), base-256 numbers, regular files, hard and symbolic links, directories, devices and FIFOs,
+ASCII names. It reads the same bytes libarchive would read, in the same ``CHUNK`` reads, and makes the
+same members: libarchive's rules are followed field by field (``archive_read_support_format_tar.c``).
+
+Anything else (a bad checksum, a sparse file, a pax global header, a non-ASCII name, a field that is not
+a plain number, a member cut short by the end of the archive, a hard link carrying data ...) is handed to
+libarchive from the first header of that member (``archive.TAR.resume``), with the bytes already read
+in front of the rest of the stream: libarchive then reads the rest of the archive, and its findings and
+messages are the ones it always gave. Nothing is decided twice: names go through
+``names.checked_member_path``, hard links through ``archive.HardLinkCheck``.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zlib
+from collections.abc import Callable, Generator, Iterator
+from typing import BinaryIO, cast
+
+from inspector.model import EntryKind
+from inspector.names import checked_member_path, member_path
+from inspector.streams import CHUNK, Stream
+from inspector.unpack import archive
+from inspector.unpack.base import FormatError, Member, SniffInfo, UnpackContext
+
+#: Members up to this size are read with their header and handed over as bytes (``Member.data``).
+SMALL = archive.SCRATCH
+#: libarchive refuses a long-name or pax body larger than this ("Special header too large").
+_SPECIAL_MAX = 1 << 20
+_BLOCK = 512
+_ZERO_BLOCK = bytes(_BLOCK)
+#: An octal field as libarchive's ``tar_atol8`` reads it and as every writer writes it: leading spaces,
+#: octal digits, then spaces or NULs. Anything else (tabs, signs, junk after the digits) goes to libarchive.
+_OCTAL = re.compile(rb" *([0-7]*)[ \x00]*")
+_GNU_MAGIC = b"ustar  \x00"
+#: Bytes 128-255, to count the bytes a signed checksum counts negative.
+_HIGH = bytes(range(128, 256))
+_PAX_RECORD = re.compile(rb"([1-9][0-9]{0,5}) ")
+_PAX_TIME = re.compile(rb"([0-9]{1,18})(?:\.([0-9]*))?")
+#: pax keys that change what libarchive makes of a member in ways this reader does not follow
+#: (sparse maps, sizes, character sets, ACLs that can fail to parse): libarchive reads such members.
+_PAX_HANDED_OVER = (b"GNU.", b"SCHILY.realsize", b"SUN.holesdata", b"SCHILY.acl", b"hdrcharset")
+#: File types by typeflag for the entries that carry no data (libarchive sets their size to 0).
+_NO_DATA_KINDS = {0x32: EntryKind.SYMLINK, 0x33: EntryKind.DEVICE, 0x34: EntryKind.DEVICE, 0x35: EntryKind.DIR,
+                  0x36: EntryKind.OTHER}
+#: Typeflags of regular files: '0', NUL (v7) and '7' (contiguous file).
+_FILE_TYPES = frozenset(b"0\x007")
+
+
+class _HandOver(Exception):
+    """This member is not one this reader reads; libarchive reads the archive from its first header on."""
+
+
+class _Blocks:
+    """The archive's bytes as the stream gives them, read ``CHUNK`` at a time the way libarchive-c reads.
+
+    ``buf[pos:]`` is what is not yet consumed; ``offset`` is the archive position of ``buf[0]``. A read
+    failure while a member's data is being read is kept in ``error`` and raised again at the next
+    header, as libarchive does with a failing read callback.
+    """
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.buf = b""
+        self.pos = 0
+        self.offset = 0
+        self.eof = False
+        self.error: BaseException | None = None
+        #: Which kind of header libarchive last read ("old", "ustar", "gnu", "pax": a pax header was seen and
+        #: ustar headers followed), which decides how it reads a hard link that declares a size.
+        self.format = "old"
+        self._block = bytearray(CHUNK)
+
+    @property
+    def total(self) -> int:
+        """Bytes read from the stream so far."""
+        return self.offset + len(self.buf)
+
+    def fill(self, n: int) -> bool:
+        """Make ``n`` bytes from ``pos`` available in ``buf``; False when the stream ends first."""
+        while len(self.buf) - self.pos < n:
+            if self.eof:
+                return False
+            got = self.stream.readinto(self._block) or 0  # type: ignore[attr-defined]
+            if got <= 0:
+                self.eof = True
+                return False
+            self.offset += self.pos
+            self.buf = self.buf[self.pos:] + bytes(self._block[:got])
+            self.pos = 0
+        return True
+
+    def rest(self) -> BinaryIO:
+        """What is not consumed, then the rest of the stream (for libarchive to take over)."""
+        return cast(BinaryIO, archive.Prefixed(self.buf[self.pos:], self.stream))
+
+
+class _MemberStream(io.RawIOBase):
+    """A large member's content, read from the archive's blocks as libarchive's ``archive_read_data`` reads it.
+
+    A read that cannot be filled whole fails whole: the end of the archive inside the content is
+    libarchive's "Truncated tar archive", inside the padding after it "Truncated input file". A read
+    failure of the stream below is raised here and again at the next header (``_Blocks.error``).
+    """
+
+    def __init__(self, blocks: _Blocks, size: int, padding: int) -> None:
+        super().__init__()
+        self._blocks = blocks
+        self.remaining = size
+        self.padding = padding
+        #: Bytes handed out by the last read that did not reach the end: libarchive counts them as not yet
+        #: consumed when it skips the rest of the member.
+        self._last = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        blocks = self._blocks
+        if blocks.error is not None:
+            raise blocks.error
+        if self.remaining <= 0:
+            return 0
+        view = memoryview(b).cast("B")
+        n = min(len(view), self.remaining)
+        ends = n == self.remaining
+        try:
+            whole = blocks.fill(n + self.padding if ends else n)
+        except BaseException as exc:  # noqa: BLE001 - raised here and at the next header
+            blocks.error = exc
+            raise
+        if not whole:
+            raise self._truncated()
+        view[:n] = blocks.buf[blocks.pos : blocks.pos + n]
+        blocks.pos += n
+        self.remaining -= n
+        self._last = n
+        if ends:
+            blocks.pos += self.padding
+            self.padding = self._last = 0
+        return n
+
+    def _truncated(self) -> FormatError:
+        """The archive ended inside this read: libarchive consumed what there was and says where."""
+        blocks = self._blocks
+        there = len(blocks.buf) - blocks.pos
+        blocks.pos += there
+        self._last = 0
+        if there < self.remaining:
+            self.remaining -= there
+            return FormatError(f"corrupt member data: Truncated tar archive{_after(blocks.total)}")
+        pad = there - self.remaining
+        self.remaining = 0
+        return FormatError(f"corrupt member data: Truncated input file (needed {self.padding} bytes, only {pad} "
+                           f"available){_after(blocks.total)}")
+
+    def skip(self) -> None:
+        """Step over what was not read of the member and its padding, as libarchive's skip does."""
+        blocks = self._blocks
+        if blocks.error is not None:
+            raise blocks.error
+        needed = self.remaining + self._last + self.padding
+        if not needed:
+            return
+        there = self._last
+        wanted = needed - self._last
+        while len(blocks.buf) - blocks.pos < wanted:
+            there += len(blocks.buf) - blocks.pos
+            wanted -= len(blocks.buf) - blocks.pos
+            blocks.pos = len(blocks.buf)
+            if not blocks.fill(1):
+                raise FormatError(f"tar: Truncated input file (needed {needed} bytes, only {there} available)"
+                                  f"{_after(blocks.total)}")
+        blocks.pos += wanted
+        self.remaining = self.padding = self._last = 0
+
+
+def _after(where: int) -> str:
+    """Where in the archive something happened, worded as ``archive._Libarchive.reason`` words it."""
+    return f" (after {where} bytes of the archive)" if where > 0 else ""
+
+
+def _number(h: bytes, start: int, end: int) -> int:
+    """A numeric header field as libarchive reads it (octal, or base-256 when the first byte has bit 7)."""
+    first = h[start]
+    if first & 0x80:
+        width = end - start
+        value = int.from_bytes(h[start:end], "big") & ((1 << (8 * width - 1)) - 1)
+        if first & 0x40:
+            value -= 1 << (8 * width - 1)
+        if not -(1 << 63) <= value < (1 << 63):
+            raise _HandOver  # libarchive clamps; rare enough to leave to it
+        return value
+    m = _OCTAL.fullmatch(h, start, end)
+    if m is None:
+        raise _HandOver
+    digits = m.group(1)
+    return int(digits, 8) if digits else 0
+
+
+def _checksum_ok(h: bytes) -> bool:
+    """libarchive's header checksum test: unsigned bytes, else signed (old BSD/Solaris/HP-UX writers).
+
+    Sums of 256 bytes fit Adler-32's low half exactly (at most 65,280 < 65,521), so two C calls replace
+    a Python loop over 512 bytes.
+    """
+    m = _OCTAL.fullmatch(h, 148, 156)
+    if m is None:
+        return False
+    stored = int(m.group(1), 8) if m.group(1) else 0
+    unsigned = ((zlib.adler32(h[:148] + b"        " + h[156:256]) & 0xFFFF) - 1
+                + (zlib.adler32(h[256:512]) & 0xFFFF) - 1)
+    if stored == unsigned:
+        return True
+    high = _BLOCK - len(h.translate(None, _HIGH))
+    return high > 0 and stored == unsigned - 256 * high
+
+
+def _cstring(h: bytes, start: int, end: int) -> bytes:
+    """A NUL-terminated field (the whole field when it has no NUL)."""
+    z = h.find(0, start, end)
+    return h[start : z if z >= 0 else end]
+
+
+def _text(raw: bytes) -> str:
+    """An ASCII name as libarchive gives it; anything else (another character set) is libarchive's."""
+    if not raw.isascii():
+        raise _HandOver
+    return raw.decode("ascii")
+
+
+def _pax(body: bytes, header_size: int) -> tuple[bytes | None, bytes | None, float | int | None]:
+    """path, linkpath and mtime of a pax ``x`` body, parsed the way libarchive's ``pax_header`` does.
+
+    Only a well-formed ASCII body is read here; a malformed one (libarchive warns), a ``size`` that differs
+    from the header's, or a key in ``_PAX_HANDED_OVER`` goes to libarchive.
+    """
+    if not body.isascii() or 0 in body:
+        raise _HandOver
+    path = link = None
+    mtime: float | int | None = None
+    at = 0
+    while at < len(body):
+        m = _PAX_RECORD.match(body, at)
+        if m is None:
+            raise _HandOver
+        end = at + int(m.group(1))
+        if end > len(body) or body[end - 1] != 0x0A:
+            raise _HandOver
+        eq = body.find(b"=", m.end(), end - 1)
+        if eq <= m.end():
+            raise _HandOver
+        key, value = body[m.end() : eq], body[eq + 1 : end - 1]
+        if key.startswith(_PAX_HANDED_OVER):
+            raise _HandOver
+        if key == b"path":
+            path = value
+        elif key == b"linkpath":
+            link = value
+        elif key == b"mtime":
+            t = _PAX_TIME.fullmatch(value)
+            if t is None:
+                raise _HandOver
+            nanos = int((t.group(2) or b"")[:9].ljust(9, b"0"))
+            mtime = archive.mtime_value(int(t.group(1)), nanos)
+        elif key == b"size" and value != b"%d" % header_size:
+            raise _HandOver
+        at = end
+    return path, link, mtime
+
+
+class TarHandler:
+    """tar (v7, ustar, GNU, pax) read by our own header parser; libarchive reads what this one does not."""
+
+    name = "tar"
+    needs_seekable = False
+
+    def match(self, info: SniffInfo) -> bool:
+        """A tar header at the start (ustar/GNU magic, or a valid v7 checksum), as libarchive's tar reader."""
+        return archive.TAR.match(info)
+
+    def members(self, stream: BinaryIO, ctx: UnpackContext) -> Iterator[Member]:
+        """Yield the archive's members in storage order, each readable until the next one is asked for."""
+        blocks = _Blocks(stream)
+        links = archive.HardLinkCheck(ctx, set())
+        offset = yield from _read(blocks, ctx, links)
+        if offset is not None:
+            yield from archive.TAR.resume(blocks.rest(), ctx, offset=offset, links=links,
+                                          preamble=_preamble(blocks.format) if offset else b"")
+
+
+def _header(name: bytes, flag: bytes, magic: bytes) -> bytes:
+    """A 512-byte header of an empty member (for ``_preamble``)."""
+    h = bytearray(_BLOCK)
+    h[0 : len(name)] = name
+    h[100:108] = b"0000755\x00"
+    h[108:116] = h[116:124] = b"0000000\x00"
+    h[124:136] = h[136:148] = b"00000000000\x00"
+    h[156:157] = flag
+    h[257:265] = magic
+    h[148:156] = b" " * 8
+    h[148:156] = b"%06o\x00 " % sum(h)
+    return bytes(h)
+
+
+def _preamble(fmt: str) -> bytes:
+    """An empty directory's headers that leave libarchive as the archive's headers so far left it (``resume``)."""
+    magic = {"old": b"", "gnu": _GNU_MAGIC}.get(fmt, b"ustar\x0000")
+    pax = _header(b"resume.pax", b"x", magic) if fmt == "pax" else b""
+    return pax + _header(b"resume", b"5", magic)
+
+
+def _read(blocks: _Blocks, ctx: UnpackContext, links: archive.HardLinkCheck) -> Generator[Member, None, int | None]:
+    """Members while they are ones this reader reads; the archive offset where libarchive must go on, or None."""
+    while True:
+        if blocks.error is not None:
+            raise blocks.error
+        try:  # ``_member`` leaves ``blocks.pos`` at the member's first header (reading may move the buffer)
+            member, used, padding = _member(blocks, ctx, links)
+        except _HandOver:
+            return blocks.offset + blocks.pos
+        if member is None:
+            return None
+        if not isinstance(member.open, _MemberStream):
+            blocks.pos += used + padding
+            yield member
+            continue
+        stream = member.open
+        blocks.pos += used
+        yield _with_open(member, stream)
+        stream.skip()
+
+
+def _with_open(member: Member, stream: _MemberStream) -> Member:
+    """``member`` with ``open`` returning its content stream (``_member`` leaves the stream itself there)."""
+    return Member(name=member.name, kind=member.kind, size=member.size, mode=member.mode, mtime=member.mtime,
+                  link_target=member.link_target, open=lambda: stream)
+
+
+def _member(blocks: _Blocks, ctx: UnpackContext, links: archive.HardLinkCheck
+            ) -> tuple[Member | None, int, int]:
+    """The member whose headers start at ``blocks.pos``: (member, header and small-data bytes used, padding).
+
+    (None, 0, 0) at the end of the archive. Raises ``_HandOver`` for anything libarchive must read.
+    """
+    long_name = long_link = pax = None
+    used = 0
+    while True:
+        if not blocks.fill(used + _BLOCK):
+            if len(blocks.buf) - blocks.pos == used:
+                if used:
+                    raise _HandOver  # the archive ends inside a member's headers
+                return None, 0, 0  # the end of the stream at a header: libarchive's end too
+            raise _HandOver  # a short block at the end
+        at = blocks.pos + used
+        h = blocks.buf[at : at + _BLOCK]
+        used += _BLOCK
+        if h[0] == 0:
+            if h != _ZERO_BLOCK or used > _BLOCK:
+                raise _HandOver
+            blocks.pos += _BLOCK
+            if blocks.fill(_BLOCK):  # libarchive consumes a second block of zeros, if there is one
+                blocks.pos += _BLOCK
+            return None, 0, 0
+        if not _checksum_ok(h):
+            raise _HandOver
+        flag = h[156]
+        if flag in (0x4C, 0x4B, 0x78):  # 'L', 'K', 'x': a body for the next header
+            body_size = _number(h, 124, 136)
+            if not 0 <= body_size <= _SPECIAL_MAX:
+                raise _HandOver
+            span = (body_size + 511) & ~511
+            if not blocks.fill(used + span):
+                raise _HandOver
+            body = blocks.buf[blocks.pos + used : blocks.pos + used + body_size]
+            used += span
+            if flag == 0x4C and long_name is None and pax is None:
+                long_name = body[: body.find(0)] if 0 in body else body
+            elif flag == 0x4B and long_link is None and pax is None:
+                long_link = body[: body.find(0)] if 0 in body else body
+            elif flag == 0x78 and pax is None and long_name is None and long_link is None:
+                pax = body
+            else:
+                raise _HandOver
+            continue
+        return _entry(blocks, ctx, links, h, used, long_name, long_link, pax)
+
+
+def _entry(blocks: _Blocks, ctx: UnpackContext, links: archive.HardLinkCheck, h: bytes, used: int,
+           long_name: bytes | None, long_link: bytes | None, pax: bytes | None) -> tuple[Member, int, int]:
+    """The member of a header block ``h`` (after ``used`` bytes of headers), as libarchive would make it."""
+    flag = h[156]
+    magic = h[257:265]
+    gnu = magic == _GNU_MAGIC
+    if gnu and (h[386] or h[483]):
+        raise _HandOver  # GNU sparse map or real size
+    if not h.isascii():  # names, user and group names as another character set, or base-256 numbers
+        ustar = gnu or magic[:5] == b"ustar"
+        for start, end in ((0, 100), (157, 257), *(((265, 329), (345, 500)) if ustar else ())):
+            if not _cstring(h, start, end).isascii():
+                raise _HandOver
+    mode = _number(h, 100, 108)
+    size = _number(h, 124, 136)
+    mtime: float | int = _number(h, 136, 148)
+    if size < 0 or not 0 <= mode < (1 << 32):
+        raise _HandOver
+    if gnu or magic[:5] != b"ustar":
+        raw_name = _cstring(h, 0, 100)
+    else:
+        prefix = _cstring(h, 345, 500)
+        raw_name = _cstring(h, 0, 100)
+        if prefix:
+            raw_name = prefix + raw_name if prefix.endswith(b"/") else prefix + b"/" + raw_name
+    raw_link = _cstring(h, 157, 257)
+    if long_name is not None:
+        raw_name = long_name
+    if long_link is not None:
+        raw_link = long_link
+    link_set = long_link is not None  # libarchive makes a member with a K or pax link name a link
+    if pax is not None:
+        path, pax_link, pax_mtime = _pax(pax, size)
+        if path:
+            raw_name = path
+        if pax_link:
+            raw_link = pax_link
+            link_set = True
+        if pax_mtime is not None:
+            mtime = pax_mtime
+    if not raw_name:
+        raise _HandOver
+    name_text = _text(raw_name)
+    link: str | None = None
+    data_size = size
+    if flag in _FILE_TYPES:
+        kind = EntryKind.FILE
+        if link_set:
+            raise _HandOver  # a link name on a regular file makes it a hard link in libarchive
+        if name_text.endswith("/"):  # a regular file named like a directory is one, without data (libarchive)
+            kind = EntryKind.DIR
+            data_size = 0
+    elif flag == 0x31:  # '1' hard link
+        if size or not raw_link:
+            raise _HandOver  # a hard link with data: libarchive's heuristics decide
+        kind = EntryKind.HARDLINK
+    elif flag in _NO_DATA_KINDS:
+        kind = _NO_DATA_KINDS[flag]
+        data_size = 0
+        if kind is EntryKind.SYMLINK:
+            if not raw_link:
+                raise _HandOver
+            link = _text(raw_link)
+        elif link_set:
+            raise _HandOver
+    else:
+        raise _HandOver  # 'D', 'M', 'N', 'S', 'V', 'A', 'g', 'X', vendor types
+    padding = -data_size % _BLOCK
+    data = None
+    opener: Callable[[], Stream] | _MemberStream | None = None
+    if kind is EntryKind.FILE and data_size > SMALL:
+        opener = _MemberStream(blocks, data_size, padding)
+    elif kind is EntryKind.FILE:
+        try:
+            whole = blocks.fill(used + data_size)
+        except Exception as exc:  # noqa: BLE001 - the member's content failed; raised again at the next header
+            blocks.error = exc
+            opener = _failing(exc)
+        else:
+            if not whole:
+                raise _HandOver  # the member is cut short: libarchive's messages say where
+            at = blocks.pos + used
+            data = blocks.buf[at : at + data_size]
+            opener = _bytes_opener(data)
+            used += data_size
+            try:
+                whole = blocks.fill(used + padding)
+            except Exception as exc:  # noqa: BLE001 - libarchive meets it at the next header
+                blocks.error = exc
+                whole = True
+            if not whole:
+                raise _HandOver
+    else:
+        if data_size > SMALL or not blocks.fill(used + data_size + padding):
+            raise _HandOver
+        used += data_size
+    name = checked_member_path(name_text, ctx)
+    if gnu:
+        blocks.format = "gnu"
+    elif magic[:5] == b"ustar":
+        blocks.format = "pax" if pax is not None or blocks.format == "pax" else "ustar"
+    else:
+        blocks.format = "old"
+    if kind is EntryKind.HARDLINK:
+        link_raw = _text(raw_link)
+        link = member_path(link_raw)
+        links.link(name, link_raw, link)
+    links.member(name)
+    is_file = kind is EntryKind.FILE
+    member = Member(name=name, kind=kind, size=size if is_file else None,
+                    mode=(mode & 0o7777) if mode or kind is not EntryKind.HARDLINK else None, mtime=mtime,
+                    link_target=link, open=opener, data=data)  # type: ignore[arg-type]
+    return member, used, padding
+
+
+def _failing(exc: BaseException) -> Callable[[], Stream]:
+    def fail() -> Stream:
+        raise exc
+
+    return fail
+
+
+def _bytes_opener(data: bytes) -> Callable[[], Stream]:
+    return lambda: io.BytesIO(data)
+
+
+__all__ = ["TarHandler", "SMALL"]
