@@ -23,7 +23,7 @@ import zlib
 from collections.abc import Callable, Generator, Iterator
 from typing import BinaryIO, cast
 
-from inspector.model import EntryKind
+from inspector.model import EMPTY_META, EntryKind
 from inspector.names import checked_member_path, member_path
 from inspector.streams import CHUNK, Stream
 from inspector.unpack import archive
@@ -38,6 +38,10 @@ _ZERO_BLOCK = bytes(_BLOCK)
 #: An octal field as libarchive's ``tar_atol8`` reads it and as every writer writes it: leading spaces,
 #: octal digits, then spaces or NULs. Anything else (tabs, signs, junk after the digits) goes to libarchive.
 _OCTAL = re.compile(rb" *([0-7]*)[ \x00]*")
+_OCTAL_CHARS = b"01234567 \x00"
+#: mode, uid, gid, size, mtime and checksum as tarfile and GNU tar write them (digits, then a NUL or space).
+_PLAIN_NUMBERS = re.compile(rb"([0-7]{7})[ \x00][0-7]{7}[ \x00][0-7]{7}[ \x00]([0-7]{11})[ \x00]([0-7]{11})[ \x00]"
+                            rb"([0-7]{6})\x00 ")
 _GNU_MAGIC = b"ustar  \x00"
 #: Bytes 128-255, to count the bytes a signed checksum counts negative.
 _HIGH = bytes(range(128, 256))
@@ -204,22 +208,43 @@ def _number(h: bytes, start: int, end: int) -> int:
     return int(digits, 8) if digits else 0
 
 
-def _checksum_ok(h: bytes) -> bool:
-    """libarchive's header checksum test: unsigned bytes, else signed (old BSD/Solaris/HP-UX writers).
+def _octal(field: bytes) -> int:
+    """A field of octal digits padded with spaces or NULs (checked by the caller: nothing else in it)."""
+    try:
+        return int(field.replace(b"\x00", b" "), 8)
+    except ValueError:
+        if field.strip(b" \x00"):
+            raise _HandOver from None  # a space or NUL between digits: libarchive stops there, we do not guess
+        return 0
 
-    Sums of 256 bytes fit Adler-32's low half exactly (at most 65,280 < 65,521), so two C calls replace
-    a Python loop over 512 bytes.
+
+def _header_numbers(h: bytes) -> tuple[int, int, int]:
+    """The mode, size and mtime of a header block whose checksum is right (else ``_HandOver``).
+
+    The fields as Python's tarfile and GNU tar write them are read with one regular expression; anything
+    else (bsdtar's spacing, base-256 numbers) field by field.
     """
-    m = _OCTAL.fullmatch(h, 148, 156)
-    if m is None:
-        return False
-    stored = int(m.group(1), 8) if m.group(1) else 0
-    unsigned = ((zlib.adler32(h[:148] + b"        " + h[156:256]) & 0xFFFF) - 1
-                + (zlib.adler32(h[256:512]) & 0xFFFF) - 1)
-    if stored == unsigned:
-        return True
-    high = _BLOCK - len(h.translate(None, _HIGH))
-    return high > 0 and stored == unsigned - 256 * high
+    m = _PLAIN_NUMBERS.match(h, 100)
+    if m is not None:
+        mode, size, mtime, stored = int(m[1], 8), int(m[2], 8), int(m[3], 8), int(m[4], 8)
+    else:
+        field = h[148:156]
+        if field.translate(None, _OCTAL_CHARS):
+            raise _HandOver  # libarchive: "Damaged tar archive"
+        stored = _octal(field)
+        if not h[100:148].translate(None, _OCTAL_CHARS):
+            mode, size, mtime = _octal(h[100:108]), _octal(h[124:136]), _octal(h[136:148])
+        else:
+            mode, size, mtime = _number(h, 100, 108), _number(h, 124, 136), _number(h, 136, 148)
+    # Sums of at most 256 bytes fit Adler-32's low half exactly (at most 65,280 < 65,521): three C calls
+    # instead of a Python loop over 512 bytes. The checksum field itself counts as eight spaces.
+    unsigned = ((zlib.adler32(h[:256]) & 0xFFFF) + (zlib.adler32(h[256:]) & 0xFFFF)
+                - (zlib.adler32(h[148:156]) & 0xFFFF) - 1 + 256)
+    if stored != unsigned:
+        high = _BLOCK - len(h.translate(None, _HIGH))  # old BSD/Solaris/HP-UX writers summed signed bytes
+        if not high or stored != unsigned - 256 * high:
+            raise _HandOver
+    return mode, size, mtime
 
 
 def _cstring(h: bytes, start: int, end: int) -> bytes:
@@ -327,7 +352,7 @@ def _read(blocks: _Blocks, ctx: UnpackContext, links: archive.HardLinkCheck) -> 
             return blocks.offset + blocks.pos
         if member is None:
             return None
-        if not isinstance(member.open, _MemberStream):
+        if type(member.open) is not _MemberStream:
             blocks.pos += used + padding
             yield member
             continue
@@ -340,7 +365,7 @@ def _read(blocks: _Blocks, ctx: UnpackContext, links: archive.HardLinkCheck) -> 
 def _with_open(member: Member, stream: _MemberStream) -> Member:
     """``member`` with ``open`` returning its content stream (``_member`` leaves the stream itself there)."""
     return Member(name=member.name, kind=member.kind, size=member.size, mode=member.mode, mtime=member.mtime,
-                  link_target=member.link_target, open=lambda: stream)
+                  link_target=member.link_target, meta=EMPTY_META, open=lambda: stream)
 
 
 def _member(blocks: _Blocks, ctx: UnpackContext, links: archive.HardLinkCheck
@@ -368,11 +393,10 @@ def _member(blocks: _Blocks, ctx: UnpackContext, links: archive.HardLinkCheck
             if blocks.fill(_BLOCK):  # libarchive consumes a second block of zeros, if there is one
                 blocks.pos += _BLOCK
             return None, 0, 0
-        if not _checksum_ok(h):
-            raise _HandOver
+        numbers = _header_numbers(h)
         flag = h[156]
         if flag in (0x4C, 0x4B, 0x78):  # 'L', 'K', 'x': a body for the next header
-            body_size = _number(h, 124, 136)
+            body_size = numbers[1]
             if not 0 <= body_size <= _SPECIAL_MAX:
                 raise _HandOver
             span = (body_size + 511) & ~511
@@ -389,39 +413,35 @@ def _member(blocks: _Blocks, ctx: UnpackContext, links: archive.HardLinkCheck
             else:
                 raise _HandOver
             continue
-        return _entry(blocks, ctx, links, h, used, long_name, long_link, pax)
+        return _entry(blocks, ctx, links, h, numbers, used, long_name, long_link, pax)
 
 
-def _entry(blocks: _Blocks, ctx: UnpackContext, links: archive.HardLinkCheck, h: bytes, used: int,
-           long_name: bytes | None, long_link: bytes | None, pax: bytes | None) -> tuple[Member, int, int]:
+def _entry(blocks: _Blocks, ctx: UnpackContext, links: archive.HardLinkCheck, h: bytes,
+           numbers: tuple[int, int, int], used: int, long_name: bytes | None, long_link: bytes | None,
+           pax: bytes | None) -> tuple[Member, int, int]:
     """The member of a header block ``h`` (after ``used`` bytes of headers), as libarchive would make it."""
     flag = h[156]
-    magic = h[257:265]
-    gnu = magic == _GNU_MAGIC
+    gnu = h.startswith(_GNU_MAGIC, 257)
+    ustar = not gnu and h.startswith(b"ustar", 257)
     if gnu and (h[386] or h[483]):
         raise _HandOver  # GNU sparse map or real size
-    if not h.isascii():  # names, user and group names as another character set, or base-256 numbers
-        ustar = gnu or magic[:5] == b"ustar"
-        for start, end in ((0, 100), (157, 257), *(((265, 329), (345, 500)) if ustar else ())):
+    plain = h.isascii()
+    if not plain:  # names, user and group names as another character set, or base-256 numbers
+        for start, end in ((0, 100), (157, 257), *(((265, 329), (345, 500)) if gnu or ustar else ())):
             if not _cstring(h, start, end).isascii():
                 raise _HandOver
-    mode = _number(h, 100, 108)
-    size = _number(h, 124, 136)
-    mtime: float | int = _number(h, 136, 148)
+    mode, size, seconds = numbers
+    mtime: float | int = seconds
     if size < 0 or not 0 <= mode < (1 << 32):
         raise _HandOver
-    if gnu or magic[:5] != b"ustar":
-        raw_name = _cstring(h, 0, 100)
-    else:
+    raw_name = _cstring(h, 0, 100)
+    if ustar and h[345]:
         prefix = _cstring(h, 345, 500)
-        raw_name = _cstring(h, 0, 100)
-        if prefix:
-            raw_name = prefix + raw_name if prefix.endswith(b"/") else prefix + b"/" + raw_name
-    raw_link = _cstring(h, 157, 257)
+        raw_name = prefix + raw_name if prefix.endswith(b"/") else prefix + b"/" + raw_name
+    raw_link = long_link
     if long_name is not None:
         raw_name = long_name
-    if long_link is not None:
-        raw_link = long_link
+        plain = False
     link_set = long_link is not None  # libarchive makes a member with a K or pax link name a link
     if pax is not None:
         path, pax_link, pax_mtime = _pax(pax, size)
@@ -434,17 +454,18 @@ def _entry(blocks: _Blocks, ctx: UnpackContext, links: archive.HardLinkCheck, h:
             mtime = pax_mtime
     if not raw_name:
         raise _HandOver
-    name_text = _text(raw_name)
+    name_text = raw_name.decode("ascii") if plain else _text(raw_name)
     link: str | None = None
     data_size = size
     if flag in _FILE_TYPES:
         kind = EntryKind.FILE
         if link_set:
             raise _HandOver  # a link name on a regular file makes it a hard link in libarchive
-        if name_text.endswith("/"):  # a regular file named like a directory is one, without data (libarchive)
+        if name_text[-1] == "/":  # a regular file named like a directory is one, without data (libarchive)
             kind = EntryKind.DIR
             data_size = 0
     elif flag == 0x31:  # '1' hard link
+        raw_link = raw_link or _cstring(h, 157, 257)
         if size or not raw_link:
             raise _HandOver  # a hard link with data: libarchive's heuristics decide
         kind = EntryKind.HARDLINK
@@ -452,6 +473,7 @@ def _entry(blocks: _Blocks, ctx: UnpackContext, links: archive.HardLinkCheck, h:
         kind = _NO_DATA_KINDS[flag]
         data_size = 0
         if kind is EntryKind.SYMLINK:
+            raw_link = raw_link or _cstring(h, 157, 257)
             if not raw_link:
                 raise _HandOver
             link = _text(raw_link)
@@ -462,49 +484,65 @@ def _entry(blocks: _Blocks, ctx: UnpackContext, links: archive.HardLinkCheck, h:
     padding = -data_size % _BLOCK
     data = None
     opener: Callable[[], Stream] | _MemberStream | None = None
-    if kind is EntryKind.FILE and data_size > SMALL:
-        opener = _MemberStream(blocks, data_size, padding)
-    elif kind is EntryKind.FILE:
-        try:
-            whole = blocks.fill(used + data_size)
-        except Exception as exc:  # noqa: BLE001 - the member's content failed; raised again at the next header
-            blocks.error = exc
-            opener = _failing(exc)
-        else:
-            if not whole:
-                raise _HandOver  # the member is cut short: libarchive's messages say where
-            at = blocks.pos + used
-            data = blocks.buf[at : at + data_size]
-            opener = _bytes_opener(data)
-            used += data_size
-            try:
-                whole = blocks.fill(used + padding)
-            except Exception as exc:  # noqa: BLE001 - libarchive meets it at the next header
-                blocks.error = exc
-                whole = True
-            if not whole:
-                raise _HandOver
-    else:
+    if kind is not EntryKind.FILE:
         if data_size > SMALL or not blocks.fill(used + data_size + padding):
             raise _HandOver
         used += data_size
+    elif data_size > SMALL:
+        opener = _MemberStream(blocks, data_size, padding)
+    elif len(blocks.buf) - blocks.pos >= used + data_size + padding:  # all there (most members)
+        at = blocks.pos + used
+        data = blocks.buf[at : at + data_size]
+        used += data_size
+    else:
+        data, used = _small_content(blocks, used, data_size, padding)
+        if data is None:
+            opener = _failing(blocks.error)  # type: ignore[arg-type]
+    if data is not None:
+        opener = _bytes_opener(data)
     name = checked_member_path(name_text, ctx)
     if gnu:
         blocks.format = "gnu"
-    elif magic[:5] == b"ustar":
+    elif ustar:
         blocks.format = "pax" if pax is not None or blocks.format == "pax" else "ustar"
     else:
         blocks.format = "old"
     if kind is EntryKind.HARDLINK:
-        link_raw = _text(raw_link)
+        link_raw = _text(raw_link)  # type: ignore[arg-type]
         link = member_path(link_raw)
         links.link(name, link_raw, link)
-    links.member(name)
+    links.seen.add(name)  # HardLinkCheck.member, without the call
     is_file = kind is EntryKind.FILE
     member = Member(name=name, kind=kind, size=size if is_file else None,
                     mode=(mode & 0o7777) if mode or kind is not EntryKind.HARDLINK else None, mtime=mtime,
-                    link_target=link, open=opener, data=data)  # type: ignore[arg-type]
+                    link_target=link, meta=EMPTY_META, open=opener, data=data)  # type: ignore[arg-type]
     return member, used, padding
+
+
+def _small_content(blocks: _Blocks, used: int, size: int, padding: int) -> tuple[bytes | None, int]:
+    """A small member's content when more must be read for it: (its bytes or None on a read failure, used).
+
+    A failure reading the content is the member's (``blocks.error``, raised again at the next header); one
+    reading only its padding is met by libarchive at the next header. The end of the archive in either is
+    libarchive's to report (``_HandOver``).
+    """
+    try:
+        whole = blocks.fill(used + size)
+    except Exception as exc:  # noqa: BLE001 - the member's content failed; raised again at the next header
+        blocks.error = exc
+        return None, used
+    if not whole:
+        raise _HandOver
+    at = blocks.pos + used
+    data = blocks.buf[at : at + size]
+    try:
+        whole = blocks.fill(used + size + padding)
+    except Exception as exc:  # noqa: BLE001 - libarchive meets it at the next header
+        blocks.error = exc
+        whole = True
+    if not whole:
+        raise _HandOver
+    return data, used + size
 
 
 def _failing(exc: BaseException) -> Callable[[], Stream]:
