@@ -102,7 +102,7 @@ class _WalkState:
         return None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Scan:
     """What the walker learns about one file member while reading it; becomes its entry at the end."""
 
@@ -310,16 +310,19 @@ class Walker:
     def _read_member(self, state: _WalkState, scan: _Scan, logical: str, depth: int, root_path: str | None) -> None:
         """Sniff the member, open it when a reader accepts it, and hash what is left of it."""
         member = scan.member
-        if member.data is not None:  # the reader read it with its header (a small member)
-            head = Head(member.data, True)
-        else:
+        data = member.data  # set when the reader read it with its header (a small member)
+        head = None
+        if data is None:
             scan.raw = member.open()  # type: ignore[misc]
             head = read_head(scan.raw)
-        readings = self.dispatch.readings(SniffInfo(head=head.data, name=member.name, size=member.size))
+            data = head.data
+        readings = self.dispatch.readings(SniffInfo(head=data, name=member.name, size=member.size))
         handler = readings.handler
-        if handler is None and head.whole:
-            self._take_small_leaf(state, scan, head.data, logical)
+        if handler is None and (head is None or head.whole):
+            self._take_small_leaf(state, scan, data, logical)
             return
+        if head is None:
+            head = Head(data, True)
         if scan.raw is None:
             scan.raw = member.open()  # type: ignore[misc]
         scan.ts = TrackedStream(scan.raw, state.budget, ratio_base=_ratio_base(member), head=head)
