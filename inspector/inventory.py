@@ -58,7 +58,7 @@ class Summariser:
     """Image-wide totals and per-container summaries gathered in one pass, one entry at a time.
 
     Memory grows with the number of containers, not of entries, so a walk of a million files can be
-    summed while its entries stream from disk.
+    summed while its entries stream from disk, or as the walker finds them (``remember_summary``).
     """
 
     def __init__(self) -> None:
@@ -67,15 +67,23 @@ class Summariser:
         self.executables = self.code = self.data = self.writable_code = 0
         self.max_depth = 0
         self.root: Entry | None = None
-        self._opened: dict[str, Entry] = {}
+        self._added = 0
+        #: Opened containers by path: (index in the inventory, entry).
+        self._opened: dict[str, tuple[int, Entry]] = {}
         self._members: dict[str, int] = defaultdict(int)
         self._stored: dict[str, int] = defaultdict(int)
         self._unpacked: dict[str, int] = defaultdict(int)
         self._files: dict[str, int] = defaultdict(int)
 
-    def add(self, e: Entry) -> None:
-        """Count one entry (the first one added is the image itself)."""
-        if self.root is None:
+    def add(self, e: Entry, index: int | None = None) -> None:
+        """Count one entry: the next one of the inventory, or the one at ``index`` (index 0 is the image itself).
+
+        The walker adds each entry when it is complete, a container after its members: it says where.
+        """
+        if index is None:
+            index = self._added
+        self._added += 1
+        if index == 0:
             self.root = e
         if e.depth > self.max_depth:
             self.max_depth = e.depth
@@ -89,7 +97,7 @@ class Summariser:
         if e.container:
             if e.opened:
                 self.containers += 1
-                self._opened[e.path] = e
+                self._opened[e.path] = (index, e)
             else:
                 self.unopened += 1
         counted = False
@@ -144,7 +152,8 @@ class Summariser:
         )
 
     def container_summaries(self) -> list[ContainerSummary]:
-        """A summary row per opened container added, in the order added (outermost first)."""
+        """A summary row per opened container added, in inventory order (outermost first)."""
+        opened = sorted(self._opened.items(), key=lambda item: item[1][0])
         return [
             ContainerSummary(
                 path=p,
@@ -157,7 +166,7 @@ class Summariser:
                 files=self._files.get(p, 0),
                 label=str(e.meta["label"]) if e.meta.get("label") else None,
             )
-            for p, e in self._opened.items()
+            for p, (_index, e) in opened
         ]
 
 
@@ -178,6 +187,15 @@ def summarise(inv: Inventory) -> tuple[Totals, list[ContainerSummary]]:
 
 
 _SUMMARY = "_inventory_summary"
+
+
+def remember_summary(inv: Inventory, summary: Summariser) -> None:
+    """Remember on ``inv`` the totals and container summaries of every one of its entries, added to ``summary``.
+
+    The walker sums entries as it finds them, so ``summarise`` need not read back the entries it spilled to
+    disk (for ``--list none``, the only pass over them).
+    """
+    inv.__dict__[_SUMMARY] = (summary.totals(inv.problems, inv.complete), tuple(summary.container_summaries()))
 
 
 def totals(inv: Inventory) -> Totals:

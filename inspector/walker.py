@@ -25,6 +25,7 @@ from inspector.binaries.model import META_KEY as BINARY_META
 from inspector.binaries.model import BinaryInfo
 from inspector.binaries.reader import ANALYSED_TYPES, IN_MEMORY_MAX, read_binary, read_binary_file
 from inspector.entrylog import EntryLog
+from inspector.inventory import Summariser, remember_summary
 from inspector.limits import BudgetExhausted, Limits, WalkError
 from inspector.model import NEST, Entry, EntryKind, Inventory, Problem, ProblemKind, frozen_meta
 from inspector.sniff import detect_type
@@ -84,9 +85,16 @@ class _WalkState:
     budget: Budget
     tmpdir: str
     entries: EntryLog = field(default_factory=EntryLog)
+    #: Totals and container summaries, summed as entries are filled in (``inventory.remember_summary``).
+    summary: Summariser = field(default_factory=Summariser)
     problems: list[Problem] = field(default_factory=list)
     #: The containers being walked, outermost first.
     path: list[_Frame] = field(default_factory=list)
+
+    def fill(self, slot: int, entry: Entry) -> None:
+        """Put a finished entry in its slot, and count it."""
+        self.entries.fill(slot, entry)
+        self.summary.add(entry, slot)
 
     def problem(self, path: str, reason: str, kind: str = ProblemKind.ERROR, limit: str | None = None) -> None:
         self.problems.append(Problem(path=path, reason=" ".join(reason.split()), kind=ProblemKind(kind),
@@ -273,7 +281,9 @@ class Walker:
                     self._visit(state, root, p.name, 0, root_path=str(p))
             finally:
                 fh.close()
-        return Inventory(source=str(p), entries=state.entries.freeze(), problems=tuple(state.problems))
+        inv = Inventory(source=str(p), entries=state.entries.freeze(), problems=tuple(state.problems))
+        remember_summary(inv, state.summary)
+        return inv
 
     def _root_member(self, p: Path, st: os.stat_result, fh: BinaryIO) -> Member:
         """The image file as the member at depth 0 (read through a progress reporter when asked)."""
@@ -294,18 +304,18 @@ class Walker:
         """
         slot = state.entries.reserve()
         if member.kind is not EntryKind.FILE or member.open is None:
-            state.entries.fill(slot, _plain_entry(member, logical, depth))
+            state.fill(slot, _plain_entry(member, logical, depth))
             return
         scan = _Scan(member)
         try:
             self._read_member(state, scan, logical, depth, root_path)
         except (_MemberReadError, _Abort):
-            state.entries.fill(slot, scan.entry(logical, depth, complete=False))
+            state.fill(slot, scan.entry(logical, depth, complete=False))
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes a reported problem
-            state.entries.fill(slot, scan.entry(logical, depth, complete=False))
+            state.fill(slot, scan.entry(logical, depth, complete=False))
             raise _reported(state, logical, exc) from None
-        state.entries.fill(slot, scan.entry(logical, depth, complete=True))
+        state.fill(slot, scan.entry(logical, depth, complete=True))
 
     def _read_member(self, state: _WalkState, scan: _Scan, logical: str, depth: int, root_path: str | None) -> None:
         """Sniff the member, open it when a reader accepts it, and hash what is left of it."""
