@@ -261,6 +261,7 @@ def test_bad_checksum_in_any_header_reads_like_libarchive(tmp_path) -> None:
 @pytest.mark.parametrize(("field", "value"), [
     ((124, 136), b"0000000x012\x00"),      # size with junk after digits
     ((124, 136), b"\xff" * 12),            # negative base-256 size
+    ((124, 136), b"\x80" + bytes(10) + b"\x01"),  # base-256 size (the same 1 byte)
     ((124, 136), b"77777777777\x00"),      # size past the end
     ((124, 136), b"\t0000000012\x00"),     # tab before the digits
     ((100, 108), b"-000644\x00"),          # signed mode
