@@ -80,7 +80,7 @@ def _indented(value: Any, level: int) -> str:
 def _entry_json(e: Entry) -> str:
     """One entry exactly as ``json.dumps(inventory_to_dict(inv), indent=1)`` writes it inside ``entries``."""
     d: dict[str, Any] = dict(zip(_SCALAR_FIELDS, _scalars(e), strict=True))
-    d["kind"] = e.kind.value
+    d["kind"] = e.kind._value_  # the value without the enum property (once per entry)
     flat = _flat_json(d)
     meta = _indented(dict(e.meta), 3) if e.meta else "{}"
     return f"  {{\n   {flat[1:-1]},\n   \"meta\": {meta}\n  }}"

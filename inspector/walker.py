@@ -151,10 +151,10 @@ class _Scan:
                 size = self.count
             if member.compressed_progress is not None:
                 stored = member.compressed_progress()
-        return Entry(path=path, kind=member.kind, size=size, depth=depth, stored_size=stored, sha256=sha,
-                     detected=self.detected, mode=member.mode, mtime=member.mtime,
-                     link_target=member.link_target, container=self.container, opened=self.opened,
-                     meta=_frozen(self.meta if self.meta is not None else member.meta))
+        # By position (made per member; keywords cost half as much again), in Entry's field order.
+        return Entry(path, member.kind, size, depth, stored, sha, self.detected, member.mode, member.mtime,
+                     member.link_target, self.container, self.opened,
+                     _frozen(self.meta if self.meta is not None else member.meta))
 
 
 _NO_META: Mapping[str, Any] = MappingProxyType({})
