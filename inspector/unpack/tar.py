@@ -434,7 +434,8 @@ def _entry(blocks: _Blocks, ctx: UnpackContext, links: archive.HardLinkCheck, h:
     mtime: float | int = seconds
     if size < 0 or not 0 <= mode < (1 << 32):
         raise _HandOver
-    raw_name = _cstring(h, 0, 100)
+    end = h.find(0, 0, 100)  # _cstring(h, 0, 100), inline: once per member
+    raw_name = h[:end] if end >= 0 else h[:100]
     if ustar and h[345]:
         prefix = _cstring(h, 345, 500)
         raw_name = prefix + raw_name if prefix.endswith(b"/") else prefix + b"/" + raw_name
