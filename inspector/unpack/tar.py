@@ -96,9 +96,57 @@ class _Blocks:
                 self.eof = True
                 return False
             self.offset += self.pos
-            self.buf = self.buf[self.pos:] + bytes(self._block[:got])
+            block = memoryview(self._block)[:got].tobytes()  # one copy (a bytearray slice would be two)
+            self.buf = self.buf[self.pos:] + block if self.pos < len(self.buf) else block
             self.pos = 0
         return True
+
+    def copy_into(self, view: memoryview, n: int, need: int) -> bool:
+        """Copy the next ``n`` bytes into ``view`` and consume ``need`` (at least ``n``): a large member's read.
+
+        Blocks are read as ``fill`` reads them but not joined (one copy of the content, not three). False,
+        with nothing copied and everything the stream had joined in ``buf``, when it ends first.
+        """
+        start = self.pos
+        there = len(self.buf) - start
+        if there >= need:
+            view[:n] = memoryview(self.buf)[start : start + n]
+            self.pos += need
+            return True
+        parts = [self.buf]
+        try:
+            while there < need and not self.eof:
+                got = self.stream.readinto(self._block) or 0  # type: ignore[attr-defined]
+                if got <= 0:
+                    self.eof = True
+                    break
+                parts.append(memoryview(self._block)[:got].tobytes())
+                there += got
+        except BaseException:
+            self._join(parts)
+            raise
+        if there < need:
+            self._join(parts)
+            return False
+        at = 0  # position of the current part in the parts joined
+        out = 0
+        for part in parts:
+            lo, hi = max(start, at), min(start + n, at + len(part))
+            if hi > lo:
+                view[out : out + hi - lo] = memoryview(part)[lo - at : hi - at]
+                out += hi - lo
+            at += len(part)
+        last = parts[-1]
+        self.offset += at - len(last)
+        self.buf = last
+        self.pos = start + need - (at - len(last))
+        return True
+
+    def _join(self, parts: list[bytes]) -> None:
+        """Keep every block read in ``buf`` (what ``fill`` would have made of them)."""
+        self.offset += self.pos
+        self.buf = b"".join([parts[0][self.pos:], *parts[1:]])
+        self.pos = 0
 
     def rest(self) -> BinaryIO:
         """What is not consumed, then the rest of the stream (for libarchive to take over)."""
@@ -135,18 +183,15 @@ class _MemberStream(io.RawIOBase):
         n = min(len(view), self.remaining)
         ends = n == self.remaining
         try:
-            whole = blocks.fill(n + self.padding if ends else n)
+            whole = blocks.copy_into(view, n, n + self.padding if ends else n)
         except BaseException as exc:  # noqa: BLE001 - raised here and at the next header
             blocks.error = exc
             raise
         if not whole:
             raise self._truncated()
-        view[:n] = blocks.buf[blocks.pos : blocks.pos + n]
-        blocks.pos += n
         self.remaining -= n
         self._last = n
         if ends:
-            blocks.pos += self.padding
             self.padding = self._last = 0
         return n
 
