@@ -334,3 +334,55 @@ def test_many_small_members_across_read_blocks_read_like_libarchive(tmp_path, ha
     gz.write_bytes(gzip.compress(path.read_bytes()))
     same_as_libarchive(gz)
     assert handed_over == [0, 0]
+
+
+def test_first_header_libarchive_would_not_bid_on_is_refused_like_libarchive(tmp_path) -> None:
+    blob = bytearray(_base(tmp_path))
+    blob[110] = ord(".")  # the uid of the first header: not a number, so libarchive does not take the archive
+    blob[148:156] = b" " * 8
+    blob[148:156] = b"%06o\x00 " % sum(blob[:512])
+    path = tmp_path / "no-bid.tar"
+    path.write_bytes(blob)
+    inv = same_as_libarchive(path)
+    assert [p.reason for p in inv.problems] == ["tar: Unrecognized archive format"]
+
+
+def test_nul_before_the_digits_of_a_field_reads_like_libarchive(tmp_path) -> None:
+    blob = bytearray(_base(tmp_path))
+    at = 1024
+    blob[at + 136] = 0  # mtime "\0dddddddddd\0": libarchive stops at the NUL and reads 0
+    blob[at + 148 : at + 156] = b" " * 8
+    blob[at + 148 : at + 156] = b"%06o\x00 " % sum(blob[at : at + 512])
+    path = tmp_path / "nul-mtime.tar"
+    path.write_bytes(blob)
+    same_as_libarchive(path)
+
+
+def test_v7_archive_handed_over_after_its_first_member_reads_like_libarchive(tmp_path, handed_over) -> None:
+    blob = bytearray(v7_tar(tmp_path / "v7.tar").read_bytes())
+    blob[1024 + 5] ^= 0x20  # a bad checksum in the third header
+    path = tmp_path / "v7-damaged.tar"
+    path.write_bytes(blob)
+    same_as_libarchive(path)
+    assert handed_over[0] == 1024
+
+
+def test_random_header_damage_with_valid_checksums_reads_like_libarchive(tmp_path) -> None:
+    import random
+
+    rng = random.Random(12)
+    bases = [python_tar(tmp_path / f"b{fmt}.tar", fmt).read_bytes()
+             for fmt in (tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT)]
+    for i in range(120):
+        blob = bytearray(rng.choice(bases))
+        headers = [at for at in range(0, len(blob) - 512, 512) if blob[at + 257 : at + 262] == b"ustar"]
+        for _ in range(rng.randint(1, 3)):
+            at = rng.choice(headers)
+            offset = rng.choice([rng.randrange(512), rng.randrange(100, 160), 156, 345, 257])
+            blob[at + offset] = rng.choice([0, 0x20, 0x30, 0x37, 0x38, 0x2F, 0x2E, 0x80, 0xFF, rng.randrange(256)])
+            if rng.random() < 0.9:  # most get past the checksum, to reach the fields
+                blob[at + 148 : at + 156] = b" " * 8
+                blob[at + 148 : at + 156] = b"%06o\x00 " % sum(blob[at : at + 512])
+        path = tmp_path / f"damaged{i}.tar"
+        path.write_bytes(blob)
+        same_as_libarchive(path)

@@ -254,13 +254,15 @@ def _number(h: bytes, start: int, end: int) -> int:
 
 
 def _octal(field: bytes) -> int:
-    """A field of octal digits padded with spaces or NULs (checked by the caller: nothing else in it)."""
-    try:
-        return int(field.replace(b"\x00", b" "), 8)
-    except ValueError:
-        if field.strip(b" \x00"):
-            raise _HandOver from None  # a space or NUL between digits: libarchive stops there, we do not guess
-        return 0
+    """An octal field as libarchive's ``tar_atol8`` reads it, when it is written the plain way.
+
+    Leading spaces, octal digits, then spaces or NULs; anything else (a NUL before the digits, a space
+    between them) is ``_HandOver``: libarchive stops at the first non-digit, which we do not imitate.
+    """
+    m = _OCTAL.fullmatch(field)
+    if m is None:
+        raise _HandOver
+    return int(m[1], 8) if m[1] else 0
 
 
 def _header_numbers(h: bytes) -> tuple[int, int, int]:
@@ -290,6 +292,29 @@ def _header_numbers(h: bytes) -> tuple[int, int, int]:
         if not high or stored != unsigned - 256 * high:
             raise _HandOver
     return mode, size, mtime
+
+
+#: The numeric fields libarchive's tar bid checks: mode, uid, gid, size, mtime, device major and minor.
+_BID_FIELDS = ((100, 108), (108, 116), (116, 124), (124, 136), (136, 148), (329, 337), (337, 345))
+
+
+def _bid(h: bytes) -> bool:
+    """Whether libarchive's tar format bid accepts the archive's first header (checksum already checked).
+
+    The type flag must be NUL, a digit or a letter, the mode's first byte octal, a space or a base-256
+    marker, and every numeric field base-256 or spaces, octal digits, then spaces or NULs.
+    """
+    flag = h[156]
+    if flag and not (0x30 <= flag <= 0x39 or 0x41 <= flag <= 0x5A or 0x61 <= flag <= 0x7A):
+        return False
+    if h[100] not in b"\x00\xff 01234567":
+        return False
+    for start, end in _BID_FIELDS:
+        if h[start] in (0x00, 0x80, 0xFF):
+            continue
+        if _OCTAL.fullmatch(h, start, end) is None:
+            return False
+    return True
 
 
 def _cstring(h: bytes, start: int, end: int) -> bytes:
@@ -373,7 +398,7 @@ def _header(name: bytes, flag: bytes, magic: bytes) -> bytes:
     h[108:116] = h[116:124] = b"0000000\x00"
     h[124:136] = h[136:148] = b"00000000000\x00"
     h[156:157] = flag
-    h[257:265] = magic
+    h[257 : 257 + len(magic)] = magic
     h[148:156] = b" " * 8
     h[148:156] = b"%06o\x00 " % sum(h)
     return bytes(h)
@@ -439,6 +464,8 @@ def _member(blocks: _Blocks, ctx: UnpackContext, links: archive.HardLinkCheck
                 blocks.pos += _BLOCK
             return None, 0, 0
         numbers = _header_numbers(h)
+        if used == _BLOCK and not blocks.offset + blocks.pos and not _bid(h):
+            raise _HandOver  # libarchive refuses an archive whose first header it would not bid on
         flag = h[156]
         if flag in (0x4C, 0x4B, 0x78):  # 'L', 'K', 'x': a body for the next header
             body_size = numbers[1]
