@@ -46,7 +46,8 @@ _FAST_BUILD = tuple(Entry.__dataclass_fields__) == _FIELDS and not hasattr(Entry
 def _encode(e: Entry) -> bytes | None:
     """One entry as a marshal record (``None`` when its metadata holds something neither marshal nor pickle takes)."""
     meta: Any = dict(e.meta) if e.meta else None
-    row = (e.path, e.kind.value, e.size, e.depth, e.stored_size, e.sha256, e.detected, e.mode, e.mtime,
+    # kind._value_: the value without the enum property lookup (this runs once per spilled entry)
+    row = (e.path, e.kind._value_, e.size, e.depth, e.stored_size, e.sha256, e.detected, e.mode, e.mtime,
            e.link_target, e.container, e.opened, meta)
     try:
         return marshal.dumps(row)

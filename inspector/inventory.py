@@ -7,7 +7,6 @@ container's members (what they occupy compressed inside it).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 
 from inspector.binaries.model import META_KEY as BINARY_META
@@ -58,7 +57,7 @@ class Summariser:
     """Image-wide totals and per-container summaries gathered in one pass, one entry at a time.
 
     Memory grows with the number of containers, not of entries, so a walk of a million files can be
-    summed while its entries stream from disk.
+    summed while its entries stream from disk, or as the walker finds them (``remember_summary``).
     """
 
     def __init__(self) -> None:
@@ -67,60 +66,78 @@ class Summariser:
         self.executables = self.code = self.data = self.writable_code = 0
         self.max_depth = 0
         self.root: Entry | None = None
-        self._opened: dict[str, Entry] = {}
-        self._members: dict[str, int] = defaultdict(int)
-        self._stored: dict[str, int] = defaultdict(int)
-        self._unpacked: dict[str, int] = defaultdict(int)
-        self._files: dict[str, int] = defaultdict(int)
+        self._added = 0
+        #: Opened containers by path: (index in the inventory, entry).
+        self._opened: dict[str, tuple[int, Entry]] = {}
+        #: Per container path: [direct members, their stored bytes, leaf bytes below, leaf files below].
+        self._below: dict[str, list[int]] = {}
 
-    def add(self, e: Entry) -> None:
-        """Count one entry (the first one added is the image itself)."""
-        if self.root is None:
+    def add(self, e: Entry, index: int | None = None) -> None:
+        """Count one entry: the next one of the inventory, or the one at ``index`` (index 0 is the image itself).
+
+        The walker adds each entry when it is complete, a container after its members: it says where.
+        (Called once per entry of a walk: ``Entry.is_leaf_file`` and ``unread`` are spelled out here.)
+        """
+        if index is None:
+            index = self._added
+        self._added += 1
+        if index == 0:
             self.root = e
         if e.depth > self.max_depth:
             self.max_depth = e.depth
         kind = e.kind
-        if kind is EntryKind.DIR:
+        is_file = kind is EntryKind.FILE
+        if is_file:
+            pass
+        elif kind is EntryKind.DIR:
             self.dirs += 1
         elif kind is EntryKind.SYMLINK or kind is EntryKind.HARDLINK:
             self.links += 1
-        elif kind is not EntryKind.FILE:
+        else:
             self.other += 1
+        opened = False
         if e.container:
             if e.opened:
+                opened = True
                 self.containers += 1
-                self._opened[e.path] = e
+                self._opened[e.path] = (index, e)
             else:
                 self.unopened += 1
         counted = False
-        if e.is_leaf_file:
-            if e.unread:
+        if is_file and not opened:  # a leaf file
+            if e.sha256 is None:  # unread
                 self.unread += 1
             else:
                 counted = True
                 self.files += 1
                 self.unpacked += e.size or 0
-                binary = e.meta.get(BINARY_META)
+                binary = e.meta.get(BINARY_META) if e.meta else None
                 if binary is not None:
                     self.executables += 1
                     self.code += binary.get("code_bytes", 0)
                     self.data += binary.get("data_bytes", 0)
                     self.writable_code += binary.get("writable_code_bytes", 0)
-        path = e.path
-        if NEST not in path:
+        parent, nest, _name = e.path.rpartition(NEST)
+        if not nest:
             return
-        parent = path.rsplit(NEST, 1)[0]
-        self._members[parent] += 1
-        if kind is EntryKind.FILE:
-            self._stored[parent] += e.stored_size if e.stored_size is not None else (e.size or 0)
+        below = self._below
+        acc = below.get(parent)
+        if acc is None:
+            acc = below[parent] = [0, 0, 0, 0]
+        acc[0] += 1
+        if is_file:
+            acc[1] += e.stored_size if e.stored_size is not None else (e.size or 0)
         if counted:
             size = e.size or 0
             while True:
-                self._unpacked[parent] += size
-                self._files[parent] += 1
-                if NEST not in parent:
+                acc[2] += size
+                acc[3] += 1
+                parent, nest, _name = parent.rpartition(NEST)
+                if not nest:
                     break
-                parent = parent.rsplit(NEST, 1)[0]
+                acc = below.get(parent)
+                if acc is None:
+                    acc = below[parent] = [0, 0, 0, 0]
 
     def totals(self, problems: tuple[Problem, ...], complete: bool) -> Totals:
         """The image-wide totals of everything added (``problems`` and ``complete`` from the inventory)."""
@@ -144,20 +161,22 @@ class Summariser:
         )
 
     def container_summaries(self) -> list[ContainerSummary]:
-        """A summary row per opened container added, in the order added (outermost first)."""
+        """A summary row per opened container added, in inventory order (outermost first)."""
+        opened = sorted(self._opened.items(), key=lambda item: item[1][0])
         return [
             ContainerSummary(
                 path=p,
                 format=e.container or "",
                 depth=e.depth,
                 size=e.size,
-                members=self._members.get(p, 0),
-                stored_size=self._stored.get(p, 0),
-                unpacked_size=self._unpacked.get(p, 0),
-                files=self._files.get(p, 0),
+                members=below[0],
+                stored_size=below[1],
+                unpacked_size=below[2],
+                files=below[3],
                 label=str(e.meta["label"]) if e.meta.get("label") else None,
             )
-            for p, e in self._opened.items()
+            for p, (_index, e) in opened
+            for below in (self._below.get(p, _NOTHING_BELOW),)
         ]
 
 
@@ -178,6 +197,16 @@ def summarise(inv: Inventory) -> tuple[Totals, list[ContainerSummary]]:
 
 
 _SUMMARY = "_inventory_summary"
+_NOTHING_BELOW = (0, 0, 0, 0)
+
+
+def remember_summary(inv: Inventory, summary: Summariser) -> None:
+    """Remember on ``inv`` the totals and container summaries of every one of its entries, added to ``summary``.
+
+    The walker sums entries as it finds them, so ``summarise`` need not read back the entries it spilled to
+    disk (for ``--list none``, the only pass over them).
+    """
+    inv.__dict__[_SUMMARY] = (summary.totals(inv.problems, inv.complete), tuple(summary.container_summaries()))
 
 
 def totals(inv: Inventory) -> Totals:

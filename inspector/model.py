@@ -6,11 +6,12 @@ report only consume them.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 #: Separator between a container's logical path and the path of a member inside it.
 NEST = "!/"
@@ -35,6 +36,47 @@ def frozen_meta(meta: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType(dict(meta or {}))
 
 
+#: The one shared empty metadata mapping (read-only), for the many members and entries without any.
+EMPTY_META: Mapping[str, Any] = MappingProxyType({})
+
+_T = TypeVar("_T")
+
+
+def direct_init(cls: type[_T]) -> type[_T]:
+    """Give a frozen dataclass an ``__init__`` that fills the instance's dict directly.
+
+    The ``__init__`` a frozen dataclass gets sets each field through ``object.__setattr__``, one call per
+    field: for the records made per member of a walk (``Entry``, ``Member``: a million of each in a large
+    walk) that was about a tenth of the walk. This one has the same signature, defaults and default
+    factories and is several times faster; equality, ``repr``, ``replace`` and immutability stay
+    the dataclass's own. Only for plain frozen dataclasses (no ``__post_init__``, slots or keyword-only fields).
+    """
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    if (not cls.__dataclass_params__.frozen or hasattr(cls, "__post_init__") or hasattr(cls, "__slots__")  # type: ignore[attr-defined]
+            or any(not f.init or f.kw_only for f in fields)):
+        raise TypeError(f"direct_init: {cls.__name__} is not a plain frozen dataclass")
+    namespace: dict[str, Any] = {"_MISSING": dataclasses.MISSING}
+    params, body = [], []
+    for f in fields:
+        if f.default is not dataclasses.MISSING:
+            namespace[f"_default_{f.name}"] = f.default
+            params.append(f"{f.name}=_default_{f.name}")
+        elif f.default_factory is not dataclasses.MISSING:
+            namespace[f"_factory_{f.name}"] = f.default_factory
+            params.append(f"{f.name}=_MISSING")
+            body.append(f" if {f.name} is _MISSING: {f.name} = _factory_{f.name}()")
+        else:
+            params.append(f.name)
+    body.append(" d = self.__dict__")
+    body += [f" d[{f.name!r}] = {f.name}" for f in fields]
+    exec(f"def __init__(self, {', '.join(params)}) -> None:\n" + "\n".join(body), namespace)  # noqa: S102
+    init = namespace["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    cls.__init__ = init  # type: ignore[method-assign]
+    return cls
+
+
+@direct_init
 @dataclass(frozen=True)
 class Entry:
     """One member found at any depth of an image (or the image itself, at depth 0).

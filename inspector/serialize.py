@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import json.encoder
+import operator
 from typing import Any, TextIO
 
 from inspector.inventory import container_summaries, summarise, totals
@@ -54,6 +56,20 @@ _WRITE_BATCH = 1024
 #: it three levels deep (inside ``entries``), once its braces are given the same line breaks.
 _ENTRY_ENCODER = json.JSONEncoder(separators=(",\n   ", ": "), default=str)
 _SCALAR_FIELDS = [name for name in _ENTRY_FIELDS if name != "meta"]
+_scalars = operator.attrgetter(*_SCALAR_FIELDS)
+#: What ``_ENTRY_ENCODER.encode`` runs, made once: ``encode`` makes a new C encoder for every call, which
+#: was about half the time of writing an entry. Same arguments, so the same text.
+_C_ENCODER = getattr(json.encoder, "c_make_encoder", None)  # the C accelerator, when there is one
+_FLAT_ENCODER = (None if _C_ENCODER is None else _C_ENCODER(
+    None, _ENTRY_ENCODER.default, json.encoder.encode_basestring_ascii, None, _ENTRY_ENCODER.key_separator,
+    _ENTRY_ENCODER.item_separator, False, False, True))
+
+
+def _flat_json(d: dict[str, Any]) -> str:
+    """``_ENTRY_ENCODER.encode(d)`` for a flat dict of scalars."""
+    if _FLAT_ENCODER is None:  # pragma: no cover - CPython without its C accelerator
+        return _ENTRY_ENCODER.encode(d)
+    return "".join(_FLAT_ENCODER(d, 0))
 
 
 def _indented(value: Any, level: int) -> str:
@@ -63,9 +79,9 @@ def _indented(value: Any, level: int) -> str:
 
 def _entry_json(e: Entry) -> str:
     """One entry exactly as ``json.dumps(inventory_to_dict(inv), indent=1)`` writes it inside ``entries``."""
-    d: dict[str, Any] = {name: getattr(e, name) for name in _SCALAR_FIELDS}
-    d["kind"] = e.kind.value
-    flat = _ENTRY_ENCODER.encode(d)
+    d: dict[str, Any] = dict(zip(_SCALAR_FIELDS, _scalars(e), strict=True))
+    d["kind"] = e.kind._value_  # the value without the enum property (once per entry)
+    flat = _flat_json(d)
     meta = _indented(dict(e.meta), 3) if e.meta else "{}"
     return f"  {{\n   {flat[1:-1]},\n   \"meta\": {meta}\n  }}"
 

@@ -42,6 +42,8 @@ _DEEP_FIRST = tuple((n, o, m) for n, o, m in _KNOWN[:1] if o)  # vmtar: checked 
 _DEEP_LAST = tuple((n, o, m) for n, o, m in _KNOWN[1:] if o)  # ext-fs: after them
 assert all(o == 0 for _n, o, _m in _KNOWN[1:-1]), "keep _KNOWN's deep magics first and last"
 _MACH_O = (b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe")
+#: Bytes looked at to tell text from data.
+_TEXT_SAMPLE = 8192
 
 
 def detect_type(head: bytes) -> str:
@@ -52,26 +54,26 @@ def detect_type(head: bytes) -> str:
         return _elf(head)
     if head.startswith(b"MZ"):
         return _pe(head)
-    if head[:2] == b"PA" or head[4:6] == b"PA":
+    if head.startswith(b"PA") or head.startswith(b"PA", 4):
         delta = msdelta_type(head)
         if delta is not None:
             return delta
     for name, offset, magic in _DEEP_FIRST:
-        if head[offset : offset + len(magic)] == magic:
+        if head.startswith(magic, offset):
             return name
     for name, magic in _BY_FIRST_BYTE.get(head[0], ()):
         if head.startswith(magic):
             return name
     for name, offset, magic in _DEEP_LAST:
-        if head[offset : offset + len(magic)] == magic:
+        if head.startswith(magic, offset):
             return name
-    if head[:4] in _MACH_O:
+    if head.startswith(_MACH_O):
         return "mach-o"
     if head.startswith(b"DC") and len(head) > 3 and head[2:3].isupper() and head[3] == 1:
         return "msdelta-dcm"
     if head.startswith(b"#!"):
         return "script"
-    return "text" if _looks_text(head[:8192]) else "data"
+    return "text" if _looks_text(head if len(head) <= _TEXT_SAMPLE else head[:_TEXT_SAMPLE]) else "data"
 
 
 def msdelta_type(head: bytes, size: int | None = None) -> str | None:

@@ -25,6 +25,7 @@ from inspector.binaries.model import META_KEY as BINARY_META
 from inspector.binaries.model import BinaryInfo
 from inspector.binaries.reader import ANALYSED_TYPES, IN_MEMORY_MAX, read_binary, read_binary_file
 from inspector.entrylog import EntryLog
+from inspector.inventory import Summariser, remember_summary
 from inspector.limits import BudgetExhausted, Limits, WalkError
 from inspector.model import NEST, Entry, EntryKind, Inventory, Problem, ProblemKind, frozen_meta
 from inspector.sniff import detect_type
@@ -84,6 +85,8 @@ class _WalkState:
     budget: Budget
     tmpdir: str
     entries: EntryLog = field(default_factory=EntryLog)
+    #: Totals and container summaries, summed as entries are filled in (``inventory.remember_summary``).
+    summary: Summariser = field(default_factory=Summariser)
     #: Where executables are held while they are read (reused from one to the next).
     binaries: _BinarySpace = field(init=False)
     problems: list[Problem] = field(default_factory=list)
@@ -92,6 +95,11 @@ class _WalkState:
 
     def __post_init__(self) -> None:
         self.binaries = _BinarySpace(self.tmpdir)
+
+    def fill(self, slot: int, entry: Entry) -> None:
+        """Put a finished entry in its slot, and count it."""
+        self.entries.fill(slot, entry)
+        self.summary.add(entry, slot)
 
     def problem(self, path: str, reason: str, kind: str = ProblemKind.ERROR, limit: str | None = None) -> None:
         self.problems.append(Problem(path=path, reason=" ".join(reason.split()), kind=ProblemKind(kind),
@@ -107,7 +115,7 @@ class _WalkState:
         return None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Scan:
     """What the walker learns about one file member while reading it; becomes its entry at the end."""
 
@@ -148,10 +156,10 @@ class _Scan:
                 size = self.count
             if member.compressed_progress is not None:
                 stored = member.compressed_progress()
-        return Entry(path=path, kind=member.kind, size=size, depth=depth, stored_size=stored, sha256=sha,
-                     detected=self.detected, mode=member.mode, mtime=member.mtime,
-                     link_target=member.link_target, container=self.container, opened=self.opened,
-                     meta=_frozen(self.meta if self.meta is not None else member.meta))
+        # By position (made per member; keywords cost half as much again), in Entry's field order.
+        return Entry(path, member.kind, size, depth, stored, sha, self.detected, member.mode, member.mtime,
+                     member.link_target, self.container, self.opened,
+                     _frozen(self.meta if self.meta is not None else member.meta))
 
 
 _NO_META: Mapping[str, Any] = MappingProxyType({})
@@ -279,7 +287,9 @@ class Walker:
             finally:
                 fh.close()
                 state.binaries.close()
-        return Inventory(source=str(p), entries=state.entries.freeze(), problems=tuple(state.problems))
+        inv = Inventory(source=str(p), entries=state.entries.freeze(), problems=tuple(state.problems))
+        remember_summary(inv, state.summary)
+        return inv
 
     def _root_member(self, p: Path, st: os.stat_result, fh: BinaryIO) -> Member:
         """The image file as the member at depth 0 (read through a progress reporter when asked)."""
@@ -300,32 +310,35 @@ class Walker:
         """
         slot = state.entries.reserve()
         if member.kind is not EntryKind.FILE or member.open is None:
-            state.entries.fill(slot, _plain_entry(member, logical, depth))
+            state.fill(slot, _plain_entry(member, logical, depth))
             return
         scan = _Scan(member)
         try:
             self._read_member(state, scan, logical, depth, root_path)
         except (_MemberReadError, _Abort):
-            state.entries.fill(slot, scan.entry(logical, depth, complete=False))
+            state.fill(slot, scan.entry(logical, depth, complete=False))
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes a reported problem
-            state.entries.fill(slot, scan.entry(logical, depth, complete=False))
+            state.fill(slot, scan.entry(logical, depth, complete=False))
             raise _reported(state, logical, exc) from None
-        state.entries.fill(slot, scan.entry(logical, depth, complete=True))
+        state.fill(slot, scan.entry(logical, depth, complete=True))
 
     def _read_member(self, state: _WalkState, scan: _Scan, logical: str, depth: int, root_path: str | None) -> None:
         """Sniff the member, open it when a reader accepts it, and hash what is left of it."""
         member = scan.member
-        if member.data is not None:  # the reader read it with its header (a small member)
-            head = Head(member.data, True)
-        else:
+        data = member.data  # set when the reader read it with its header (a small member)
+        head = None
+        if data is None:
             scan.raw = member.open()  # type: ignore[misc]
             head = read_head(scan.raw)
-        readings = self.dispatch.readings(SniffInfo(head=head.data, name=member.name, size=member.size))
+            data = head.data
+        readings = self.dispatch.readings(SniffInfo(head=data, name=member.name, size=member.size))
         handler = readings.handler
-        if handler is None and head.whole:
-            self._take_small_leaf(state, scan, head.data, logical)
+        if handler is None and (head is None or head.whole):
+            self._take_small_leaf(state, scan, data, logical)
             return
+        if head is None:
+            head = Head(data, True)
         if scan.raw is None:
             scan.raw = member.open()  # type: ignore[misc]
         scan.ts = TrackedStream(scan.raw, state.budget, ratio_base=_ratio_base(member), head=head)

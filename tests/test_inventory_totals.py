@@ -67,3 +67,25 @@ def test_code_and_data_bytes_of_executables_are_summed_in_the_totals(tmp_path: P
     assert t.executables == 2 == len(binaries)
     assert t.code_bytes == sum(b["code_bytes"] for b in binaries) > 0
     assert t.data_bytes == sum(b["data_bytes"] for b in binaries) > 0
+
+
+def test_summary_summed_during_the_walk_equals_one_pass_over_the_entries(tmp_path: Path) -> None:
+    from inspector.inventory import Summariser
+
+    inner = _tgz(tmp_path)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for i, name in enumerate(("x/r.tgz", "y/r2.tgz")):
+            data = inner.read_bytes() + bytes(i)
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            tf.addfile(ti, io.BytesIO(data))
+    outer = tmp_path / "outer.tar"
+    outer.write_bytes(buf.getvalue())
+    inv = walk(outer)
+    again = Summariser()
+    for e in inv.entries:
+        again.add(e)
+    assert totals(inv) == again.totals(inv.problems, inv.complete)
+    assert container_summaries(inv) == again.container_summaries()
+    assert [c.path for c in container_summaries(inv)][:2] == ["outer.tar", "outer.tar!/x/r.tgz"]

@@ -12,7 +12,7 @@ import io
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import libarchive
 import libarchive.exception
@@ -36,11 +36,12 @@ class _EntryReader(io.RawIOBase):
     """
 
     def __init__(self, archive_p: int, scratch: ctypes.Array[ctypes.c_char],
-                 guard: _GuardedReader | None = None) -> None:
+                 guard: _GuardedReader | None = None, offset: int = 0) -> None:
         super().__init__()
         self._archive_p = archive_p
         self._scratch = scratch
         self._guard = guard
+        self._offset = offset
 
     def readable(self) -> bool:
         return True
@@ -48,7 +49,7 @@ class _EntryReader(io.RawIOBase):
     def _failed(self, retcode: int) -> BaseException:
         if self._guard is not None and self._guard.error is not None:
             return self._guard.error  # the stream under the archive failed: its reason
-        return FormatError(f"corrupt member data: {_lib.reason(self._archive_p, retcode)}")
+        return FormatError(f"corrupt member data: {_lib.reason(self._archive_p, retcode, self._offset)}")
 
     def read(self, size: int = -1) -> bytes:
         if size is None or size < 0 or size > len(self._scratch):
@@ -105,11 +106,14 @@ class _Libarchive:
         self.error_string = fn("error_string", [vp], ctypes.c_char_p)
         self.filter_bytes = fn("filter_bytes", [vp, c_int], i64)
 
-    def reason(self, archive_p: int, retcode: int) -> str:
-        """libarchive's error for ``archive_p`` in words, with where it happened; never a pointer or a repr."""
+    def reason(self, archive_p: int, retcode: int, offset: int = 0) -> str:
+        """libarchive's error for ``archive_p`` in words, with where it happened; never a pointer or a repr.
+
+        ``offset`` is where libarchive's stream starts in the archive (a reader that took over part way).
+        """
         raw = self.error_string(archive_p)
         text = raw.decode("utf-8", "replace").strip() if raw else ""
-        where = self.filter_bytes(archive_p, -1)
+        where = self.filter_bytes(archive_p, -1) + offset
         if not text:
             text = {ARCHIVE_WARN: "libarchive warned without a reason",
                     ARCHIVE_FAILED: "libarchive could not read this part and gave no reason"}.get(
@@ -128,7 +132,7 @@ _FILETYPES = {0o040000: EntryKind.DIR, 0o120000: EntryKind.SYMLINK, 0o020000: En
 
 
 def _content(archive_p: int, scratch: ctypes.Array[ctypes.c_char], guard: _GuardedReader,
-             size: int | None) -> tuple[bytes | None, Callable[[], Stream]]:
+             size: int | None, offset: int) -> tuple[bytes | None, Callable[[], Stream]]:
     """A member's content: read at once when its header says it fits the scratch buffer, else a stream.
 
     libarchive's ``archive_read_data`` fills the request across blocks and stops at the member's end, so
@@ -136,13 +140,13 @@ def _content(archive_p: int, scratch: ctypes.Array[ctypes.c_char], guard: _Guard
     failed read falls back to what the stream would have given: the bytes read, then the rest, or the error.
     """
     if size is None or size > len(scratch):
-        return None, lambda: _EntryReader(archive_p, scratch, guard)
+        return None, lambda: _EntryReader(archive_p, scratch, guard, offset)
     got = _lib.read_data(archive_p, scratch, size) if size else 0
     if got == size:
         data = ctypes.string_at(scratch, size) if size else b""
         return data, lambda: io.BytesIO(data)
     if got < 0:
-        reader = _EntryReader(archive_p, scratch, guard)
+        reader = _EntryReader(archive_p, scratch, guard, offset)
         failure = reader._failed(got)
 
         def fail() -> Stream:
@@ -150,13 +154,13 @@ def _content(archive_p: int, scratch: ctypes.Array[ctypes.c_char], guard: _Guard
 
         return None, fail
     first = ctypes.string_at(scratch, got)
-    return None, lambda: _Prefixed(first, _EntryReader(archive_p, scratch, guard))
+    return None, lambda: Prefixed(first, _EntryReader(archive_p, scratch, guard, offset))
 
 
-class _Prefixed(io.RawIOBase):
+class Prefixed(io.RawIOBase):
     """Bytes already read, then the rest of a stream."""
 
-    def __init__(self, first: bytes, rest: io.RawIOBase) -> None:
+    def __init__(self, first: bytes, rest: io.RawIOBase | BinaryIO) -> None:
         super().__init__()
         self._first = memoryview(first)
         self._rest = rest
@@ -170,7 +174,7 @@ class _Prefixed(io.RawIOBase):
             memoryview(b).cast("B")[:n] = self._first[:n]
             self._first = self._first[n:]
             return n
-        return self._rest.readinto(b) or 0
+        return self._rest.readinto(b) or 0  # type: ignore[union-attr]
 
 
 def _text(wide: str | None, raw: bytes | None) -> str | bytes | None:
@@ -323,13 +327,13 @@ def cpio_header_plausible(head: bytes) -> bool:
     return name[-1] == 0 and b"\x00" not in name[:-1]
 
 
-def _mtime(seconds: int, nanos: int) -> float:
+def mtime_value(seconds: int, nanos: int) -> float:
     """Seconds since the epoch as libarchive-c gives them (an int unless there are nanoseconds)."""
     return float(seconds) + float(nanos) / 1e9 if nanos else seconds
 
 
 @dataclass
-class _HardLinkCheck:
+class HardLinkCheck:
     """Hard links in a tar must name an earlier member; a link to itself or out of the archive is a lie."""
 
     ctx: UnpackContext
@@ -388,6 +392,21 @@ class LibarchiveHandler:
 
     def members(self, stream: BinaryIO, ctx: UnpackContext) -> Iterator[Member]:
         """Yield the archive's members in storage order, each readable until the next one is asked for."""
+        return self.resume(stream, ctx)
+
+    def resume(self, stream: BinaryIO, ctx: UnpackContext, *, offset: int = 0, links: HardLinkCheck | None = None,
+               preamble: bytes = b"") -> Iterator[Member]:
+        """``members`` of an archive that another reader began: ``stream`` starts ``offset`` bytes into it.
+
+        Our own tar reader (``unpack.tar``) hands anything it does not read itself (sparse files, damage,
+        pax keys it does not know) to libarchive from the header where it stopped. ``preamble`` is one
+        member's headers put in front of the stream and dropped: libarchive only starts on a stream whose
+        first header it accepts, and they leave it in the state the archive's earlier headers left it in.
+        ``offset`` keeps positions in libarchive's messages those of the whole archive, ``links`` the
+        members seen so far.
+        """
+        if preamble:
+            stream = cast(BinaryIO, Prefixed(preamble, stream))  # libarchive-c reads with readinto
         watch = _ArHeaderWatch() if self.name == "ar" else None
         guard = _GuardedReader(stream, watch)
         src: BinaryIO = stream if self.needs_seekable else guard  # type: ignore[assignment]
@@ -395,7 +414,8 @@ class LibarchiveHandler:
             with libarchive.stream_reader(
                 src, format_name=self.format_name, filter_name=self.filter_name, block_size=CHUNK
             ) as archive:
-                yield from self._members(archive._pointer, guard, ctx)
+                yield from self._members(archive._pointer, guard, ctx, offset - len(preamble), links,
+                                         skip=bool(preamble))
         except libarchive.exception.ArchiveError as exc:  # raised while opening, by libarchive-c
             if guard.error is not None:
                 raise guard.error from None
@@ -407,11 +427,13 @@ class LibarchiveHandler:
         if guard.error is not None:
             raise guard.error
 
-    def _members(self, archive_p: int, guard: _GuardedReader, ctx: UnpackContext) -> Iterator[Member]:
+    def _members(self, archive_p: int, guard: _GuardedReader, ctx: UnpackContext, offset: int,
+                 links: HardLinkCheck | None, skip: bool = False) -> Iterator[Member]:
         lib = _lib
         entry = lib.entry_new()
         scratch = ctypes.create_string_buffer(SCRATCH)
-        links = _HardLinkCheck(ctx, set()) if self.name == "tar" else None
+        if links is None and self.name == "tar":
+            links = HardLinkCheck(ctx, set())
         try:
             while True:
                 r = lib.next_header2(archive_p, entry)
@@ -422,8 +444,11 @@ class LibarchiveHandler:
                     if guard.error is not None:
                         raise guard.error
                     if r != ARCHIVE_WARN:
-                        raise self._failure(lib.reason(archive_p, r))
-                    warning = lib.reason(archive_p, r)
+                        raise self._failure(lib.reason(archive_p, r, offset))
+                    warning = lib.reason(archive_p, r, offset)
+                if skip:  # the preamble's member (see ``resume``)
+                    skip = False
+                    continue
                 raw_name = lib.pathname_w(entry) or _text(None, lib.pathname(entry))
                 if raw_name is None:
                     raise FormatError(f"{self.name}: member without a name")
@@ -455,13 +480,13 @@ class LibarchiveHandler:
                 data = None
                 opener = None
                 if is_file:
-                    data, opener = _content(archive_p, scratch, guard, size)
+                    data, opener = _content(archive_p, scratch, guard, size, offset)
                 yield Member(
                     name=name,
                     kind=kind,
                     size=size if is_file else None,
                     mode=(mode & 0o7777) if mode else None,
-                    mtime=_mtime(lib.mtime(entry), lib.mtime_nsec(entry)) if lib.mtime_is_set(entry) else None,
+                    mtime=mtime_value(lib.mtime(entry), lib.mtime_nsec(entry)) if lib.mtime_is_set(entry) else None,
                     link_target=link,  # type: ignore[arg-type]
                     open=opener,
                     data=data,

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Protocol
 
 from inspector.limits import WalkError
-from inspector.model import EntryKind, ProblemKind
+from inspector.model import EntryKind, ProblemKind, direct_init
 from inspector.names import unsafe_name_message
 from inspector.streams import Budget, Stream
 
 
+@direct_init
 @dataclass(frozen=True)
 class Member:
     """One member of a container as its unpacker sees it.
@@ -46,6 +47,7 @@ class Member:
     data: bytes | None = None
 
 
+@direct_init
 @dataclass(frozen=True)
 class SniffInfo:
     """What a handler may look at to decide whether it reads a member: its first bytes and its name."""

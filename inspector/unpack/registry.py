@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from inspector.unpack import archive, bzimage, compressed, deb, vmtar
+from inspector.unpack import archive, bzimage, compressed, deb, tar, vmtar
 from inspector.unpack.base import Handler, Member, SniffInfo, UnpackContext
 
 
@@ -93,7 +93,7 @@ REGISTRY: tuple[tuple[Handler, Magics], ...] = (
     (archive.AR, _AR),
     (archive.CPIO, _CPIO),
     (vmtar.VmtarHandler(), ((257, vmtar.MAGIC),)),  # before tar: same header layout, data elsewhere
-    (archive.TAR, _ANYWHERE),
+    (tar.TarHandler(), _ANYWHERE),  # our own header parser; libarchive (archive.TAR) reads what it does not
     (bzimage.BzImageHandler(), ((bzimage.MAGIC_OFFSET, bzimage.MAGIC),)),  # before disk: a bzImage ends its
     (_lazy("disk:DiskHandler", "disk", True), _BOOT_SECTOR),                # first sector with 55 AA too
     (_lazy("fat:FatHandler", "fat", True), _BOOT_SECTOR),

@@ -1,0 +1,634 @@
+"""tar read by our own header parser, with libarchive taking over for anything unusual.
+
+libarchive costs about 10 us a member through ctypes (a dozen calls per header); a tar of 300,000 tiny
+files spent most of its walk there. This reader parses the 512-byte headers itself for the forms almost
+every tar uses: v7, ustar (prefix), GNU (``L``/``K`` long names), pax ``x`` headers (path, linkpath,
+mtime, size), base-256 numbers, regular files, hard and symbolic links, directories, devices and FIFOs,
+ASCII names. It reads the same bytes libarchive would read, in the same ``CHUNK`` reads, and makes the
+same members: libarchive's rules are followed field by field (``archive_read_support_format_tar.c``).
+
+Anything else (a bad checksum, a sparse file, a pax global header, a non-ASCII name, a field that is not
+a plain number, a member cut short by the end of the archive, a hard link carrying data ...) is handed to
+libarchive from the first header of that member (``archive.TAR.resume``), with the bytes already read
+in front of the rest of the stream: libarchive then reads the rest of the archive, and its findings and
+messages are the ones it always gave. Nothing is decided twice: names go through
+``names.checked_member_path``, hard links through ``archive.HardLinkCheck``.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zlib
+from collections.abc import Callable, Generator, Iterator
+from typing import BinaryIO, cast
+
+from inspector.model import EMPTY_META, EntryKind
+from inspector.names import checked_member_path, member_path
+from inspector.streams import CHUNK, Stream
+from inspector.unpack import archive
+from inspector.unpack.base import FormatError, Member, SniffInfo, UnpackContext
+
+#: Members up to this size are read with their header and handed over as bytes (``Member.data``).
+SMALL = archive.SCRATCH
+#: libarchive refuses a long-name or pax body larger than this ("Special header too large").
+_SPECIAL_MAX = 1 << 20
+_BLOCK = 512
+_ZERO_BLOCK = bytes(_BLOCK)
+#: An octal field as libarchive's ``tar_atol8`` reads it and as every writer writes it: leading spaces,
+#: octal digits, then spaces or NULs. Anything else (tabs, signs, junk after the digits) goes to libarchive.
+_OCTAL = re.compile(rb" *([0-7]*)[ \x00]*")
+_OCTAL_CHARS = b"01234567 \x00"
+#: mode, uid, gid, size, mtime and checksum as tarfile and GNU tar write them (digits, then a NUL or space).
+_PLAIN_NUMBERS = re.compile(rb"([0-7]{7})[ \x00][0-7]{7}[ \x00][0-7]{7}[ \x00]([0-7]{11})[ \x00]([0-7]{11})[ \x00]"
+                            rb"([0-7]{6})\x00 ")
+_GNU_MAGIC = b"ustar  \x00"
+#: Bytes 128-255, to count the bytes a signed checksum counts negative.
+_HIGH = bytes(range(128, 256))
+_PAX_RECORD = re.compile(rb"([1-9][0-9]{0,5}) ")
+_PAX_TIME = re.compile(rb"([0-9]{1,18})(?:\.([0-9]*))?")
+#: pax keys that change what libarchive makes of a member in ways this reader does not follow
+#: (sparse maps, sizes, character sets, ACLs that can fail to parse): libarchive reads such members.
+_PAX_HANDED_OVER = (b"GNU.", b"SCHILY.realsize", b"SUN.holesdata", b"SCHILY.acl", b"hdrcharset")
+#: File types by typeflag for the entries that carry no data (libarchive sets their size to 0).
+_NO_DATA_KINDS = {0x32: EntryKind.SYMLINK, 0x33: EntryKind.DEVICE, 0x34: EntryKind.DEVICE, 0x35: EntryKind.DIR,
+                  0x36: EntryKind.OTHER}
+#: Typeflags of regular files: '0', NUL (v7) and '7' (contiguous file).
+_FILE_TYPES = frozenset(b"0\x007")
+
+
+class _HandOver(Exception):
+    """This member is not one this reader reads; libarchive reads the archive from its first header on."""
+
+
+class _Blocks:
+    """The archive's bytes as the stream gives them, read ``CHUNK`` at a time the way libarchive-c reads.
+
+    ``buf[pos:]`` is what is not yet consumed; ``offset`` is the archive position of ``buf[0]``. A read
+    failure while a member's data is being read is kept in ``error`` and raised again at the next
+    header, as libarchive does with a failing read callback.
+    """
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.buf = b""
+        self.pos = 0
+        self.offset = 0
+        self.eof = False
+        self.error: BaseException | None = None
+        #: Which kind of header libarchive last read ("old", "ustar", "gnu", "pax": a pax header was seen and
+        #: ustar headers followed), which decides how it reads a hard link that declares a size.
+        self.format = "old"
+        self._block = bytearray(CHUNK)
+
+    @property
+    def total(self) -> int:
+        """Bytes read from the stream so far."""
+        return self.offset + len(self.buf)
+
+    def fill(self, n: int) -> bool:
+        """Make ``n`` bytes from ``pos`` available in ``buf``; False when the stream ends first."""
+        while len(self.buf) - self.pos < n:
+            if self.eof:
+                return False
+            got = self.stream.readinto(self._block) or 0  # type: ignore[attr-defined]
+            if got <= 0:
+                self.eof = True
+                return False
+            self.offset += self.pos
+            block = memoryview(self._block)[:got].tobytes()  # one copy (a bytearray slice would be two)
+            self.buf = self.buf[self.pos:] + block if self.pos < len(self.buf) else block
+            self.pos = 0
+        return True
+
+    def copy_into(self, view: memoryview, n: int, need: int) -> bool:
+        """Copy the next ``n`` bytes into ``view`` and consume ``need`` (at least ``n``): a large member's read.
+
+        Blocks are read as ``fill`` reads them but not joined (one copy of the content, not three). False,
+        with nothing copied and everything the stream had joined in ``buf``, when it ends first.
+        """
+        start = self.pos
+        there = len(self.buf) - start
+        if there >= need:
+            view[:n] = memoryview(self.buf)[start : start + n]
+            self.pos += need
+            return True
+        parts = [self.buf]
+        try:
+            while there < need and not self.eof:
+                got = self.stream.readinto(self._block) or 0  # type: ignore[attr-defined]
+                if got <= 0:
+                    self.eof = True
+                    break
+                parts.append(memoryview(self._block)[:got].tobytes())
+                there += got
+        except BaseException:
+            self._join(parts)
+            raise
+        if there < need:
+            self._join(parts)
+            return False
+        at = 0  # position of the current part in the parts joined
+        out = 0
+        for part in parts:
+            lo, hi = max(start, at), min(start + n, at + len(part))
+            if hi > lo:
+                view[out : out + hi - lo] = memoryview(part)[lo - at : hi - at]
+                out += hi - lo
+            at += len(part)
+        last = parts[-1]
+        self.offset += at - len(last)
+        self.buf = last
+        self.pos = start + need - (at - len(last))
+        return True
+
+    def _join(self, parts: list[bytes]) -> None:
+        """Keep every block read in ``buf`` (what ``fill`` would have made of them)."""
+        self.offset += self.pos
+        self.buf = b"".join([parts[0][self.pos:], *parts[1:]])
+        self.pos = 0
+
+    def rest(self) -> BinaryIO:
+        """What is not consumed, then the rest of the stream (for libarchive to take over)."""
+        return cast(BinaryIO, archive.Prefixed(self.buf[self.pos:], self.stream))
+
+
+class _MemberStream(io.RawIOBase):
+    """A large member's content, read from the archive's blocks as libarchive's ``archive_read_data`` reads it.
+
+    A read that cannot be filled whole fails whole: the end of the archive inside the content is
+    libarchive's "Truncated tar archive", inside the padding after it "Truncated input file". A read
+    failure of the stream below is raised here and again at the next header (``_Blocks.error``).
+    """
+
+    def __init__(self, blocks: _Blocks, size: int, padding: int) -> None:
+        super().__init__()
+        self._blocks = blocks
+        self.remaining = size
+        self.padding = padding
+        #: Bytes handed out by the last read that did not reach the end: libarchive counts them as not yet
+        #: consumed when it skips the rest of the member.
+        self._last = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        blocks = self._blocks
+        if blocks.error is not None:
+            raise blocks.error
+        if self.remaining <= 0:
+            return 0
+        view = memoryview(b).cast("B")
+        n = min(len(view), self.remaining)
+        ends = n == self.remaining
+        try:
+            whole = blocks.copy_into(view, n, n + self.padding if ends else n)
+        except BaseException as exc:  # noqa: BLE001 - raised here and at the next header
+            blocks.error = exc
+            raise
+        if not whole:
+            raise self._truncated()
+        self.remaining -= n
+        self._last = n
+        if ends:
+            self.padding = self._last = 0
+        return n
+
+    def _truncated(self) -> FormatError:
+        """The archive ended inside this read: libarchive consumed what there was and says where."""
+        blocks = self._blocks
+        there = len(blocks.buf) - blocks.pos
+        blocks.pos += there
+        self._last = 0
+        if there < self.remaining:
+            self.remaining -= there
+            return FormatError(f"corrupt member data: Truncated tar archive{_after(blocks.total)}")
+        pad = there - self.remaining
+        self.remaining = 0
+        return FormatError(f"corrupt member data: Truncated input file (needed {self.padding} bytes, only {pad} "
+                           f"available){_after(blocks.total)}")
+
+    def skip(self) -> None:
+        """Step over what was not read of the member and its padding, as libarchive's skip does."""
+        blocks = self._blocks
+        if blocks.error is not None:
+            raise blocks.error
+        needed = self.remaining + self._last + self.padding
+        if not needed:
+            return
+        there = self._last
+        wanted = needed - self._last
+        while len(blocks.buf) - blocks.pos < wanted:
+            there += len(blocks.buf) - blocks.pos
+            wanted -= len(blocks.buf) - blocks.pos
+            blocks.pos = len(blocks.buf)
+            if not blocks.fill(1):
+                raise FormatError(f"tar: Truncated input file (needed {needed} bytes, only {there} available)"
+                                  f"{_after(blocks.total)}")
+        blocks.pos += wanted
+        self.remaining = self.padding = self._last = 0
+
+
+def _after(where: int) -> str:
+    """Where in the archive something happened, worded as ``archive._Libarchive.reason`` words it."""
+    return f" (after {where} bytes of the archive)" if where > 0 else ""
+
+
+def _number(h: bytes, start: int, end: int) -> int:
+    """A numeric header field as libarchive reads it (octal, or base-256 when the first byte has bit 7)."""
+    first = h[start]
+    if first & 0x80:
+        width = end - start
+        value = int.from_bytes(h[start:end], "big") & ((1 << (8 * width - 1)) - 1)
+        if first & 0x40:
+            value -= 1 << (8 * width - 1)
+        if not -(1 << 63) <= value < (1 << 63):
+            raise _HandOver  # libarchive clamps; rare enough to leave to it
+        return value
+    m = _OCTAL.fullmatch(h, start, end)
+    if m is None:
+        raise _HandOver
+    digits = m.group(1)
+    return int(digits, 8) if digits else 0
+
+
+def _octal(field: bytes) -> int:
+    """An octal field as libarchive's ``tar_atol8`` reads it, when it is written the plain way.
+
+    Leading spaces, octal digits, then spaces or NULs; anything else (a NUL before the digits, a space
+    between them) is ``_HandOver``: libarchive stops at the first non-digit, which we do not imitate.
+    """
+    m = _OCTAL.fullmatch(field)
+    if m is None:
+        raise _HandOver
+    return int(m[1], 8) if m[1] else 0
+
+
+def _header_numbers(h: bytes) -> tuple[int, int, int]:
+    """The mode, size and mtime of a header block whose checksum is right (else ``_HandOver``).
+
+    The fields as Python's tarfile and GNU tar write them are read with one regular expression; anything
+    else (bsdtar's spacing, base-256 numbers) field by field.
+    """
+    m = _PLAIN_NUMBERS.match(h, 100)
+    if m is not None:
+        mode, size, mtime, stored = int(m[1], 8), int(m[2], 8), int(m[3], 8), int(m[4], 8)
+    else:
+        field = h[148:156]
+        if field.translate(None, _OCTAL_CHARS):
+            raise _HandOver  # libarchive: "Damaged tar archive"
+        stored = _octal(field)
+        if not h[100:148].translate(None, _OCTAL_CHARS):
+            mode, size, mtime = _octal(h[100:108]), _octal(h[124:136]), _octal(h[136:148])
+        else:
+            mode, size, mtime = _number(h, 100, 108), _number(h, 124, 136), _number(h, 136, 148)
+    # Sums of at most 256 bytes fit Adler-32's low half exactly (at most 65,280 < 65,521): three C calls
+    # instead of a Python loop over 512 bytes. The checksum field itself counts as eight spaces.
+    unsigned = ((zlib.adler32(h[:256]) & 0xFFFF) + (zlib.adler32(h[256:]) & 0xFFFF)
+                - (zlib.adler32(h[148:156]) & 0xFFFF) - 1 + 256)
+    if stored != unsigned:
+        high = _BLOCK - len(h.translate(None, _HIGH))  # old BSD/Solaris/HP-UX writers summed signed bytes
+        if not high or stored != unsigned - 256 * high:
+            raise _HandOver
+    return mode, size, mtime
+
+
+#: The numeric fields libarchive's tar bid checks: mode, uid, gid, size, mtime, device major and minor.
+_BID_FIELDS = ((100, 108), (108, 116), (116, 124), (124, 136), (136, 148), (329, 337), (337, 345))
+
+
+def _bid(h: bytes) -> bool:
+    """Whether libarchive's tar format bid accepts the archive's first header (checksum already checked).
+
+    The type flag must be NUL, a digit or a letter, the mode's first byte octal, a space or a base-256
+    marker, and every numeric field base-256 or spaces, octal digits, then spaces or NULs.
+    """
+    flag = h[156]
+    if flag and not (0x30 <= flag <= 0x39 or 0x41 <= flag <= 0x5A or 0x61 <= flag <= 0x7A):
+        return False
+    if h[100] not in b"\x00\xff 01234567":
+        return False
+    for start, end in _BID_FIELDS:
+        if h[start] in (0x00, 0x80, 0xFF):
+            continue
+        if _OCTAL.fullmatch(h, start, end) is None:
+            return False
+    return True
+
+
+def _cstring(h: bytes, start: int, end: int) -> bytes:
+    """A NUL-terminated field (the whole field when it has no NUL)."""
+    z = h.find(0, start, end)
+    return h[start : z if z >= 0 else end]
+
+
+def _text(raw: bytes) -> str:
+    """An ASCII name as libarchive gives it; anything else (another character set) is libarchive's."""
+    if not raw.isascii():
+        raise _HandOver
+    return raw.decode("ascii")
+
+
+def _pax(body: bytes, header_size: int) -> tuple[bytes | None, bytes | None, float | int | None]:
+    """path, linkpath and mtime of a pax ``x`` body, parsed the way libarchive's ``pax_header`` does.
+
+    Only a well-formed ASCII body is read here; a malformed one (libarchive warns), a ``size`` that differs
+    from the header's, or a key in ``_PAX_HANDED_OVER`` goes to libarchive.
+    """
+    if not body.isascii() or 0 in body:
+        raise _HandOver
+    path = link = None
+    mtime: float | int | None = None
+    at = 0
+    while at < len(body):
+        m = _PAX_RECORD.match(body, at)
+        if m is None:
+            raise _HandOver
+        end = at + int(m.group(1))
+        if end > len(body) or body[end - 1] != 0x0A:
+            raise _HandOver
+        eq = body.find(b"=", m.end(), end - 1)
+        if eq <= m.end():
+            raise _HandOver
+        key, value = body[m.end() : eq], body[eq + 1 : end - 1]
+        if key.startswith(_PAX_HANDED_OVER):
+            raise _HandOver
+        if key == b"path":
+            path = value
+        elif key == b"linkpath":
+            link = value
+        elif key == b"mtime":
+            t = _PAX_TIME.fullmatch(value)
+            if t is None:
+                raise _HandOver
+            nanos = int((t.group(2) or b"")[:9].ljust(9, b"0"))
+            mtime = archive.mtime_value(int(t.group(1)), nanos)
+        elif key == b"size" and value != b"%d" % header_size:
+            raise _HandOver
+        at = end
+    return path, link, mtime
+
+
+class TarHandler:
+    """tar (v7, ustar, GNU, pax) read by our own header parser; libarchive reads what this one does not."""
+
+    name = "tar"
+    needs_seekable = False
+
+    def match(self, info: SniffInfo) -> bool:
+        """A tar header at the start (ustar/GNU magic, or a valid v7 checksum), as libarchive's tar reader."""
+        return archive.TAR.match(info)
+
+    def members(self, stream: BinaryIO, ctx: UnpackContext) -> Iterator[Member]:
+        """Yield the archive's members in storage order, each readable until the next one is asked for."""
+        blocks = _Blocks(stream)
+        links = archive.HardLinkCheck(ctx, set())
+        offset = yield from _read(blocks, ctx, links)
+        if offset is not None:
+            yield from archive.TAR.resume(blocks.rest(), ctx, offset=offset, links=links,
+                                          preamble=_preamble(blocks.format) if offset else b"")
+
+
+def _header(name: bytes, flag: bytes, magic: bytes) -> bytes:
+    """A 512-byte header of an empty member (for ``_preamble``)."""
+    h = bytearray(_BLOCK)
+    h[0 : len(name)] = name
+    h[100:108] = b"0000755\x00"
+    h[108:116] = h[116:124] = b"0000000\x00"
+    h[124:136] = h[136:148] = b"00000000000\x00"
+    h[156:157] = flag
+    h[257 : 257 + len(magic)] = magic
+    h[148:156] = b" " * 8
+    h[148:156] = b"%06o\x00 " % sum(h)
+    return bytes(h)
+
+
+def _preamble(fmt: str) -> bytes:
+    """An empty directory's headers that leave libarchive as the archive's headers so far left it (``resume``)."""
+    magic = {"old": b"", "gnu": _GNU_MAGIC}.get(fmt, b"ustar\x0000")
+    pax = _header(b"resume.pax", b"x", magic) if fmt == "pax" else b""
+    return pax + _header(b"resume", b"5", magic)
+
+
+def _read(blocks: _Blocks, ctx: UnpackContext, links: archive.HardLinkCheck) -> Generator[Member, None, int | None]:
+    """Members while they are ones this reader reads; the archive offset where libarchive must go on, or None."""
+    while True:
+        if blocks.error is not None:
+            raise blocks.error
+        try:  # ``_member`` leaves ``blocks.pos`` at the member's first header (reading may move the buffer)
+            member, used, padding = _member(blocks, ctx, links)
+        except _HandOver:
+            return blocks.offset + blocks.pos
+        if member is None:
+            return None
+        if type(member.open) is not _MemberStream:
+            blocks.pos += used + padding
+            yield member
+            continue
+        stream = member.open
+        blocks.pos += used
+        yield _with_open(member, stream)
+        stream.skip()
+
+
+def _with_open(member: Member, stream: _MemberStream) -> Member:
+    """``member`` with ``open`` returning its content stream (``_member`` leaves the stream itself there)."""
+    return Member(name=member.name, kind=member.kind, size=member.size, mode=member.mode, mtime=member.mtime,
+                  link_target=member.link_target, meta=EMPTY_META, open=lambda: stream)
+
+
+def _member(blocks: _Blocks, ctx: UnpackContext, links: archive.HardLinkCheck
+            ) -> tuple[Member | None, int, int]:
+    """The member whose headers start at ``blocks.pos``: (member, header and small-data bytes used, padding).
+
+    (None, 0, 0) at the end of the archive. Raises ``_HandOver`` for anything libarchive must read.
+    """
+    long_name = long_link = pax = None
+    used = 0
+    while True:
+        if not blocks.fill(used + _BLOCK):
+            if len(blocks.buf) - blocks.pos == used:
+                if used:
+                    raise _HandOver  # the archive ends inside a member's headers
+                return None, 0, 0  # the end of the stream at a header: libarchive's end too
+            raise _HandOver  # a short block at the end
+        at = blocks.pos + used
+        h = blocks.buf[at : at + _BLOCK]
+        used += _BLOCK
+        if h[0] == 0:
+            if h != _ZERO_BLOCK or used > _BLOCK:
+                raise _HandOver
+            blocks.pos += _BLOCK
+            if blocks.fill(_BLOCK):  # libarchive consumes a second block of zeros, if there is one
+                blocks.pos += _BLOCK
+            return None, 0, 0
+        numbers = _header_numbers(h)
+        if used == _BLOCK and not blocks.offset + blocks.pos and not _bid(h):
+            raise _HandOver  # libarchive refuses an archive whose first header it would not bid on
+        flag = h[156]
+        if flag in (0x4C, 0x4B, 0x78):  # 'L', 'K', 'x': a body for the next header
+            body_size = numbers[1]
+            if not 0 <= body_size <= _SPECIAL_MAX:
+                raise _HandOver
+            span = (body_size + 511) & ~511
+            if not blocks.fill(used + span):
+                raise _HandOver
+            body = blocks.buf[blocks.pos + used : blocks.pos + used + body_size]
+            used += span
+            if flag == 0x4C and long_name is None and pax is None:
+                long_name = body[: body.find(0)] if 0 in body else body
+            elif flag == 0x4B and long_link is None and pax is None:
+                long_link = body[: body.find(0)] if 0 in body else body
+            elif flag == 0x78 and pax is None and long_name is None and long_link is None:
+                pax = body
+            else:
+                raise _HandOver
+            continue
+        return _entry(blocks, ctx, links, h, numbers, used, long_name, long_link, pax)
+
+
+def _entry(blocks: _Blocks, ctx: UnpackContext, links: archive.HardLinkCheck, h: bytes,
+           numbers: tuple[int, int, int], used: int, long_name: bytes | None, long_link: bytes | None,
+           pax: bytes | None) -> tuple[Member, int, int]:
+    """The member of a header block ``h`` (after ``used`` bytes of headers), as libarchive would make it."""
+    flag = h[156]
+    gnu = h.startswith(_GNU_MAGIC, 257)
+    ustar = not gnu and h.startswith(b"ustar", 257)
+    if gnu and (h[386] or h[483]):
+        raise _HandOver  # GNU sparse map or real size
+    plain = h.isascii()
+    if not plain:  # names, user and group names as another character set, or base-256 numbers
+        for start, end in ((0, 100), (157, 257), *(((265, 329), (345, 500)) if gnu or ustar else ())):
+            if not _cstring(h, start, end).isascii():
+                raise _HandOver
+    mode, size, seconds = numbers
+    mtime: float | int = seconds
+    if size < 0 or not 0 <= mode < (1 << 32):
+        raise _HandOver
+    end = h.find(0, 0, 100)  # _cstring(h, 0, 100), inline: once per member
+    raw_name = h[:end] if end >= 0 else h[:100]
+    if ustar and h[345]:
+        prefix = _cstring(h, 345, 500)
+        raw_name = prefix + raw_name if prefix.endswith(b"/") else prefix + b"/" + raw_name
+    raw_link = long_link
+    if long_name is not None:
+        raw_name = long_name
+        plain = False
+    link_set = long_link is not None  # libarchive makes a member with a K or pax link name a link
+    if pax is not None:
+        path, pax_link, pax_mtime = _pax(pax, size)
+        if path:
+            raw_name = path
+        if pax_link:
+            raw_link = pax_link
+            link_set = True
+        if pax_mtime is not None:
+            mtime = pax_mtime
+    if not raw_name:
+        raise _HandOver
+    name_text = raw_name.decode("ascii") if plain else _text(raw_name)
+    link: str | None = None
+    data_size = size
+    if flag in _FILE_TYPES:
+        kind = EntryKind.FILE
+        if link_set:
+            raise _HandOver  # a link name on a regular file makes it a hard link in libarchive
+        if name_text[-1] == "/":  # a regular file named like a directory is one, without data (libarchive)
+            kind = EntryKind.DIR
+            data_size = 0
+    elif flag == 0x31:  # '1' hard link
+        raw_link = raw_link or _cstring(h, 157, 257)
+        if size or not raw_link:
+            raise _HandOver  # a hard link with data: libarchive's heuristics decide
+        kind = EntryKind.HARDLINK
+    elif flag in _NO_DATA_KINDS:
+        kind = _NO_DATA_KINDS[flag]
+        data_size = 0
+        if kind is EntryKind.SYMLINK:
+            raw_link = raw_link or _cstring(h, 157, 257)
+            if not raw_link:
+                raise _HandOver
+            link = _text(raw_link)
+        elif link_set:
+            raise _HandOver
+    else:
+        raise _HandOver  # 'D', 'M', 'N', 'S', 'V', 'A', 'g', 'X', vendor types
+    padding = -data_size % _BLOCK
+    data = None
+    opener: Callable[[], Stream] | _MemberStream | None = None
+    if kind is not EntryKind.FILE:
+        if data_size > SMALL or not blocks.fill(used + data_size + padding):
+            raise _HandOver
+        used += data_size
+    elif data_size > SMALL:
+        opener = _MemberStream(blocks, data_size, padding)
+    elif len(blocks.buf) - blocks.pos >= used + data_size + padding:  # all there (most members)
+        at = blocks.pos + used
+        data = blocks.buf[at : at + data_size]
+        used += data_size
+    else:
+        data, used = _small_content(blocks, used, data_size, padding)
+        if data is None:
+            opener = _failing(blocks.error)  # type: ignore[arg-type]
+    if data is not None:
+        opener = _bytes_opener(data)
+    name = checked_member_path(name_text, ctx)
+    if gnu:
+        blocks.format = "gnu"
+    elif ustar:
+        blocks.format = "pax" if pax is not None or blocks.format == "pax" else "ustar"
+    else:
+        blocks.format = "old"
+    if kind is EntryKind.HARDLINK:
+        link_raw = _text(raw_link)  # type: ignore[arg-type]
+        link = member_path(link_raw)
+        links.link(name, link_raw, link)
+    links.seen.add(name)  # HardLinkCheck.member, without the call
+    is_file = kind is EntryKind.FILE
+    # By position (made per member; keywords cost half as much again): name, kind, size, stored_size, mode,
+    # mtime, link_target, meta, open, compressed_progress, payload, data.
+    member = Member(name, kind, size if is_file else None, None,
+                    (mode & 0o7777) if mode or kind is not EntryKind.HARDLINK else None, mtime, link, EMPTY_META,
+                    opener, None, False, data)  # type: ignore[arg-type]
+    return member, used, padding
+
+
+def _small_content(blocks: _Blocks, used: int, size: int, padding: int) -> tuple[bytes | None, int]:
+    """A small member's content when more must be read for it: (its bytes or None on a read failure, used).
+
+    A failure reading the content is the member's (``blocks.error``, raised again at the next header); one
+    reading only its padding is met by libarchive at the next header. The end of the archive in either is
+    libarchive's to report (``_HandOver``).
+    """
+    try:
+        whole = blocks.fill(used + size)
+    except Exception as exc:  # noqa: BLE001 - the member's content failed; raised again at the next header
+        blocks.error = exc
+        return None, used
+    if not whole:
+        raise _HandOver
+    at = blocks.pos + used
+    data = blocks.buf[at : at + size]
+    try:
+        whole = blocks.fill(used + size + padding)
+    except Exception as exc:  # noqa: BLE001 - libarchive meets it at the next header
+        blocks.error = exc
+        whole = True
+    if not whole:
+        raise _HandOver
+    return data, used + size
+
+
+def _failing(exc: BaseException) -> Callable[[], Stream]:
+    def fail() -> Stream:
+        raise exc
+
+    return fail
+
+
+def _bytes_opener(data: bytes) -> Callable[[], Stream]:
+    return lambda: io.BytesIO(data)
+
+
+__all__ = ["TarHandler", "SMALL"]
