@@ -83,14 +83,13 @@ def _from_rows(rows: list[Any]) -> Iterator[Entry]:
     if not _FAST_BUILD:  # pragma: no cover - only if Entry changes shape
         yield from map(_from_row, rows)
         return
-    new, kinds, fields, empty = object.__new__, _KINDS, _FIELDS, _EMPTY_META
-    for row in rows:
-        values = dict(zip(fields, row, strict=True))
-        values["kind"] = kinds[row[1]]
-        meta = row[12]
-        values["meta"] = empty if meta is None else MappingProxyType(meta)
+    new, kinds, empty = object.__new__, _KINDS, _EMPTY_META
+    for (path, kind, size, depth, stored_size, sha256, detected, mode, mtime, link_target, container, opened,
+         meta) in rows:
         e = new(Entry)
-        e.__dict__.update(values)
+        e.__dict__.update(path=path, kind=kinds[kind], size=size, depth=depth, stored_size=stored_size,
+                          sha256=sha256, detected=detected, mode=mode, mtime=mtime, link_target=link_target,
+                          container=container, opened=opened, meta=empty if meta is None else MappingProxyType(meta))
         yield e
 
 

@@ -1,0 +1,206 @@
+"""Twins: leaf files found at the same path on both sides and unchanged, set aside before pairing.
+
+Most entries of two releases of one product are the same file at the same path with the same content
+and metadata. Pairing them through the trie costs a node or simple leaf each, a ``Paired``, a ``Change``
+and a place in the sort, and keeps every entry of both sides in memory at once. ``set_aside`` reads both
+inventories once, in step, and matches leaf files by path on the way (a file waits in a small table only
+until its counterpart on the other side comes by, which in two walks of similar images is soon); a pair
+that ``same_file`` calls unchanged becomes a *twin*: two indices and a count and byte sums for its
+directory (a ``TwinGroup``), not objects. The remaining entries (the ``rest``) go to the trie as before,
+and each trie node holds the number of twins directly below it, so member counts are those of the whole
+inventory.
+
+A twin is only set aside when the trie would have paired it by path as unchanged, which ``check`` makes
+sure of after the passes: both its parents are interior entries (walked before it, on each side) that
+were paired with each other by path and are compared, and no other entry or node has its path. Anything
+that ``set_aside`` cannot decide locally (a path twice on one side, a problem at or below a file) raises
+``TwinsInDoubt``, as does ``check``; the caller then pairs everything the usual way, so the result is the
+same either way.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+
+from inspector.binaries.model import META_KEY as _BINARY
+from inspector.diff.model import same_file
+from inspector.model import NEST, Entry, EntryKind, Inventory
+
+_FILE = EntryKind.FILE
+_DIR = EntryKind.DIR
+
+
+class TwinsInDoubt(Exception):
+    """The twins cannot be shown to pair as the trie would pair them: pair everything instead."""
+
+
+@dataclass
+class TwinGroup:
+    """The twins directly below one directory or container (the same relative path on both sides)."""
+
+    parent: str  # relative path of the parent, on both sides
+    nest: bool  # members of a container (``parent!/name``) rather than of a directory (``parent/name``)
+    key: str  # the key (``name`` or ``!/name``) of one of them, to name their component
+    path: str  # that twin's new logical path
+    count: int = 0
+    old_bytes: int = 0
+    new_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class Twins:
+    """What ``set_aside`` found: the rest of each side, in inventory order, and the twins by parent.
+
+    ``old_index[i]``/``new_index[i]`` are the places of twin ``i`` in each inventory's entries and
+    ``group[i]`` its index in ``groups``.
+    """
+
+    old_rest: tuple[Entry, ...]
+    new_rest: tuple[Entry, ...]
+    groups: list[TwinGroup]
+    old_index: array[int] = field(default_factory=lambda: array("q"))
+    new_index: array[int] = field(default_factory=lambda: array("q"))
+    group: array[int] = field(default_factory=lambda: array("l"))
+    #: ``hash`` of every twin's relative path: another entry or node there puts the twins in doubt.
+    paths: frozenset[int] = frozenset()
+
+    def __len__(self) -> int:
+        return len(self.group)
+
+
+def _problem_paths(inv: Inventory) -> set[str]:
+    """Relative paths of the incomplete-making problems of ``inv`` and of all their ancestors."""
+    prefix = inv.root.path + NEST
+    out: set[str] = set()
+    for p in inv.problems:
+        if not p.makes_incomplete:
+            continue
+        rel = p.path[len(prefix):] if p.path.startswith(prefix) else ""
+        while rel:
+            out.add(rel)
+            pos = rel.rfind("/")
+            rel = rel[:pos - 1] if pos > 0 and rel[pos - 1] == "!" else rel[:max(pos, 0)]
+    return out
+
+
+#: Candidates read from each side in turn (a file waits at most about this many entries for its twin
+#: when both sides list it at the same place).
+_BATCH = 256
+
+
+def set_aside(old: Inventory, new: Inventory) -> Twins:
+    """Read both inventories in step and set aside the twins (see the module docstring).
+
+    Raises ``TwinsInDoubt`` when a path eligible to be a twin occurs twice on one side while it waits,
+    or twice on both sides; a second one after its twin was found stays in the rest, where
+    ``pairing`` finds it (``Twins.paths``).
+    """
+    sides = (_Side(old), _Side(new))
+    blocked = _problem_paths(old) | _problem_paths(new)
+    streams = (sides[0].candidates(blocked), sides[1].candidates(blocked))
+    groups: list[TwinGroup] = []
+    by_parent: tuple[dict[str, int], dict[str, int]] = ({}, {})  # below a directory, below a container
+    old_index, new_index, group_of = array("q"), array("q"), array("l")
+    seen: set[int] = set()
+    while True:
+        batches = [list(islice(stream, _BATCH)) for stream in streams]
+        if not batches[0] and not batches[1]:
+            break
+        for s, batch in enumerate(batches):
+            mine, theirs = sides[s].waiting, sides[1 - s].waiting
+            for item in batch:
+                rel = item[0]
+                found = theirs.pop(rel, None)
+                if found is None:
+                    if mine.setdefault(rel, item) is not item:
+                        raise TwinsInDoubt(f"{rel} twice on one side")
+                    continue
+                o, n = (found, item) if s else (item, found)
+                if not same_file(o[2], n[2]):
+                    sides[0].rest.append((o[1], o[2]))
+                    sides[1].rest.append((n[1], n[2]))
+                    continue
+                parent, nest = o[3], o[4]
+                table = by_parent[nest]
+                g = table.get(parent)
+                if g is None:
+                    g = table[parent] = len(groups)
+                    groups.append(TwinGroup(parent, nest, rel[len(parent):], n[2].path))
+                group = groups[g]
+                group.count += 1
+                group.old_bytes += o[2].size or 0
+                group.new_bytes += n[2].size or 0
+                old_index.append(o[1])
+                new_index.append(n[1])
+                group_of.append(g)
+                seen.add(hash(rel))
+    if len(seen) != len(group_of):  # a path twice on both sides (or two paths with one hash)
+        raise TwinsInDoubt("two twins with one path")
+    rests = []
+    for side in sides:
+        side.rest.extend((index, e) for _, index, e, _, _ in side.waiting.values())
+        side.rest.sort(key=lambda item: item[0])
+        rests.append(tuple(e for _, e in side.rest))
+    return Twins(rests[0], rests[1], groups, old_index, new_index, group_of, frozenset(seen))
+
+
+class _Side:
+    """One side while ``set_aside`` reads it: files waiting for a counterpart, and the rest so far."""
+
+    def __init__(self, inv: Inventory) -> None:
+        self.inv = inv
+        self.waiting: dict[str, tuple[str, int, Entry, str, bool]] = {}
+        self.rest: list[tuple[int, Entry]] = []
+
+    def candidates(self, blocked: set[str]) -> Iterator[tuple[str, int, Entry, str, bool]]:
+        """(relative path, index, entry, parent's relative path, nest) of each file that may be a twin; the
+        other entries go to ``rest`` on the way."""
+        rest = self.rest.append
+        prefix = self.inv.root.path + NEST
+        cut = len(prefix)
+        interior: set[str] = set()  # relative paths of the directories and opened containers seen so far
+        binary = _BINARY
+        for index, e in enumerate(self.inv.entries):
+            path = e.path
+            kind = e.kind
+            if kind is not _FILE or not path.startswith(prefix):
+                if kind is _DIR and path.startswith(prefix):
+                    interior.add(path[cut:])
+                rest((index, e))
+                continue
+            if e.container and e.opened:
+                interior.add(path[cut:])
+                rest((index, e))
+                continue
+            meta = e.meta
+            if e.sha256 is None or (meta and (meta.get("incomplete") or binary in meta)):
+                rest((index, e))
+                continue
+            rel = path[cut:]
+            pos = rel.rfind("/")
+            nest = pos > 0 and rel[pos - 1] == "!"
+            parent = rel[:pos - 1] if nest else rel[:pos]
+            if pos <= 0 or parent not in interior or (blocked and rel in blocked):
+                rest((index, e))  # in the image itself, below an implicit or later parent, or near a problem
+                continue
+            yield rel, index, e, parent, nest
+
+
+def entries_at(entries: Sequence[Entry], indices: array[int]) -> list[Entry]:
+    """The entries at ``indices`` (in that order), read in one pass over ``entries``."""
+    order = sorted(range(len(indices)), key=indices.__getitem__)
+    out: list[Entry | None] = [None] * len(indices)
+    it = iter(order)
+    want = next(it, None)
+    if want is None:
+        return []
+    for i, e in enumerate(entries):
+        while want is not None and indices[want] == i:
+            out[want] = e
+            want = next(it, None)
+        if want is None:
+            break
+    return out  # type: ignore[return-value]
