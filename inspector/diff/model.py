@@ -8,7 +8,7 @@ a frozen dataclass; the engine builds them, renderers and the series/footprint l
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import overload
 
@@ -227,7 +227,7 @@ class ChangeList(Sequence[Change]):
     __hash__ = None  # type: ignore[assignment]
 
 
-def changed_only(changes: Sequence[Change]) -> Iterator[Change]:
+def changed_only(changes: Iterable[Change]) -> Iterator[Change]:
     """The changes whose status is not ``unchanged``, in order, without reading back the unchanged files a
     ``ChangeList`` keeps as counts (what the reports list by default)."""
     source = changes.listed if isinstance(changes, ChangeList) else changes

@@ -425,8 +425,9 @@ def _pair(old: Inventory, new: Inventory, twins: Twins | None) -> Pairing:
 
 def _twin_components(state: PairingState, twins: Twins) -> tuple[str, ...]:
     """The component of each group of twins, once it is sure they pair as the passes would have paired
-    them: by name below parents paired with each other by path, compared and not moved, where no other
-    entry or node has a twin's path (else ``TwinsInDoubt``). A twin's component is that of a leaf paired by
+    them: by name below interior parents paired with each other by path, compared and not moved (and
+    without an entry where a twin came before it), where no other entry or node has a twin's path (else
+    ``TwinsInDoubt``). A twin's component is that of a leaf paired by
     path below its new parent (``_leaf_pair_maker``)."""
     old, new, comps = state.old, state.new, state.components
     assert comps is not None
@@ -441,7 +442,8 @@ def _twin_components(state: PairingState, twins: Twins) -> tuple[str, ...]:
     for g in twins.groups:
         o, n = old.index.get(g.parent), new.index.get(g.parent)
         if (o is None or n is None or o.partner is not n or o.cls is not INTERIOR or n.cls is not INTERIOR
-                or o.bad or n.bad or o.moved or o.entry is None or n.entry is None):
+                or o.bad or n.bad or o.moved or (g.old_implied and o.entry is not None)
+                or (g.new_implied and n.entry is not None)):
             raise TwinsInDoubt(f"twins below {g.parent} would not pair by path")
         component = (comps.below_container if g.nest else comps.below_directory).get(n)
         out.append(component if component is not None else comps.of_leaf(n, g.key, g.path))

@@ -290,11 +290,9 @@ class PathTrie:
         return next(iter(node.children or node.leaves))
 
     def add_twins(self, parent_rel: str, nest: bool, count: int, size: int) -> None:
-        """Count ``count`` twins (``size`` bytes together) directly below the node at ``parent_rel``, which
-        ``twins.set_aside`` made sure has an entry (built before any twin below it would have been)."""
-        parent = self.index.get(parent_rel)
-        if parent is None:
-            raise TwinsInDoubt(f"no node at {parent_rel}")
+        """Count ``count`` twins (``size`` bytes together) directly below the node at ``parent_rel`` (made,
+        with any missing ancestors, when only twins implied it)."""
+        parent = self.node_at(parent_rel)
         parent.twins += count
         (parent if nest else parent.cont).members += count
         self.unpacked += size

@@ -10,11 +10,13 @@ directory (a ``TwinGroup``), not objects. The remaining entries (the ``rest``) g
 and each trie node holds the number of twins directly below it, so member counts are those of the whole
 inventory.
 
-A twin is only set aside when the trie would have paired it by path as unchanged, which ``check`` makes
-sure of after the passes: both its parents are interior entries (walked before it, on each side) that
-were paired with each other by path and are compared, and no other entry or node has its path. Anything
+A twin is only set aside when the trie would have paired it by path as unchanged, which ``pairing`` makes
+sure of after the passes: its parents on both sides are interior (a directory, an opened container, or
+implied by the paths below it, without an entry of its own when that entry would have come after the
+twin) and were paired with each other by path, are compared and did not move, and no other entry or
+node has its path. Anything
 that ``set_aside`` cannot decide locally (a path twice on one side, a problem at or below a file) raises
-``TwinsInDoubt``, as does ``check``; the caller then pairs everything the usual way, so the result is the
+``TwinsInDoubt``, as does that check; the caller then pairs everything the usual way, so the result is the
 same either way.
 """
 
@@ -48,6 +50,10 @@ class TwinGroup:
     count: int = 0
     old_bytes: int = 0
     new_bytes: int = 0
+    #: A twin came before any entry of its parent on that side: the parent must then have none at all (an
+    #: implied directory), since a node made later than the tries would have made it may sit elsewhere.
+    old_implied: bool = False
+    new_implied: bool = False
 
 
 @dataclass(frozen=True)
@@ -130,6 +136,10 @@ def set_aside(old: Inventory, new: Inventory) -> Twins:
                     g = table[parent] = len(groups)
                     groups.append(TwinGroup(parent, nest, rel[len(parent):], n[2].path))
                 group = groups[g]
+                if not o[5]:
+                    group.old_implied = True
+                if not n[5]:
+                    group.new_implied = True
                 group.count += 1
                 group.old_bytes += o[2].size or 0
                 group.new_bytes += n[2].size or 0
@@ -141,7 +151,7 @@ def set_aside(old: Inventory, new: Inventory) -> Twins:
         raise TwinsInDoubt("two twins with one path")
     rests = []
     for side in sides:
-        side.rest.extend((index, e) for _, index, e, _, _ in side.waiting.values())
+        side.rest.extend((index, e) for _, index, e, _, _, _ in side.waiting.values())
         side.rest.sort(key=lambda item: item[0])
         rests.append(tuple(e for _, e in side.rest))
     return Twins(rests[0], rests[1], groups, old_index, new_index, group_of, frozenset(seen))
@@ -152,12 +162,12 @@ class _Side:
 
     def __init__(self, inv: Inventory) -> None:
         self.inv = inv
-        self.waiting: dict[str, tuple[str, int, Entry, str, bool]] = {}
+        self.waiting: dict[str, tuple[str, int, Entry, str, bool, bool]] = {}
         self.rest: list[tuple[int, Entry]] = []
 
-    def candidates(self, blocked: set[str]) -> Iterator[tuple[str, int, Entry, str, bool]]:
-        """(relative path, index, entry, parent's relative path, nest) of each file that may be a twin; the
-        other entries go to ``rest`` on the way."""
+    def candidates(self, blocked: set[str]) -> Iterator[tuple[str, int, Entry, str, bool, bool]]:
+        """(relative path, index, entry, parent's relative path, nest, whether an entry of the parent came
+        before) of each file that may be a twin; the other entries go to ``rest`` on the way."""
         rest = self.rest.append
         prefix = self.inv.root.path + NEST
         cut = len(prefix)
@@ -183,10 +193,10 @@ class _Side:
             pos = rel.rfind("/")
             nest = pos > 0 and rel[pos - 1] == "!"
             parent = rel[:pos - 1] if nest else rel[:pos]
-            if pos <= 0 or parent not in interior or (blocked and rel in blocked):
-                rest((index, e))  # in the image itself, below an implicit or later parent, or near a problem
+            if pos <= 0 or (blocked and rel in blocked):
+                rest((index, e))  # in the image itself, or where a problem points
                 continue
-            yield rel, index, e, parent, nest
+            yield rel, index, e, parent, nest, parent in interior
 
 
 def entries_at(entries: Sequence[Entry], indices: array[int]) -> list[Entry]:
