@@ -23,7 +23,7 @@ same either way.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 
@@ -39,7 +39,7 @@ class TwinsInDoubt(Exception):
     """The twins cannot be shown to pair as the trie would pair them: pair everything instead."""
 
 
-@dataclass
+@dataclass(slots=True)
 class TwinGroup:
     """The twins directly below one directory or container (the same relative path on both sides)."""
 
@@ -92,9 +92,9 @@ def _problem_paths(inv: Inventory) -> set[str]:
     return out
 
 
-#: Candidates read from each side in turn (a file waits at most about this many entries for its twin
-#: when both sides list it at the same place).
-_BATCH = 256
+#: Entries read from each side in turn (a file waits about this many entries for its twin when both
+#: sides list it at the same place).
+_BATCH = 512
 
 
 def set_aside(old: Inventory, new: Inventory) -> Twins:
@@ -104,76 +104,57 @@ def set_aside(old: Inventory, new: Inventory) -> Twins:
     or twice on both sides; a second one after its twin was found stays in the rest, where
     ``pairing`` finds it (``Twins.paths``).
     """
-    sides = (_Side(old), _Side(new))
     blocked = _problem_paths(old) | _problem_paths(new)
-    streams = (sides[0].candidates(blocked), sides[1].candidates(blocked))
-    groups: list[TwinGroup] = []
-    by_parent: tuple[dict[str, int], dict[str, int]] = ({}, {})  # below a directory, below a container
-    old_index, new_index, group_of = array("q"), array("q"), array("l")
-    seen: set[int] = set()
-    while True:
-        batches = [list(islice(stream, _BATCH)) for stream in streams]
-        if not batches[0] and not batches[1]:
-            break
-        for s, batch in enumerate(batches):
-            mine, theirs = sides[s].waiting, sides[1 - s].waiting
-            for item in batch:
-                rel = item[0]
-                found = theirs.pop(rel, None)
-                if found is None:
-                    if mine.setdefault(rel, item) is not item:
-                        raise TwinsInDoubt(f"{rel} twice on one side")
-                    continue
-                o, n = (found, item) if s else (item, found)
-                if not same_file(o[2], n[2]):
-                    sides[0].rest.append((o[1], o[2]))
-                    sides[1].rest.append((n[1], n[2]))
-                    continue
-                parent, nest = o[3], o[4]
-                table = by_parent[nest]
-                g = table.get(parent)
-                if g is None:
-                    g = table[parent] = len(groups)
-                    groups.append(TwinGroup(parent, nest, rel[len(parent):], n[2].path))
-                group = groups[g]
-                if not o[5]:
-                    group.old_implied = True
-                if not n[5]:
-                    group.new_implied = True
-                group.count += 1
-                group.old_bytes += o[2].size or 0
-                group.new_bytes += n[2].size or 0
-                old_index.append(o[1])
-                new_index.append(n[1])
-                group_of.append(g)
-                seen.add(hash(rel))
-    if len(seen) != len(group_of):  # a path twice on both sides (or two paths with one hash)
+    found = _Found()
+    o, n = _Side(old, True, blocked, found), _Side(new, False, blocked, found)
+    o.other, n.other = n, o
+    while o.take(_BATCH) + n.take(_BATCH):
+        pass
+    if len(found.seen) != len(found.group_of):  # a path twice on both sides (or two paths with one hash)
         raise TwinsInDoubt("two twins with one path")
-    rests = []
-    for side in sides:
-        side.rest.extend((index, e) for _, index, e, _, _, _ in side.waiting.values())
-        side.rest.sort(key=lambda item: item[0])
-        rests.append(tuple(e for _, e in side.rest))
-    return Twins(rests[0], rests[1], groups, old_index, new_index, group_of, frozenset(seen))
+    return Twins(o.the_rest(), n.the_rest(), found.groups, found.old_index, found.new_index, found.group_of,
+                 frozenset(found.seen))
+
+
+class _Found:
+    """The twins found so far (see ``Twins``), and their groups by parent."""
+
+    def __init__(self) -> None:
+        self.groups: list[TwinGroup] = []
+        self.by_parent: tuple[dict[str, int], dict[str, int]] = ({}, {})  # below a directory, a container
+        self.old_index, self.new_index, self.group_of = array("q"), array("q"), array("l")
+        self.seen: set[int] = set()
+
+
+#: A file waiting for its counterpart: (index, entry, parent's relative path, nest, whether an entry of the
+#: parent came before it).
+_Waiting = tuple[int, Entry, str, bool, bool]
 
 
 class _Side:
-    """One side while ``set_aside`` reads it: files waiting for a counterpart, and the rest so far."""
+    """One side while ``set_aside`` reads it: its entries so far, files waiting for a counterpart, the rest."""
 
-    def __init__(self, inv: Inventory) -> None:
-        self.inv = inv
-        self.waiting: dict[str, tuple[str, int, Entry, str, bool, bool]] = {}
+    def __init__(self, inv: Inventory, old_side: bool, blocked: set[str], found: _Found) -> None:
+        self.old_side = old_side
+        self.entries = enumerate(inv.entries)
+        self.prefix = inv.root.path + NEST
+        self.blocked = blocked
+        self.found = found
+        self.other: _Side = self
+        self.waiting: dict[str, _Waiting] = {}
         self.rest: list[tuple[int, Entry]] = []
+        self.interior: set[str] = set()  # relative paths of the directories and opened containers seen so far
 
-    def candidates(self, blocked: set[str]) -> Iterator[tuple[str, int, Entry, str, bool, bool]]:
-        """(relative path, index, entry, parent's relative path, nest, whether an entry of the parent came
-        before) of each file that may be a twin; the other entries go to ``rest`` on the way."""
-        rest = self.rest.append
-        prefix = self.inv.root.path + NEST
-        cut = len(prefix)
-        interior: set[str] = set()  # relative paths of the directories and opened containers seen so far
-        binary = _BINARY
-        for index, e in enumerate(self.inv.entries):
+    def take(self, n: int) -> int:
+        """Read up to ``n`` more entries: a file that may be a twin meets its counterpart waiting on the
+        other side, or waits; the other entries go to the rest. Returns how many were read."""
+        rest, interior, blocked, mine, theirs = self.rest.append, self.interior, self.blocked, self.waiting, \
+            self.other.waiting
+        prefix, cut, old_side, binary = self.prefix, len(self.prefix), self.old_side, _BINARY
+        found = self.found
+        count = 0
+        for index, e in islice(self.entries, n):
+            count += 1
             path = e.path
             kind = e.kind
             if kind is not _FILE or not path.startswith(prefix):
@@ -191,12 +172,49 @@ class _Side:
                 continue
             rel = path[cut:]
             pos = rel.rfind("/")
-            nest = pos > 0 and rel[pos - 1] == "!"
-            parent = rel[:pos - 1] if nest else rel[:pos]
             if pos <= 0 or (blocked and rel in blocked):
                 rest((index, e))  # in the image itself, or where a problem points
                 continue
-            yield rel, index, e, parent, nest, parent in interior
+            nest = rel[pos - 1] == "!"
+            parent = rel[:pos - 1] if nest else rel[:pos]
+            other = theirs.pop(rel, None)
+            if other is None:
+                if mine.setdefault(rel, (index, e, parent, nest, parent in interior))[0] != index:
+                    raise TwinsInDoubt(f"{rel} twice on one side")
+                continue
+            o_e, n_e = (e, other[1]) if old_side else (other[1], e)
+            if not same_file(o_e, n_e):
+                rest((index, e))
+                self.other.rest.append((other[0], other[1]))
+                continue
+            g = found.by_parent[nest].get(parent)
+            if g is None:
+                g = found.by_parent[nest][parent] = len(found.groups)
+                found.groups.append(TwinGroup(parent, nest, rel[len(parent):], n_e.path))
+            group = found.groups[g]
+            early = parent in interior
+            if not (early if old_side else other[4]):
+                group.old_implied = True
+            if not (other[4] if old_side else early):
+                group.new_implied = True
+            group.count += 1
+            group.old_bytes += o_e.size or 0
+            group.new_bytes += n_e.size or 0
+            if old_side:
+                found.old_index.append(index)
+                found.new_index.append(other[0])
+            else:
+                found.old_index.append(other[0])
+                found.new_index.append(index)
+            found.group_of.append(g)
+            found.seen.add(hash(rel))
+        return count
+
+    def the_rest(self) -> tuple[Entry, ...]:
+        """The entries that are not twins, in inventory order (once both sides are read)."""
+        self.rest.extend((index, e) for index, e, _, _, _ in self.waiting.values())
+        self.rest.sort(key=lambda item: item[0])
+        return tuple(e for _, e in self.rest)
 
 
 def entries_at(entries: Sequence[Entry], indices: array[int]) -> list[Entry]:
