@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from itertools import islice
 
@@ -71,7 +72,7 @@ class Twins:
     new_index: array[int] = field(default_factory=lambda: array("q"))
     group: array[int] = field(default_factory=lambda: array("l"))
     #: ``hash`` of every twin's relative path: another entry or node there puts the twins in doubt.
-    paths: frozenset[int] = frozenset()
+    paths: AbstractSet[int] = frozenset()
 
     def __len__(self) -> int:
         return len(self.group)
@@ -113,7 +114,7 @@ def set_aside(old: Inventory, new: Inventory) -> Twins:
     if len(found.seen) != len(found.group_of):  # a path twice on both sides (or two paths with one hash)
         raise TwinsInDoubt("two twins with one path")
     return Twins(o.the_rest(), n.the_rest(), found.groups, found.old_index, found.new_index, found.group_of,
-                 frozenset(found.seen))
+                 found.seen)
 
 
 class _Found:
@@ -152,6 +153,10 @@ class _Side:
             self.other.waiting
         prefix, cut, old_side, binary = self.prefix, len(self.prefix), self.old_side, _BINARY
         found = self.found
+        groups, by_parent, seen_add = found.groups, found.by_parent, found.seen.add
+        mine_index, theirs_index = ((found.old_index.append, found.new_index.append) if old_side
+                                    else (found.new_index.append, found.old_index.append))
+        group_of = found.group_of.append
         count = 0
         for index, e in islice(self.entries, n):
             count += 1
@@ -187,11 +192,11 @@ class _Side:
                 rest((index, e))
                 self.other.rest.append((other[0], other[1]))
                 continue
-            g = found.by_parent[nest].get(parent)
+            g = by_parent[nest].get(parent)
             if g is None:
-                g = found.by_parent[nest][parent] = len(found.groups)
-                found.groups.append(TwinGroup(parent, nest, rel[len(parent):], n_e.path))
-            group = found.groups[g]
+                g = by_parent[nest][parent] = len(groups)
+                groups.append(TwinGroup(parent, nest, rel[len(parent):], n_e.path))
+            group = groups[g]
             early = parent in interior
             if not (early if old_side else other[4]):
                 group.old_implied = True
@@ -200,14 +205,10 @@ class _Side:
             group.count += 1
             group.old_bytes += o_e.size or 0
             group.new_bytes += n_e.size or 0
-            if old_side:
-                found.old_index.append(index)
-                found.new_index.append(other[0])
-            else:
-                found.old_index.append(other[0])
-                found.new_index.append(index)
-            found.group_of.append(g)
-            found.seen.add(hash(rel))
+            mine_index(index)
+            theirs_index(other[0])
+            group_of(g)
+            seen_add(hash(rel))
         return count
 
     def the_rest(self) -> tuple[Entry, ...]:
