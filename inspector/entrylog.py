@@ -21,6 +21,7 @@ import pickle
 import tempfile
 from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import chain
 from types import MappingProxyType
 from typing import IO, Any, overload
 
@@ -78,19 +79,21 @@ def _from_row(row: Any) -> Entry:
     return e
 
 
-def _from_rows(rows: list[Any]) -> Iterator[Entry]:
+def _from_rows(rows: list[Any]) -> list[Entry]:
     """``_from_row`` of each row (inlined: once per entry when a large stored inventory is read)."""
     if not _FAST_BUILD:  # pragma: no cover - only if Entry changes shape
-        yield from map(_from_row, rows)
-        return
+        return list(map(_from_row, rows))
     new, kinds, empty = object.__new__, _KINDS, _EMPTY_META
+    out: list[Entry] = []
+    append = out.append
     for (path, kind, size, depth, stored_size, sha256, detected, mode, mtime, link_target, container, opened,
          meta) in rows:
         e = new(Entry)
         e.__dict__.update(path=path, kind=kinds[kind], size=size, depth=depth, stored_size=stored_size,
                           sha256=sha256, detected=detected, mode=mode, mtime=mtime, link_target=link_target,
                           container=container, opened=opened, meta=empty if meta is None else MappingProxyType(meta))
-        yield e
+        append(e)
+    return out
 
 
 def meta_weight(meta: Mapping[str, Any]) -> int:
@@ -257,6 +260,9 @@ def from_rows(chunks: Iterable[list[tuple[Any, ...]]], directory: str | None = N
             continue
         if records is None:
             records = _RowRecords(tempfile.TemporaryFile(prefix="inspector-entries-", dir=directory))  # noqa: SIM115
+        if not pending and len(rows) == ROWS_PER_RECORD:
+            records.append(rows)  # the usual case: rows come a record's worth at a time
+            continue
         pending.extend(rows)
         while len(pending) >= ROWS_PER_RECORD:
             records.append(pending[:ROWS_PER_RECORD])
@@ -324,6 +330,10 @@ class _RowRecords:
 
     def iterate(self, start: int, stop: int) -> Iterator[Entry]:
         """Entries ``start`` to ``stop - 1`` in order, read a megabyte or more at a time."""
+        return chain.from_iterable(self._lists(start, stop))
+
+    def _lists(self, start: int, stop: int) -> Iterator[list[Entry]]:
+        """The entries of ``iterate``, a record's worth at a time (no generator step per entry)."""
         if start >= stop:
             return
         offsets, fd = self.offsets, self.fd
@@ -338,7 +348,7 @@ class _RowRecords:
                 rows = self._rows(j, block[offsets[j] - offsets[k]:offsets[j + 1] - offsets[k]])
                 lo = start - j * ROWS_PER_RECORD if j == first else 0
                 hi = stop - j * ROWS_PER_RECORD if j == last else len(rows)
-                yield from _from_rows(rows[lo:hi] if lo or hi != len(rows) else rows)
+                yield _from_rows(rows[lo:hi] if lo or hi != len(rows) else rows)
             k = end
 
 
@@ -395,10 +405,10 @@ class FrozenEntries(_EntrySequence):
     def iterate(self, start: int, stop: int) -> Iterator[Entry]:
         """Entries ``start`` to ``stop - 1`` in order."""
         heap = len(self._heap)
-        if start < heap:
-            yield from self._heap[start:min(stop, heap)]
-        if self._spilled is not None and stop > heap:
-            yield from self._spilled.iterate(max(start, heap) - heap, stop - heap)
+        head: Iterator[Entry] = iter(self._heap[start:min(stop, heap)] if start < heap else ())
+        if self._spilled is None or stop <= heap:
+            return head
+        return chain(head, self._spilled.iterate(max(start, heap) - heap, stop - heap))
 
 
 class _Slice(_EntrySequence):

@@ -180,10 +180,10 @@ class _Side:
             if pos <= 0 or (blocked and rel in blocked):
                 rest((index, e))  # in the image itself, or where a problem points
                 continue
-            nest = rel[pos - 1] == "!"
-            parent = rel[:pos - 1] if nest else rel[:pos]
             other = theirs.pop(rel, None)
             if other is None:
+                nest = rel[pos - 1] == "!"
+                parent = rel[:pos - 1] if nest else rel[:pos]
                 if mine.setdefault(rel, (index, e, parent, nest, parent in interior))[0] != index:
                     raise TwinsInDoubt(f"{rel} twice on one side")
                 continue
@@ -192,6 +192,7 @@ class _Side:
                 rest((index, e))
                 self.other.rest.append((other[0], other[1]))
                 continue
+            parent, nest = other[2], other[3]  # the same relative path: the same parent
             g = by_parent[nest].get(parent)
             if g is None:
                 g = by_parent[nest][parent] = len(groups)
