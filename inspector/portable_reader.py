@@ -27,6 +27,7 @@ import zstandard
 from inspector import entrylog
 from inspector.limits import WalkError
 from inspector.model import EntryKind, Inventory, Problem, ProblemKind
+from inspector.streams import ReadAheadReader
 
 #: Text parsed per step; a value longer than this is parsed value by value.
 _WINDOW = 1 << 18
@@ -171,7 +172,9 @@ def decode_stream(data: bytes, columns: tuple[str, ...], fields: tuple[str, ...]
     """
     from inspector import portable
 
-    reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(memoryview(data)[len(portable.MAGIC):]))
+    # decompressed a few blocks ahead in a thread (zstd releases the GIL) while this one parses
+    reader = ReadAheadReader(zstandard.ZstdDecompressor().stream_reader(
+        io.BytesIO(memoryview(data)[len(portable.MAGIC):])))
     text = _Text(reader, limit)
     try:
         header = json.loads(text.line())
@@ -201,6 +204,8 @@ def decode_stream(data: bytes, columns: tuple[str, ...], fields: tuple[str, ...]
         raise WalkError(f"corrupt portable inventory ({exc})") from None
     except (ValueError, KeyError, TypeError, IndexError, EOFError, UnicodeDecodeError) as exc:
         raise WalkError(f"corrupt portable inventory ({type(exc).__name__}: {exc})") from None
+    finally:
+        reader.close()
 
 
 def _rows(cols: list[Iterator[list[Any]]], metas: Iterator[Any], count: int) -> Iterator[list[tuple[Any, ...]]]:
