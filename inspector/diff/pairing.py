@@ -16,6 +16,9 @@ passes in ``PASSES``, each a function from ``PairingState`` to ``PairingState``:
    (``xen-4.17.3`` vs ``xen-4.17.5``).
 8. ``emit``: a ``Paired`` per entry in inventory order, the subtrees not compared, the renamed containers.
 
+Large pairs first set aside the leaf files unchanged at the same path (``inspector.diff.twins``): the
+passes then run over the rest, and ``Pairing.twins`` carries the others as counts and indices.
+
 Every step is a dict lookup or a bucket, never a pairwise comparison, so pairing is linear in the number
 of entries. Subtrees that a side could not read completely (a problem, a container marked incomplete, a
 member whose content is unknown) are not compared: they are listed instead of being reported as

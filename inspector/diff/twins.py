@@ -14,10 +14,9 @@ A twin is only set aside when the trie would have paired it by path as unchanged
 sure of after the passes: its parents on both sides are interior (a directory, an opened container, or
 implied by the paths below it, without an entry of its own when that entry would have come after the
 twin) and were paired with each other by path, are compared and did not move, and no other entry or
-node has its path. Anything
-that ``set_aside`` cannot decide locally (a path twice on one side, a problem at or below a file) raises
-``TwinsInDoubt``, as does that check; the caller then pairs everything the usual way, so the result is the
-same either way.
+node has its path. Anything that ``set_aside`` cannot decide locally (a path twice on one side, a problem
+at or below a file) raises ``TwinsInDoubt``, as does that check; the caller then pairs everything the
+usual way, so the result is the same either way.
 """
 
 from __future__ import annotations
@@ -40,7 +39,7 @@ class TwinsInDoubt(Exception):
     """The twins cannot be shown to pair as the trie would pair them: pair everything instead."""
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True)
 class TwinGroup:
     """The twins directly below one directory or container (the same relative path on both sides)."""
 
@@ -67,7 +66,7 @@ class Twins:
 
     old_rest: tuple[Entry, ...]
     new_rest: tuple[Entry, ...]
-    groups: list[TwinGroup]
+    groups: tuple[TwinGroup, ...]
     old_index: array[int] = field(default_factory=lambda: array("q"))
     new_index: array[int] = field(default_factory=lambda: array("q"))
     group: array[int] = field(default_factory=lambda: array("l"))
@@ -113,15 +112,27 @@ def set_aside(old: Inventory, new: Inventory) -> Twins:
         pass
     if len(found.seen) != len(found.group_of):  # a path twice on both sides (or two paths with one hash)
         raise TwinsInDoubt("two twins with one path")
-    return Twins(o.the_rest(), n.the_rest(), found.groups, found.old_index, found.new_index, found.group_of,
-                 found.seen)
+    groups = tuple(TwinGroup(g.parent, g.nest, g.key, g.path, g.count, g.old_bytes, g.new_bytes, g.old_implied,
+                             g.new_implied) for g in found.groups)
+    return Twins(o.the_rest(), n.the_rest(), groups, found.old_index, found.new_index, found.group_of, found.seen)
+
+
+class _Group:
+    """A ``TwinGroup`` while ``set_aside`` adds to it."""
+
+    __slots__ = ("parent", "nest", "key", "path", "count", "old_bytes", "new_bytes", "old_implied", "new_implied")
+
+    def __init__(self, parent: str, nest: bool, key: str, path: str) -> None:
+        self.parent, self.nest, self.key, self.path = parent, nest, key, path
+        self.count = self.old_bytes = self.new_bytes = 0
+        self.old_implied = self.new_implied = False
 
 
 class _Found:
     """The twins found so far (see ``Twins``), and their groups by parent."""
 
     def __init__(self) -> None:
-        self.groups: list[TwinGroup] = []
+        self.groups: list[_Group] = []
         self.by_parent: tuple[dict[str, int], dict[str, int]] = ({}, {})  # below a directory, a container
         self.old_index, self.new_index, self.group_of = array("q"), array("q"), array("l")
         self.seen: set[int] = set()
@@ -196,7 +207,7 @@ class _Side:
             g = by_parent[nest].get(parent)
             if g is None:
                 g = by_parent[nest][parent] = len(groups)
-                groups.append(TwinGroup(parent, nest, rel[len(parent):], n_e.path))
+                groups.append(_Group(parent, nest, rel[len(parent):], n_e.path))
             group = groups[g]
             early = parent in interior
             if not (early if old_side else other[4]):
