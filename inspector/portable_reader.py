@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import gc
 import io
 import json
 import marshal
@@ -176,6 +177,8 @@ def decode_stream(data: bytes, columns: tuple[str, ...], fields: tuple[str, ...]
     reader = ReadAheadReader(zstandard.ZstdDecompressor().stream_reader(
         io.BytesIO(memoryview(data)[len(portable.MAGIC):])))
     text = _Text(reader, limit)
+    enabled = gc.isenabled()
+    gc.disable()  # millions of rows made and dropped, none cyclic: collection passes would only cost time
     try:
         header = json.loads(text.line())
         portable._check_header(header)
@@ -206,6 +209,8 @@ def decode_stream(data: bytes, columns: tuple[str, ...], fields: tuple[str, ...]
         raise WalkError(f"corrupt portable inventory ({type(exc).__name__}: {exc})") from None
     finally:
         reader.close()
+        if enabled:
+            gc.enable()
 
 
 def _rows(cols: list[Iterator[list[Any]]], metas: Iterator[Any], count: int) -> Iterator[list[tuple[Any, ...]]]:
