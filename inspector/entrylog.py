@@ -20,7 +20,8 @@ import os
 import pickle
 import tempfile
 from array import array
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import chain
 from types import MappingProxyType
 from typing import IO, Any, overload
 
@@ -62,7 +63,11 @@ def _encode(e: Entry) -> bytes | None:
 
 def _decode(record: bytes | memoryview) -> Entry:
     """Inverse of ``_encode`` (marshal ignores bytes after the record, so a view into a chunk is enough)."""
-    row = marshal.loads(record)
+    return _from_row(marshal.loads(record))
+
+
+def _from_row(row: Any) -> Entry:
+    """The entry of one row in the record layout (``_encode``'s tuple)."""
     meta = row[12]
     if isinstance(meta, bytes):
         meta = pickle.loads(meta)  # noqa: S301 - a record this process wrote
@@ -73,6 +78,23 @@ def _decode(record: bytes | memoryview) -> Entry:
     e = object.__new__(Entry)
     e.__dict__.update(zip(_FIELDS, values, strict=True))
     return e
+
+
+def _from_rows(rows: list[Any]) -> list[Entry]:
+    """``_from_row`` of each row (inlined: once per entry when a large stored inventory is read)."""
+    if not _FAST_BUILD:  # pragma: no cover - only if Entry changes shape
+        return list(map(_from_row, rows))
+    new, kinds, empty = object.__new__, _KINDS, _EMPTY_META
+    out: list[Entry] = []
+    append = out.append
+    for (path, kind, size, depth, stored_size, sha256, detected, mode, mtime, link_target, container, opened,
+         meta) in rows:
+        e = new(Entry)
+        e.__dict__.update(path=path, kind=kinds[kind], size=size, depth=depth, stored_size=stored_size,
+                          sha256=sha256, detected=detected, mode=mode, mtime=mtime, link_target=link_target,
+                          container=container, opened=opened, meta=empty if meta is None else MappingProxyType(meta))
+        append(e)
+    return out
 
 
 def meta_weight(meta: Mapping[str, Any]) -> int:
@@ -214,6 +236,123 @@ class _Records:
             yield _decode(chunk[off:])
 
 
+#: Rows per record of ``from_rows`` (one ``marshal`` record holds this many entries).
+ROWS_PER_RECORD = 512
+
+
+def from_rows(chunks: Iterable[list[tuple[Any, ...]]], directory: str | None = None) -> Sequence[Entry]:
+    """Entries given as rows in the record layout (``_encode``'s tuple: the kind's value, ``meta`` a dict
+    or None), a list of rows at a time, as a read-only sequence like ``EntryLog.freeze``'s.
+
+    For entries read from a stored inventory, whose slots need no reserving: the first ``SPILL_AFTER``
+    become entries on the heap, the rest go to an unlinked record file as they are, ``ROWS_PER_RECORD``
+    rows per ``marshal`` record, with no entry built until one is read (a million rows: one ``marshal.dumps``
+    per record instead of an entry and a record each).
+    """
+    heap: list[Entry] = []
+    records: _RowRecords | None = None
+    pending: list[tuple[Any, ...]] = []
+    for rows in chunks:
+        room = SPILL_AFTER - len(heap)
+        if room > 0:
+            heap.extend(_from_rows(rows[:room]))
+            rows = rows[room:]
+        if not rows:
+            continue
+        if records is None:
+            records = _RowRecords(tempfile.TemporaryFile(prefix="inspector-entries-", dir=directory))  # noqa: SIM115
+        if not pending and len(rows) == ROWS_PER_RECORD:
+            records.append(rows)  # the usual case: rows come a record's worth at a time
+            continue
+        pending.extend(rows)
+        while len(pending) >= ROWS_PER_RECORD:
+            records.append(pending[:ROWS_PER_RECORD])
+            del pending[:ROWS_PER_RECORD]
+    if records is None:
+        return tuple(heap)
+    if pending:
+        records.append(pending)
+    records.close_writes()
+    return FrozenEntries(tuple(heap), records)
+
+
+class _RowRecords:
+    """Entries kept as rows, ``ROWS_PER_RECORD`` to a ``marshal`` record of an unlinked file (``from_rows``)."""
+
+    __slots__ = ("file", "fd", "offsets", "count", "_batch", "_end", "_cached", "_cached_rows")
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self.file = file  # kept referenced: the file closes (and its space is freed) with the last sequence
+        self.fd = file.fileno()
+        self.offsets = array("q", [0])  # record k spans offsets[k]:offsets[k + 1]
+        self.count = 0
+        self._batch: list[bytes] = []
+        self._end = 0
+        self._cached = -1
+        self._cached_rows: list[Any] = []
+
+    def append(self, rows: list[tuple[Any, ...]]) -> None:
+        """Add one record of ``ROWS_PER_RECORD`` rows (fewer for the last)."""
+        try:
+            record = b"m" + marshal.dumps(rows)
+        except ValueError:  # metadata marshal cannot take (rows from JSON never get here)
+            record = b"p" + pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
+        self._end += len(record)
+        self.offsets.append(self._end)
+        self.count += len(rows)
+        self._batch.append(record)
+        if len(self._batch) >= 64:
+            self.file.write(b"".join(self._batch))
+            self._batch.clear()
+
+    def close_writes(self) -> None:
+        """Write what is buffered; the records are read with ``pread`` from now on."""
+        self.file.write(b"".join(self._batch))
+        self._batch.clear()
+        self.file.flush()
+
+    def __len__(self) -> int:
+        return self.count
+
+    def _rows(self, k: int, data: bytes | memoryview | None = None) -> list[Any]:
+        if data is None:
+            data = os.pread(self.fd, self.offsets[k + 1] - self.offsets[k], self.offsets[k])
+        if data[:1] == b"m":
+            return marshal.loads(data[1:])
+        return pickle.loads(data[1:])  # noqa: S301 - a record this process wrote
+
+    def get(self, index: int) -> Entry:
+        """The entry at ``index`` (its record is read and kept, so neighbours asked next cost no read)."""
+        k, i = divmod(index, ROWS_PER_RECORD)
+        if k != self._cached:
+            self._cached_rows = self._rows(k)
+            self._cached = k
+        return _from_row(self._cached_rows[i])
+
+    def iterate(self, start: int, stop: int) -> Iterator[Entry]:
+        """Entries ``start`` to ``stop - 1`` in order, read a megabyte or more at a time."""
+        return chain.from_iterable(self._lists(start, stop))
+
+    def _lists(self, start: int, stop: int) -> Iterator[list[Entry]]:
+        """The entries of ``iterate``, a record's worth at a time (no generator step per entry)."""
+        if start >= stop:
+            return
+        offsets, fd = self.offsets, self.fd
+        first, last = start // ROWS_PER_RECORD, (stop - 1) // ROWS_PER_RECORD
+        k = first
+        while k <= last:
+            end = k + 1  # records read at once: up to _CHUNK bytes, at least one
+            while end <= last and offsets[end + 1] - offsets[k] <= _CHUNK:
+                end += 1
+            block = memoryview(os.pread(fd, offsets[end] - offsets[k], offsets[k]))
+            for j in range(k, end):
+                rows = self._rows(j, block[offsets[j] - offsets[k]:offsets[j + 1] - offsets[k]])
+                lo = start - j * ROWS_PER_RECORD if j == first else 0
+                hi = stop - j * ROWS_PER_RECORD if j == last else len(rows)
+                yield _from_rows(rows[lo:hi] if lo or hi != len(rows) else rows)
+            k = end
+
+
 class _EntrySequence(Sequence[Entry]):
     """Equality by content with any sequence of entries (a tuple, a list, another view), like a tuple's."""
 
@@ -237,7 +376,7 @@ class FrozenEntries(_EntrySequence):
 
     __slots__ = ("_heap", "_spilled")
 
-    def __init__(self, heap: Sequence[Entry], spilled: _Records | None = None) -> None:
+    def __init__(self, heap: Sequence[Entry], spilled: _Records | _RowRecords | None = None) -> None:
         self._heap = heap
         self._spilled = spilled
 
@@ -267,10 +406,10 @@ class FrozenEntries(_EntrySequence):
     def iterate(self, start: int, stop: int) -> Iterator[Entry]:
         """Entries ``start`` to ``stop - 1`` in order."""
         heap = len(self._heap)
-        if start < heap:
-            yield from self._heap[start:min(stop, heap)]
-        if self._spilled is not None and stop > heap:
-            yield from self._spilled.iterate(max(start, heap) - heap, stop - heap)
+        head: Iterator[Entry] = iter(self._heap[start:min(stop, heap)] if start < heap else ())
+        if self._spilled is None or stop <= heap:
+            return head
+        return chain(head, self._spilled.iterate(max(start, heap) - heap, stop - heap))
 
 
 class _Slice(_EntrySequence):

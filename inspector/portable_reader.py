@@ -3,8 +3,8 @@
 ``portable.decode`` parses each JSON line whole, which for a million entries means millions of values in
 lists at once. This reader walks the decompressed stream instead: each column's array is parsed a window
 at a time (one C-level ``json.loads`` per window, cut at a value boundary) and spooled to its own
-anonymous temporary file; the columns are then read back in step and the entries put into an
-``EntryLog``, which keeps all but the first few thousand on disk. Memory stays flat in the entry count.
+anonymous temporary file; the columns are then read back in step and the rows handed to
+``entrylog.from_rows``, which keeps all but the first few thousand on disk. Memory stays flat in the entry count.
 
 The layout is the one ``portable`` writes (see its docstring); a file whose columns come in another
 order raises ``Unstreamable`` so the caller can fall back to the whole-document reader.
@@ -14,26 +14,30 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import gc
 import io
 import json
 import marshal
+import struct
 import tempfile
 from collections.abc import Iterator
-from types import MappingProxyType
 from typing import IO, Any
 
 import zstandard
 
-from inspector.entrylog import EntryLog
+from inspector import entrylog
 from inspector.limits import WalkError
-from inspector.model import Entry, EntryKind, Inventory, Problem, ProblemKind
+from inspector.model import EntryKind, Inventory, Problem, ProblemKind
+from inspector.streams import ReadAheadReader
 
 #: Text parsed per step; a value longer than this is parsed value by value.
 _WINDOW = 1 << 18
 _READ = 1 << 20
 _DECODER = json.JSONDecoder()
-_KINDS = {k.value: k for k in EntryKind}
-_EMPTY_META: MappingProxyType[str, Any] = MappingProxyType({})
+_KIND_VALUES = frozenset(k.value for k in EntryKind)
+#: Each spooled list of values is one ``marshal`` record after its length (``marshal.load`` from a file
+#: reads it a few bytes at a time: several times slower than ``loads`` of the record read whole).
+_LENGTH = struct.Struct("<I")
 
 
 class Unstreamable(Exception):
@@ -111,7 +115,9 @@ def _array(text: _Text, sink: IO[bytes]) -> int:
         if values is None:
             values, cut, ended = _one_by_one(buf, pos)
         if values:
-            marshal.dump(values, sink)
+            record = marshal.dumps(values)
+            sink.write(_LENGTH.pack(len(record)))
+            sink.write(record)
             count += len(values)
         text.pos = cut
         if ended:
@@ -137,14 +143,26 @@ def _one_by_one(buf: str, pos: int) -> tuple[list[Any], int, bool]:
     return values, pos, False
 
 
-def _chunks(spool: IO[bytes]) -> Iterator[Any]:
+def _lists(spool: IO[bytes], size: int) -> Iterator[list[Any]]:
+    """The values of a spooled column, ``size`` at a time (the last list may be shorter)."""
     spool.seek(0)
-    while True:
-        try:
-            chunk = marshal.load(spool)
-        except EOFError:
-            return
-        yield from chunk
+    buf: list[Any] = []
+    pos = 0
+    while head := spool.read(_LENGTH.size):
+        values = marshal.loads(spool.read(_LENGTH.unpack(head)[0]))
+        buf = buf[pos:] + values if pos < len(buf) else values
+        pos = 0
+        while len(buf) - pos >= size:
+            yield buf[pos:pos + size]
+            pos += size
+    if pos < len(buf):
+        yield buf[pos:]
+
+
+def _metas(spool: IO[bytes]) -> Iterator[Any]:
+    """The metadata rows ``[index, {...}]`` in file order."""
+    for values in _lists(spool, entrylog.ROWS_PER_RECORD):
+        yield from values
 
 
 def decode_stream(data: bytes, columns: tuple[str, ...], fields: tuple[str, ...], limit: int) -> Inventory:
@@ -155,8 +173,12 @@ def decode_stream(data: bytes, columns: tuple[str, ...], fields: tuple[str, ...]
     """
     from inspector import portable
 
-    reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(memoryview(data)[len(portable.MAGIC):]))
+    # decompressed a few blocks ahead in a thread (zstd releases the GIL) while this one parses
+    reader = ReadAheadReader(zstandard.ZstdDecompressor().stream_reader(
+        io.BytesIO(memoryview(data)[len(portable.MAGIC):])))
     text = _Text(reader, limit)
+    enabled = gc.isenabled()
+    gc.disable()  # millions of rows made and dropped, none cyclic: collection passes would only cost time
     try:
         header = json.loads(text.line())
         portable._check_header(header)
@@ -171,9 +193,11 @@ def decode_stream(data: bytes, columns: tuple[str, ...], fields: tuple[str, ...]
             text.expect("}\n[")
             _array(text, spools["meta"])
             text.expect("\n")
-            log = EntryLog()
-            _fill(log, [_chunks(spools[name]) for name in columns], _chunks(spools["meta"]), fields)
-            entries = log.freeze()
+            if columns[1] != "kind" or (*columns, "meta") != fields:
+                raise Unstreamable("columns are not the entry log's record layout")
+            size = entrylog.ROWS_PER_RECORD
+            entries = entrylog.from_rows(_rows([_lists(spools[name], size) for name in columns],
+                                               _metas(spools["meta"]), count))
         problems = tuple(
             Problem(path=str(p), reason=str(r), kind=ProblemKind(str(k))) for p, r, k in header["problems"])
         return Inventory(source=str(header["source"]), entries=entries, problems=problems)
@@ -183,26 +207,37 @@ def decode_stream(data: bytes, columns: tuple[str, ...], fields: tuple[str, ...]
         raise WalkError(f"corrupt portable inventory ({exc})") from None
     except (ValueError, KeyError, TypeError, IndexError, EOFError, UnicodeDecodeError) as exc:
         raise WalkError(f"corrupt portable inventory ({type(exc).__name__}: {exc})") from None
+    finally:
+        reader.close()
+        if enabled:
+            gc.enable()
 
 
-def _fill(log: EntryLog, cols: list[Iterator[Any]], metas: Iterator[Any], fields: tuple[str, ...]) -> None:
-    """Build the entries from the columns read in step, with each entry's metadata, into ``log``."""
+def _rows(cols: list[Iterator[list[Any]]], metas: Iterator[Any], count: int) -> Iterator[list[tuple[Any, ...]]]:
+    """The entries as rows in the entry log's record layout, ``entrylog.ROWS_PER_RECORD`` at a time: the
+    columns read in step, zipped a list at a time, with each entry's metadata (a dict or None)."""
     next_meta = next(metas, None)
-    new = object.__new__
-    for index, row in enumerate(zip(*cols, strict=True)):
-        meta: Any = _EMPTY_META
-        if next_meta is not None and next_meta[0] < index:
-            raise Unstreamable("metadata rows out of order")
-        if next_meta is not None and next_meta[0] == index:
+    base = 0
+    for lists in zip(*cols, strict=True):
+        n = len(lists[0])
+        if any(len(values) != n for values in lists):
+            raise WalkError("corrupt portable inventory (column lengths differ)")
+        if not _KIND_VALUES.issuperset(lists[1]):
+            raise WalkError("corrupt portable inventory (unknown kind)")
+        meta: list[Any] = [None] * n
+        while next_meta is not None and next_meta[0] < base + n:
+            if not isinstance(next_meta, list) or len(next_meta) != 2 or next_meta[0] < base:
+                raise Unstreamable("metadata rows out of order")
             if not isinstance(next_meta[1], dict):
                 raise WalkError("corrupt portable inventory (meta is not an object)")
-            meta = MappingProxyType(next_meta[1])
-            next_meta = next(metas, None)
-        values = list(row)
-        values[1] = _KINDS[values[1]]
-        values.append(meta)
-        e = new(Entry)
-        e.__dict__.update(zip(fields, values, strict=True))
-        log.fill(log.reserve(), e)
+            meta[next_meta[0] - base] = next_meta[1]
+            nxt = next(metas, None)
+            if nxt is not None and nxt[0] <= next_meta[0]:
+                raise Unstreamable("metadata rows out of order")
+            next_meta = nxt
+        base += n
+        yield list(zip(*lists, meta, strict=True))
+    if base != count:
+        raise WalkError("corrupt portable inventory (column lengths differ)")
     if next_meta is not None:
         raise WalkError("corrupt portable inventory (metadata for a missing entry)")

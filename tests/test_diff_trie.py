@@ -73,6 +73,9 @@ class _OnePass:
         assert i == 0, "entries indexed beyond [0]"
         return self.inv.entries[0]
 
+    def __len__(self) -> int:  # a Sequence's length is known without reading it
+        return len(self.inv.entries)
+
 
 def _one_pass(inv: Inventory) -> Inventory:
     return Inventory(source=inv.source, entries=_OnePass(inv))  # type: ignore[arg-type]

@@ -127,3 +127,32 @@ def test_entries_without_metadata_weigh_one_each():
     for i in range(100):
         log.fill(log.reserve(), _entry(i))
     assert len(log._heap) == 100
+
+
+def _row(e: Entry) -> tuple[object, ...]:
+    return (e.path, e.kind.value, e.size, e.depth, e.stored_size, e.sha256, e.detected, e.mode, e.mtime,
+            e.link_target, e.container, e.opened, dict(e.meta) or None)
+
+
+def test_rows_past_the_threshold_read_back_as_equal_entries_by_iteration_index_and_slice(monkeypatch):
+    monkeypatch.setattr(entrylog, "SPILL_AFTER", 100)
+    expected = [_entry(i, meta={"label": f"m{i}"} if i % 7 == 0 else {}) for i in range(3000)]
+    rows = [_row(e) for e in expected]
+    frozen = entrylog.from_rows(rows[i:i + 333] for i in range(0, len(rows), 333))
+    assert not isinstance(frozen, tuple)
+    assert list(frozen) == expected
+    assert [frozen[i] for i in (0, 99, 100, 611, 2999, -1)] == [expected[i] for i in (0, 99, 100, 611, 2999, -1)]
+    assert list(frozen[1:]) == expected[1:]
+    assert list(frozen[1500:1600]) == expected[1500:1600]
+
+
+def test_few_rows_become_a_plain_tuple():
+    expected = [_entry(i) for i in range(10)]
+    assert entrylog.from_rows([[_row(e) for e in expected]]) == tuple(expected)
+
+
+def test_rows_whose_metadata_marshal_cannot_encode_read_back_exactly(monkeypatch):
+    monkeypatch.setattr(entrylog, "SPILL_AFTER", 0)
+    when = datetime.datetime(2024, 1, 2, 3, 4, 5)
+    expected = [_entry(i, meta={"when": when}) for i in range(5)]
+    assert list(entrylog.from_rows([[_row(e) for e in expected]])) == expected

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from inspector.diff.trie import Node, PathTrie, child_key, split_key
-from inspector.model import NEST, Entry
+from inspector.model import NEST
 
 #: The component of entries directly in the image (or in its only payload) outside any directory.
 TOP_LEVEL = "/"
@@ -45,24 +45,25 @@ class Components:
             comp = self.by_parent[key] = self._of(node)
         return comp
 
-    def of_leaf(self, parent: Node, key: str, entry: Entry) -> str:
-        """The component of a new entry at ``key`` below ``parent`` that is not a node (see ``of``).
+    def of_leaf(self, parent: Node, key: str, path: str) -> str:
+        """The component of a new entry at ``key`` below ``parent`` (logical path ``path``) that is not a
+        node (see ``of``).
         Below anything but the root, its parent and separator determine it: the answer is kept in
         ``below_container``/``below_directory`` for the caller to look up first."""
         nest = key.startswith(NEST)
         if parent.parent is None:  # in the image itself: as ``of`` (memo key without building a node)
-            memo_key = (parent, len(entry.path) - self.new.cut - (len(key) - 2 if nest else len(key)))
+            memo_key = (parent, len(path) - self.new.cut - (len(key) - 2 if nest else len(key)))
             comp = self.by_parent.get(memo_key)
             if comp is None:
-                comp = self.by_parent[memo_key] = self._of(self._stand_in(parent, key, entry))
+                comp = self.by_parent[memo_key] = self._of(self._stand_in(parent, key, path))
             return comp
         memo = self.below_container if nest else self.below_directory
-        comp = memo[parent] = self._of(self._stand_in(parent, key, entry))
+        comp = memo[parent] = self._of(self._stand_in(parent, key, path))
         return comp
 
-    def _stand_in(self, parent: Node, key: str, entry: Entry) -> Node:
+    def _stand_in(self, parent: Node, key: str, path: str) -> Node:
         """A node for a new entry that has none, only to ask ``_of`` (not in the trie)."""
-        return Node(*split_key(key), parent, entry.path[self.new.cut:], False, -1)
+        return Node(*split_key(key), parent, path[self.new.cut:], False, -1)
 
     def _of(self, node: Node) -> str:
         cont = node.cont

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -26,8 +27,18 @@ from inspector.binaries.model import (
     writable_code_bytes_of,
 )
 from inspector.diff.delta import ContentPair, KeptContent, collect_contents
-from inspector.diff.model import Change, ChangeStatus, ChurnTotals, CodeChange, DiffOptions, DiffResult, relative
+from inspector.diff.model import (
+    Change,
+    ChangeList,
+    ChangeStatus,
+    ChurnTotals,
+    CodeChange,
+    DiffOptions,
+    DiffResult,
+    relative,
+)
 from inspector.diff.pairing import Pairing, pair_inventories
+from inspector.diff.twins import entries_at
 from inspector.limits import Limits, WalkError
 from inspector.model import NEST, Entry, EntryKind, Inventory, Problem
 from inspector.sources import ManyProgressFn, is_inventory_file, load_many
@@ -296,6 +307,35 @@ def churn(changes: Iterable[Change], old_unpacked: int | None = None, new_unpack
     return tally.totals(old_unpacked, new_unpacked, old_download, new_download)
 
 
+def _count_twins(pairing: Pairing, tallies: dict[str, _Tally]) -> None:
+    """Count the unchanged files set aside before pairing, group by group, in their components."""
+    assert pairing.twins is not None
+    for g, component in zip(pairing.twins.groups, pairing.twin_components, strict=True):
+        tally = tallies.get(component)
+        if tally is None:
+            tally = tallies[component] = _Tally()
+        tally.unchanged += g.count
+        tally.old_unpacked += g.old_bytes
+        tally.new_unpacked += g.new_bytes
+
+
+def _with_twins(listed: tuple[Change, ...], old: Inventory, new: Inventory, pairing: Pairing
+                ) -> tuple[Change, ...]:
+    """Every change in path order: ``listed`` and a ``Change`` for each twin, its entries read back from
+    both inventories (what ``_changes`` makes of an unchanged leaf file paired by path). No twin shares
+    its relative path with another change, so the order is the one sorting all of them would give."""
+    twins = pairing.twins
+    assert twins is not None
+    olds, news = entries_at(old.entries, twins.old_index), entries_at(new.entries, twins.new_index)
+    names = pairing.twin_components
+    unchanged = ChangeStatus.UNCHANGED
+    every = [*listed, *(Change(unchanged, o, n, None, names[g], (), None, None)
+                        for o, n, g in zip(olds, news, twins.group, strict=True))]
+    del olds, news
+    keys = [(c.new if c.new is not None else c.old).path.partition(NEST)[2] for c in every]  # type: ignore[union-attr]
+    return tuple([every[i] for i in sorted(range(len(keys)), key=keys.__getitem__)])
+
+
 def _totals_and_components(per: dict[str, _Tally], old: Inventory, new: Inventory, unpacked: tuple[int, int]
                            ) -> tuple[ChurnTotals, tuple[tuple[str, ChurnTotals], ...]]:
     total = _Tally()
@@ -323,12 +363,18 @@ def diff_inventories(old: Inventory, new: Inventory, options: DiffOptions | None
     try:
         pairing = pairing or pair_inventories(old, new)
         unsorted, keys, tallies = _changes(pairing, contents)
+        if pairing.twins is not None:
+            _count_twins(pairing, tallies)
         total, components = _totals_and_components(tallies, old, new, pairing.unpacked)
         # by relative path (a stable sort, on keys computed once and read through a C-level callable)
-        changes = tuple([unsorted[i] for i in sorted(range(len(keys)), key=keys.__getitem__)])
+        listed = tuple([unsorted[i] for i in sorted(range(len(keys)), key=keys.__getitem__)])
         del unsorted, keys
-        if contents is None and delta_note is None and any(c.delta_note for c in changes):
+        if contents is None and delta_note is None and any(c.delta_note for c in listed):
             delta_note = "deltas not estimated (no content given)"
+        changes: Sequence[Change] = listed
+        if pairing.twins:
+            changes = ChangeList(listed, len(listed) + len(pairing.twins),
+                                 partial(_with_twins, listed, old, new, pairing))
         return DiffResult(
             old_source=old.source,
             new_source=new.source,

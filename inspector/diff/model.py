@@ -8,7 +8,9 @@ a frozen dataclass; the engine builds them, renderers and the series/footprint l
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import overload
 
 from inspector.model import NEST, Entry, Problem
 
@@ -173,6 +175,65 @@ class DiffOptions:
     delta_level: int = 3
 
 
+def same_file(old: Entry, new: Entry) -> bool:
+    """Whether two leaf files paired by path are unchanged by every rule of a diff: the same content digest,
+    mode, mtime and link target (the fields a change's status and ``changed_meta`` are made of; the
+    engine reads them in this order and calls ``meta_changes`` only when one of the last three differs)."""
+    return (old.sha256 == new.sha256 and old.mode == new.mode and old.mtime == new.mtime
+            and old.link_target == new.link_target)
+
+
+class ChangeList(Sequence[Change]):
+    """The changes of a diff in path order, where unchanged files set aside before pairing (twins, see
+    ``inspector.diff.twins``) are kept as counts until someone reads them.
+
+    ``listed`` holds every other change, in order; ``build`` makes the whole tuple (reading the unchanged
+    files back from the inventories) the first time the sequence is indexed or iterated. ``len`` and
+    ``changed_only`` never build it.
+    """
+
+    __slots__ = ("listed", "_count", "_build", "_all")
+
+    def __init__(self, listed: tuple[Change, ...], count: int, build: Callable[[], tuple[Change, ...]]) -> None:
+        self.listed = listed
+        self._count = count
+        self._build: Callable[[], tuple[Change, ...]] | None = build
+        self._all: tuple[Change, ...] | None = None
+
+    def _whole(self) -> tuple[Change, ...]:
+        if self._all is None:
+            assert self._build is not None
+            self._all, self._build = self._build(), None
+        return self._all
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> Change: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Change]: ...
+    def __getitem__(self, index: int | slice) -> Change | Sequence[Change]:
+        return self._whole()[index]
+
+    def __iter__(self) -> Iterator[Change]:
+        return iter(self._whole())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, (str, bytes)):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def changed_only(changes: Iterable[Change]) -> Iterator[Change]:
+    """The changes whose status is not ``unchanged``, in order, without reading back the unchanged files a
+    ``ChangeList`` keeps as counts (what the reports list by default)."""
+    source = changes.listed if isinstance(changes, ChangeList) else changes
+    return (c for c in source if c.status is not ChangeStatus.UNCHANGED)
+
+
 @dataclass(frozen=True)
 class DiffResult:
     """A complete diff of two releases (see the module docstring)."""
@@ -180,7 +241,8 @@ class DiffResult:
     old_source: str
     new_source: str
     totals: ChurnTotals
-    changes: tuple[Change, ...]
+    #: Every change in path order: a tuple, or a ``ChangeList`` when unchanged files were set aside.
+    changes: Sequence[Change]
     components: tuple[tuple[str, ChurnTotals], ...]
     complete: bool
     problems: tuple[Problem, ...]
@@ -197,8 +259,7 @@ class DiffResult:
     @property
     def identical(self) -> bool:
         """True when nothing differs and everything could be compared."""
-        return self.complete and not self.not_compared and all(
-            c.status is ChangeStatus.UNCHANGED for c in self.changes)
+        return self.complete and not self.not_compared and next(changed_only(self.changes), None) is None
 
 
 def relative(path: str) -> str:

@@ -16,6 +16,9 @@ passes in ``PASSES``, each a function from ``PairingState`` to ``PairingState``:
    (``xen-4.17.3`` vs ``xen-4.17.5``).
 8. ``emit``: a ``Paired`` per entry in inventory order, the subtrees not compared, the renamed containers.
 
+Large pairs first set aside the leaf files unchanged at the same path (``inspector.diff.twins``): the
+passes then run over the rest, and ``Pairing.twins`` carries the others as counts and indices.
+
 Every step is a dict lookup or a bucket, never a pairwise comparison, so pairing is linear in the number
 of entries. Subtrees that a side could not read completely (a problem, a container marked incomplete, a
 member whose content is unknown) are not compared: they are listed instead of being reported as
@@ -24,6 +27,7 @@ removed/added.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 from bisect import bisect_left
@@ -35,6 +39,7 @@ from typing import NamedTuple
 
 from inspector.diff.components import Components
 from inspector.diff.trie import FILE, INTERIOR, LINK, Node, PathTrie, match_leaves_by_name
+from inspector.diff.twins import Twins, TwinsInDoubt, set_aside
 from inspector.diff.versions import natural_key, normalise_name
 from inspector.model import NEST, Entry, Inventory
 
@@ -65,6 +70,10 @@ class Pairing:
     renamed_containers: tuple[tuple[str, str], ...]
     #: Unpacked footprints (sum of leaf file sizes) of the old and new inventories, counted on the way.
     unpacked: tuple[int, int] = (0, 0)
+    #: Unchanged files set aside before pairing (not in ``pairs``), and the component of each of their
+    #: groups; None when every entry was paired through the tries.
+    twins: Twins | None = None
+    twin_components: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -307,7 +316,7 @@ def _leaf_pair_maker(comps: Components) -> Callable[[Entry, Entry, Node, Node, s
     def make(entry: Entry, other: Entry, parent: Node, partner: Node, key: str) -> Paired:
         component = (below_container if key.startswith(NEST) else below_directory).get(partner)
         if component is None:
-            component = leaf_component(partner, key, other)
+            component = leaf_component(partner, key, other.path)
         return _new_paired((entry, other, parent.moved, component))
 
     return make
@@ -368,21 +377,80 @@ PASSES: tuple[Pass, ...] = (
 )
 
 
+#: From this many entries on both sides together, unchanged files are set aside before pairing
+#: (``inspector.diff.twins``); below it, a pass over both sides costs more than it saves.
+TWINS_FROM = 100_000
+
+
 def pair_inventories(old: Inventory, new: Inventory) -> Pairing:
-    """Pair every entry of ``old`` with its counterpart in ``new`` (see the module docstring)."""
+    """Pair every entry of ``old`` with its counterpart in ``new`` (see the module docstring).
+
+    Large pairs first set aside the files unchanged at the same path (``twins.set_aside``) and pair the
+    rest; when the twins cannot be shown to pair as the tries would have paired them, everything is
+    paired the usual way. Either way the pairing is the same.
+    """
     enabled = gc.isenabled()
     gc.disable()  # the tries are large graphs of small objects: cyclic GC passes would dominate
     try:
-        state = PairingState(PathTrie(old, True), PathTrie(new, False), _incomplete(old), _incomplete(new))
-        for step in PASSES:
-            state = step(state)
-        state.old.dismantle(partners=True)
-        state.new.dismantle(partners=False)
-        assert state.pairing is not None
-        return state.pairing
+        if len(old.entries) + len(new.entries) >= TWINS_FROM:
+            with contextlib.suppress(TwinsInDoubt):
+                return _pair(old, new, set_aside(old, new))
+        return _pair(old, new, None)
     finally:
         if enabled:
             gc.enable()
+
+
+def _pair(old: Inventory, new: Inventory, twins: Twins | None) -> Pairing:
+    """Run the passes over both inventories, or over the rest of each and the twins set aside."""
+    if twins is None:
+        old_trie, new_trie = PathTrie(old, True), PathTrie(new, False)
+    else:
+        old_trie = PathTrie(dataclasses.replace(old, entries=twins.old_rest), True)
+        new_trie = PathTrie(dataclasses.replace(new, entries=twins.new_rest), False)
+        for g in twins.groups:
+            old_trie.add_twins(g.parent, g.nest, g.count, g.old_bytes)
+            new_trie.add_twins(g.parent, g.nest, g.count, g.new_bytes)
+    state = PairingState(old_trie, new_trie, _incomplete(old), _incomplete(new))
+    try:
+        for step in PASSES:
+            state = step(state)
+        pairing = state.pairing
+        assert pairing is not None
+        if twins is not None:
+            pairing = dataclasses.replace(pairing, twins=twins,
+                                          twin_components=_twin_components(state, twins))
+        return pairing
+    finally:
+        state.old.dismantle(partners=True)
+        state.new.dismantle(partners=False)
+
+
+def _twin_components(state: PairingState, twins: Twins) -> tuple[str, ...]:
+    """The component of each group of twins, once it is sure they pair as the passes would have paired
+    them: by name below interior parents paired with each other by path, compared and not moved (and
+    without an entry where a twin came before it), where no other entry or node has a twin's path (else
+    ``TwinsInDoubt``). A twin's component is that of a leaf paired by
+    path below its new parent (``_leaf_pair_maker``)."""
+    old, new, comps = state.old, state.new, state.components
+    assert comps is not None
+    for trie in (old, new):
+        if any(hash(rel) in twins.paths for rel in trie.index):
+            raise TwinsInDoubt("a node at a twin's path")
+    for rest in (twins.old_rest, twins.new_rest):
+        cut = len(rest[0].path) + len(NEST)
+        if any(hash(e.path[cut:]) in twins.paths for e in rest):
+            raise TwinsInDoubt("another entry at a twin's path")
+    out = []
+    for g in twins.groups:
+        o, n = old.index.get(g.parent), new.index.get(g.parent)
+        if (o is None or n is None or o.partner is not n or o.cls is not INTERIOR or n.cls is not INTERIOR
+                or o.bad or n.bad or o.moved or (g.old_implied and o.entry is not None)
+                or (g.new_implied and n.entry is not None)):
+            raise TwinsInDoubt(f"twins below {g.parent} would not pair by path")
+        component = (comps.below_container if g.nest else comps.below_directory).get(n)
+        out.append(component if component is not None else comps.of_leaf(n, g.key, g.path))
+    return tuple(out)
 
 
 def _incomplete(inv: Inventory) -> tuple[str, ...]:

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
 from typing import TypeVar
 
+from inspector.diff.twins import TwinsInDoubt
 from inspector.model import NEST, Entry, EntryKind, Inventory
 
 #: Node classes: what pairing treats alike. Interior nodes (directories, opened containers, implied
@@ -51,7 +52,8 @@ class Node:
     """
 
     __slots__ = ("sep", "name", "parent", "children", "leaves", "entry", "path", "partner", "how", "marked",
-                 "bad", "nkey", "tpath", "moved", "old_side", "cls", "is_container", "cont", "members", "seq", "slot")
+                 "bad", "nkey", "tpath", "moved", "old_side", "cls", "is_container", "cont", "members", "twins", "seq",
+                 "slot")
 
     def __init__(self, sep: str, name: str, parent: Node | None, path: str, old_side: bool, seq: int) -> None:
         self.sep = sep
@@ -76,6 +78,9 @@ class Node:
         self.cont: Node = self if parent is None else parent if sep == NEST else parent.cont
         #: Entries directly inside this container (duplicates counted); kept on containers and the root.
         self.members = 0
+        #: Unchanged leaf files directly below this node that were set aside before pairing
+        #: (``inspector.diff.twins``): members, but neither children nor simple leaves.
+        self.twins = 0
         #: The node's place in inventory order (ancestors before the first entry below them).
         self.seq = seq
         #: Where this node sits among its parent's children: its seq, or that of the node it displaced
@@ -98,8 +103,8 @@ class Node:
 
     @property
     def member_count(self) -> int:
-        """Children and simple leaves directly below this node."""
-        return len(self.children) + len(self.leaves)
+        """Children, simple leaves and twins directly below this node."""
+        return len(self.children) + len(self.leaves) + self.twins
 
     def has_child(self, key: str) -> bool:
         """Whether a node or a simple leaf sits at ``key`` below this node."""
@@ -273,13 +278,24 @@ class PathTrie:
 
     def only_member(self, node: Node) -> Node:
         """The one member of ``node`` (which has exactly one) as a node."""
-        found = self.child(node, next(iter(node.children or node.leaves)))
+        found = self.child(node, self.only_member_key(node))
         assert found is not None
         return found
 
     def only_member_key(self, node: Node) -> str:
-        """The key of the one member of ``node`` (which has exactly one)."""
+        """The key of the one member of ``node`` (which has exactly one); ``TwinsInDoubt`` when that member
+        is a twin (its key was not kept: the caller pairs without setting twins aside)."""
+        if node.twins:
+            raise TwinsInDoubt(f"the one member of {node.path} is a twin")
         return next(iter(node.children or node.leaves))
+
+    def add_twins(self, parent_rel: str, nest: bool, count: int, size: int) -> None:
+        """Count ``count`` twins (``size`` bytes together) directly below the node at ``parent_rel`` (made,
+        with any missing ancestors, when only twins implied it)."""
+        parent = self.node_at(parent_rel)
+        parent.twins += count
+        (parent if nest else parent.cont).members += count
+        self.unpacked += size
 
     def promote_names_of(self, node: Node, other: Node) -> None:
         """Make nodes of ``node``'s simple leaves whose names are nodes below ``other`` (of the other side),

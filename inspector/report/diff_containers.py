@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from inspector.diff.model import Change, ChangeStatus, DiffResult
+from inspector.diff.model import Change, DiffResult, changed_only
 from inspector.model import NEST
 
 
@@ -49,9 +49,7 @@ def container_rows(result: DiffResult, changes: Sequence[Change] | None = None) 
     to_new = dict(result.renamed_containers)
     was = {n: o for o, n in result.renamed_containers}
     agg: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for c in result.changes if changes is None else changes:
-        if c.status is ChangeStatus.UNCHANGED:
-            continue
+    for c in changed_only(result.changes if changes is None else changes):
         if c.new is not None:
             chain = _chain(c.new.path)
         else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from inspector.diff.model import Change, ChangeStatus, ChurnTotals, DiffResult, relative
+from inspector.diff.model import Change, ChangeStatus, ChurnTotals, DiffResult, changed_only, relative
 from inspector.model import NEST
 from inspector.report.common import size
 from inspector.report.diff_containers import container_rows
@@ -186,7 +186,7 @@ def render_diff_html(result: DiffResult, top: int = 200, components: int = 25,
     if fig is not None:
         sections.append(f"<section><h2>Churn by component</h2>{div(fig, 'components')}"
                         f'<div class="wide">{components_table(result, components)}</div></section>')
-    changed = [c for c in result.changes if c.status is not ChangeStatus.UNCHANGED]
+    changed = list(changed_only(result.changes))
     if changed:
         sections.append(f"<section><h2>Changed containers</h2>{container_tree(result)}</section>")
         sections.append(f"<section><h2>Largest changes ({min(top, len(changed)):,} of {len(changed):,})</h2>"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from inspector.diff.gate import METRICS, RuleResult
-from inspector.diff.model import Change, ChangeStatus, ChurnTotals, DiffResult, relative
+from inspector.diff.model import Change, ChangeStatus, ChurnTotals, DiffResult, changed_only, relative
 from inspector.model import NEST
 from inspector.report.common import count, markdown_table, short_names, size, table
 from inspector.report.diff_containers import container_rows
@@ -37,9 +37,9 @@ class Filters:
     path: str | None = None
 
     def select(self, changes: Iterable[Change]) -> list[Change]:
-        """The changes that pass every filter."""
+        """The changes that pass every filter (unchanged files are only read back when listed)."""
         out = []
-        for c in changes:
+        for c in changes if ChangeStatus.UNCHANGED in self.only else changed_only(changes):
             if c.status not in self.only or c.size < self.min_size:
                 continue
             if self.path is not None and not any(
