@@ -143,10 +143,14 @@ def main() -> int:
         where.mkdir(parents=True, exist_ok=True)
         store = where / f"scale-{args.entries}.sqlite"
         me = [sys.executable, str(Path(__file__).resolve()), "--child"]
-        wall, rss, out, _ = measure([*me, "store", str(args.entries), str(store)])
-        n_old, n_new, old_sha, new_sha = out.split()
-        print(f"generated and stored {int(n_old):,} + {int(n_new):,} entries in {wall:.1f} s "
-              f"(peak RSS {rss / 1024:.0f} MiB, not the measured step)")
+        old_sha, new_sha = _sha("iso", "1.0"), _sha("iso", "1.1")  # the roots' digests (see ``generate``)
+        if args.keep and store.exists():
+            print(f"reusing the pair stored in {store}")
+        else:
+            wall, rss, out, _ = measure([*me, "store", str(args.entries), str(store)])
+            n_old, n_new, old_sha, new_sha = out.split()
+            print(f"generated and stored {int(n_old):,} + {int(n_new):,} entries in {wall:.1f} s "
+                  f"(peak RSS {rss / 1024:.0f} MiB, not the measured step)")
         wall, rss, out, cpu = measure([*me, "diff", str(store), old_sha, new_sha])
         print(out)
         print(f"diff of two stored {args.entries:,}-entry inventories: {wall:.2f} s wall, {cpu:.2f} s CPU, peak RSS "
