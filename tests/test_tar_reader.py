@@ -386,3 +386,19 @@ def test_random_header_damage_with_valid_checksums_reads_like_libarchive(tmp_pat
         path = tmp_path / f"damaged{i}.tar"
         path.write_bytes(blob)
         same_as_libarchive(path)
+
+
+def test_the_header_checksum_is_the_byte_sum_with_its_field_as_spaces_unsigned_or_signed() -> None:
+    import random
+
+    from inspector.unpack.archive import tar_sum_matches
+
+    rng = random.Random(512)
+    for _ in range(200):
+        block = rng.randbytes(512)
+        header = block[:148] + b" " * 8 + block[156:]
+        unsigned = sum(header)
+        signed = unsigned - 256 * sum(1 for b in header if b > 127)
+        assert tar_sum_matches(block, unsigned)
+        assert tar_sum_matches(block, signed)
+        assert not tar_sum_matches(block, unsigned + 1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import io
 import struct
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
@@ -286,11 +287,27 @@ def tar_checksum_ok(head: bytes) -> bool:
         stored = int(field, 8)
     except ValueError:
         return False
-    header = head[:148] + b" " * 8 + head[156:512]
-    unsigned = sum(header)
+    return tar_sum_matches(head[:512], stored)
+
+
+#: Bytes 128-255, which a signed checksum counts negative.
+_HIGH_BYTES = bytes(range(128, 256))
+
+
+def tar_sum_matches(block: bytes, stored: int) -> bool:
+    """Whether ``stored`` is the checksum of the 512-byte header ``block``: the sum of its bytes with the
+    checksum field counted as eight spaces, unsigned or (as old BSD/Solaris/HP-UX writers made it) signed.
+
+    Sums of at most 256 bytes fit Adler-32's low half exactly (at most 65,280 < 65,521): three C calls
+    instead of a Python loop over 512 bytes, once per member in a walk.
+    """
+    unsigned = ((zlib.adler32(block[:256]) & 0xFFFF) + (zlib.adler32(block[256:512]) & 0xFFFF)
+                - (zlib.adler32(block[148:156]) & 0xFFFF) - 1 + 256)
     if stored == unsigned:
         return True
-    return stored == unsigned - 256 * sum(1 for b in header if b > 127)
+    outside_field = block[:148] + block[156:512]
+    high = len(outside_field) - len(outside_field.translate(None, _HIGH_BYTES))
+    return high > 0 and stored == unsigned - 256 * high
 
 
 #: The file types a cpio header's mode may carry (socket, link, file, block, directory, character, FIFO).

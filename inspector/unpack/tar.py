@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import io
 import re
-import zlib
 from collections.abc import Callable, Generator, Iterator
 from typing import BinaryIO, cast
 
@@ -43,8 +42,6 @@ _OCTAL_CHARS = b"01234567 \x00"
 _PLAIN_NUMBERS = re.compile(rb"([0-7]{7})[ \x00][0-7]{7}[ \x00][0-7]{7}[ \x00]([0-7]{11})[ \x00]([0-7]{11})[ \x00]"
                             rb"([0-7]{6})\x00 ")
 _GNU_MAGIC = b"ustar  \x00"
-#: Bytes 128-255, to count the bytes a signed checksum counts negative.
-_HIGH = bytes(range(128, 256))
 _PAX_RECORD = re.compile(rb"([1-9][0-9]{0,5}) ")
 _PAX_TIME = re.compile(rb"([0-9]{1,18})(?:\.([0-9]*))?")
 #: pax keys that change what libarchive makes of a member in ways this reader does not follow
@@ -283,14 +280,8 @@ def _header_numbers(h: bytes) -> tuple[int, int, int]:
             mode, size, mtime = _octal(h[100:108]), _octal(h[124:136]), _octal(h[136:148])
         else:
             mode, size, mtime = _number(h, 100, 108), _number(h, 124, 136), _number(h, 136, 148)
-    # Sums of at most 256 bytes fit Adler-32's low half exactly (at most 65,280 < 65,521): three C calls
-    # instead of a Python loop over 512 bytes. The checksum field itself counts as eight spaces.
-    unsigned = ((zlib.adler32(h[:256]) & 0xFFFF) + (zlib.adler32(h[256:]) & 0xFFFF)
-                - (zlib.adler32(h[148:156]) & 0xFFFF) - 1 + 256)
-    if stored != unsigned:
-        high = _BLOCK - len(h.translate(None, _HIGH))  # old BSD/Solaris/HP-UX writers summed signed bytes
-        if not high or stored != unsigned - 256 * high:
-            raise _HandOver
+    if not archive.tar_sum_matches(h, stored):
+        raise _HandOver
     return mode, size, mtime
 
 
