@@ -28,6 +28,7 @@ from inspector.entrylog import EntryLog
 from inspector.inventory import Summariser, remember_summary
 from inspector.limits import BudgetExhausted, Limits, WalkError
 from inspector.model import NEST, Entry, EntryKind, Inventory, Problem, ProblemKind, frozen_meta
+from inspector.seennames import SeenNames, bounded
 from inspector.sniff import detect_type
 from inspector.streams import (
     CHUNK,
@@ -490,11 +491,13 @@ class Walker:
         ctx = UnpackContext(path=logical, name=name, size=scan.member.size, head=ts.head, budget=state.budget,
                             problem=report, meta=meta)
         members = handler.members(source.stream, ctx)
-        seen: set[str] = set()
+        seen: set[str] | SeenNames = set()
         try:
             for child in members:
                 state.budget.add_member()
-                if self._admit(state, ctx, child, seen, logical):
+                admitted = self._admit(state, ctx, child, seen, logical)
+                seen = bounded(seen, state.tmpdir)
+                if admitted:
                     try:
                         self._visit(state, child, f"{logical}{NEST}{child.name}", depth + 1)
                     except _MemberReadError:
@@ -515,8 +518,11 @@ class Walker:
             close = getattr(members, "close", None)  # a generator: stops a handler's background reader
             if close is not None:                    # even when we leave the container early
                 close()
+            if isinstance(seen, SeenNames):
+                seen.close()
 
-    def _admit(self, state: _WalkState, ctx: UnpackContext, child: Member, seen: set[str], logical: str) -> bool:
+    def _admit(self, state: _WalkState, ctx: UnpackContext, child: Member, seen: set[str] | SeenNames,
+               logical: str) -> bool:
         """Check a member's name before visiting it: duplicates and escaping names warned, overlong skipped."""
         name = child.name
         if name in seen:

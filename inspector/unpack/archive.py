@@ -12,7 +12,7 @@ import io
 import struct
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO, cast
 
 import libarchive
@@ -21,6 +21,7 @@ import libarchive.exception
 from inspector.limits import Unsupported, WalkError
 from inspector.model import EntryKind, ProblemKind
 from inspector.names import checked_member_path, display_name, member_path, unsafe_reason
+from inspector.seennames import SeenNames, bounded
 from inspector.streams import CHUNK, HEAD_SIZE, Stream
 from inspector.unpack.base import FormatError, Member, SniffInfo, UnpackContext
 
@@ -354,11 +355,12 @@ class HardLinkCheck:
     """Hard links in a tar must name an earlier member; a link to itself or out of the archive is a lie."""
 
     ctx: UnpackContext
-    seen: set[str]
+    seen: set[str] | SeenNames = field(default_factory=set)
 
     def member(self, name: str) -> None:
-        """Remember a member that a later hard link may name."""
+        """Remember a member that a later hard link may name (past ``EXACT_NAMES``, compactly)."""
         self.seen.add(name)
+        self.seen = bounded(self.seen)
 
     def link(self, name: str, raw_target: str | bytes, target: str) -> None:
         """Report a hard link whose target (the header's linkname field) cannot be right."""
@@ -450,7 +452,7 @@ class LibarchiveHandler:
         entry = lib.entry_new()
         scratch = ctypes.create_string_buffer(SCRATCH)
         if links is None and self.name == "tar":
-            links = HardLinkCheck(ctx, set())
+            links = HardLinkCheck(ctx)
         try:
             while True:
                 r = lib.next_header2(archive_p, entry)

@@ -374,7 +374,7 @@ class TarHandler:
     def members(self, stream: BinaryIO, ctx: UnpackContext) -> Iterator[Member]:
         """Yield the archive's members in storage order, each readable until the next one is asked for."""
         blocks = _Blocks(stream)
-        links = archive.HardLinkCheck(ctx, set())
+        links = archive.HardLinkCheck(ctx)
         offset = yield from _read(blocks, ctx, links)
         if offset is not None:
             yield from archive.TAR.resume(blocks.rest(), ctx, offset=offset, links=links,
@@ -575,7 +575,7 @@ def _entry(blocks: _Blocks, ctx: UnpackContext, links: archive.HardLinkCheck, h:
         link_raw = _text(raw_link)  # type: ignore[arg-type]
         link = member_path(link_raw)
         links.link(name, link_raw, link)
-    links.seen.add(name)  # HardLinkCheck.member, without the call
+    links.member(name)
     is_file = kind is EntryKind.FILE
     # By position (made per member; keywords cost half as much again): name, kind, size, stored_size, mode,
     # mtime, link_target, meta, open, compressed_progress, payload, data.
