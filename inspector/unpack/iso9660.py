@@ -9,6 +9,7 @@ follow them) and the directory records of one directory extent. Walking the tree
 from __future__ import annotations
 
 import calendar
+import functools
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -101,8 +102,13 @@ class Volume:
         return next((d for d in self.descriptors if d.kind == kind), None)
 
 
+@functools.lru_cache(maxsize=4096)
 def record_time(raw: bytes) -> float | None:
-    """Seconds since the epoch of a 7-byte directory-record date (ECMA-119 9.1.5), or None if unset."""
+    """Seconds since the epoch of a 7-byte directory-record date (ECMA-119 9.1.5), or None if unset.
+
+    Remembered by value: the files of one disc share a handful of dates, and ``calendar.timegm`` was a
+    few percent of walking a disc of 100,000 small files.
+    """
     if len(raw) < 7 or raw[1] == 0:
         return None
     offset = struct.unpack("b", raw[6:7])[0]

@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 from inspector.limits import Unsupported
 from inspector.model import EntryKind, ProblemKind
 from inspector.names import display_name
-from inspector.streams import SeekableRaw
+from inspector.streams import HEAD_SIZE, SeekableRaw
 from inspector.unpack.base import FormatError, Member, UnpackContext
 from inspector.unpack.iso9660 import (
     MAX_DIRECTORY_BYTES,
@@ -181,6 +181,17 @@ class ExtentsReader(SeekableRaw):
                               "(image too short)")
         self._pos += got
         return got
+
+
+def _small_content(stream: BinaryIO, pieces: list[tuple[int, int]], stored: int) -> bytes | None:
+    """A small one-extent file's whole content, read with its record (``Member.data``): most files of a
+    distribution disc are a few KiB, and one read here costs less than a stream the walker opens and
+    sniffs. None (the walker opens ``ExtentsReader``, which says why) when the image gives fewer bytes."""
+    if len(pieces) != 1 or not 0 < stored <= HEAD_SIZE:
+        return None
+    stream.seek(pieces[0][0])
+    data = stream.read(stored)
+    return data if len(data) == stored else None
 
 
 def _fail(exc: Exception) -> Callable[[], BinaryIO]:
@@ -460,8 +471,9 @@ class TreeWalker:
             yield Member(rel, EntryKind.FILE, size=zf.size, stored_size=stored, mode=mode, mtime=mtime, meta=meta,
                          open=lambda: ZisofsReader(ExtentsReader(stream, pieces), stored, zf.size))
             return
+        data = _small_content(stream, pieces, stored)
         yield Member(rel, EntryKind.FILE, size=stored, stored_size=stored, mode=mode, mtime=mtime, meta=meta,
-                     open=lambda: ExtentsReader(stream, pieces))
+                     open=lambda: ExtentsReader(stream, pieces), data=data)
 
     def _out_of_bounds(self, pieces: list[tuple[int, int]]) -> str | None:
         """Why a file's extents cannot be read whole (None when they all lie inside the image)."""
