@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 from inspector.limits import LimitExceeded
 from inspector.model import EntryKind, ProblemKind
 from inspector.names import display_name
-from inspector.streams import SeekableRaw
+from inspector.streams import HEAD_SIZE, SeekableRaw
 from inspector.unpack import udf_descriptors as d
 from inspector.unpack.base import FormatError, Member, SniffInfo, UnpackContext
 from inspector.unpack.udf_descriptors import FileType, UdfError
@@ -295,7 +295,7 @@ class _Walk:
                 return
             data = fe.ad_area[:fe.info_length]
             yield Member(rel, EntryKind.FILE, size=len(data), stored_size=len(data), mode=fe.mode, mtime=fe.mtime,
-                         meta={**meta, "embedded": True}, open=lambda: _Bytes(data))
+                         meta={**meta, "embedded": True}, open=lambda: _Bytes(data), data=data)
             return
         try:
             pieces = self.volume.file_pieces(fe, icb.partition, "file data")
@@ -314,7 +314,8 @@ class _Walk:
                                                 f"(more than {MAX_UNRECORDED_ONLY}); its zeros are not hashed"))
             return
         yield Member(rel, EntryKind.FILE, size=fe.info_length, stored_size=stored, mode=fe.mode, mtime=fe.mtime,
-                     meta=meta, open=lambda: PieceReader(self.stream, pieces, fe.info_length))
+                     meta=meta, open=lambda: PieceReader(self.stream, pieces, fe.info_length),
+                     data=_small_content(self.stream, pieces, fe.info_length))
 
     def _symlink(self, fe: d.FileEntry, icb: d.AllocDesc, rel: str) -> str | None:
         if fe.info_length > MAX_SYMLINK_BYTES:
@@ -362,6 +363,20 @@ def symlink_target(data: bytes) -> str:
 
 _ZEROS = bytes(1 << 20)
 _ZEROS_VIEW = memoryview(_ZEROS)
+
+
+def _small_content(stream: BinaryIO, pieces: list[Piece], length: int) -> bytes | None:
+    """A small file's whole content when one recorded piece holds it, read with its entry (``Member.data``):
+    cheaper than a stream the walker opens and sniffs. None (the walker opens ``PieceReader``, which says
+    why) for anything else, or when the image gives fewer bytes."""
+    if len(pieces) != 1 or not 0 < length <= HEAD_SIZE:
+        return None
+    piece = pieces[0]
+    if piece.image_offset is None or piece.file_offset != 0 or piece.length < length:
+        return None
+    stream.seek(piece.image_offset)
+    data = stream.read(length)
+    return data if len(data) == length else None
 
 
 class PieceReader(SeekableRaw):
