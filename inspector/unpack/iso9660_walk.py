@@ -222,6 +222,7 @@ class TreeWalker:
         self.rock_ridge = tree.name == "rock-ridge"
         #: First data extent of each listed file -> its path (El Torito names its boot images from it).
         self.extent_paths: dict[int, str] = {}
+        #: Records pointing at an extent that several records share (one listed file's extent is not counted).
         self._extent_refs: dict[int, int] = {}
         self._visited: set[int] = set()
         self._repeated_dirs: list[str] = []
@@ -446,13 +447,13 @@ class TreeWalker:
             return
         if stored:
             key = recs[0].extent
-            refs = self._extent_refs.get(key, 0) + 1
-            self._extent_refs[key] = refs
-            if refs > MAX_RECORDS_PER_EXTENT:
-                self._over_extent_limit[key] = self._over_extent_limit.get(key, 0) + 1
-                return
             first = self.extent_paths.get(key)
             if first is not None:
+                refs = self._extent_refs.get(key, 1) + 1
+                self._extent_refs[key] = refs
+                if refs > MAX_RECORDS_PER_EXTENT:
+                    self._over_extent_limit[key] = self._over_extent_limit.get(key, 0) + 1
+                    return
                 yield Member(rel, EntryKind.HARDLINK, mode=mode, mtime=mtime, link_target=first, meta=meta)
                 return
             self.extent_paths[key] = rel
