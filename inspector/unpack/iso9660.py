@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from inspector.model import direct_init
+
 SECTOR = 2048
 #: The volume descriptor set starts at sector 16; real images have 2 to 6 descriptors, plus the UDF
 #: recognition sequence (3 or so). Scanning stops at the first sector that is neither.
@@ -37,6 +39,7 @@ class IsoFormatError(Exception):
     """A structure of the volume is not what ECMA-119 says (the message is a plain reason)."""
 
 
+@direct_init
 @dataclass(frozen=True)
 class DirRecord:
     """One directory record as stored: where its data is and what it is called, nothing interpreted."""
@@ -119,6 +122,10 @@ def record_time(raw: bytes) -> float | None:
     return float(secs - offset * 15 * 60)
 
 
+#: A directory record's extent and data length (little-endian halves of the both-endian fields).
+_EXTENT_AND_LENGTH = struct.Struct("<I4xI")
+
+
 def parse_record(buf: bytes | memoryview, pos: int, base: int) -> DirRecord:
     """The directory record at ``buf[pos:]`` (``base`` is ``buf``'s offset in the image).
 
@@ -132,20 +139,12 @@ def parse_record(buf: bytes | memoryview, pos: int, base: int) -> DirRecord:
     if 33 + name_len > length:
         raise IsoFormatError(f"directory record at byte {base + pos}: name length {name_len} exceeds the "
                              f"record length {length}")
-    extent, data_length = struct.unpack_from("<I4xI", buf, pos + 2)
-    identifier = bytes(buf[pos + 33 : pos + 33 + name_len])
+    extent, data_length = _EXTENT_AND_LENGTH.unpack_from(buf, pos + 2)
     su_start = pos + 33 + name_len + (0 if name_len % 2 else 1)
-    return DirRecord(
-        offset=base + pos,
-        extent=extent + ext_len,
-        data_length=data_length,
-        flags=buf[pos + 25],
-        unit_size=buf[pos + 26],
-        gap_size=buf[pos + 27],
-        recorded=record_time(bytes(buf[pos + 18 : pos + 25])),
-        identifier=identifier,
-        system_use=bytes(buf[su_start : pos + length]) if su_start < pos + length else b"",
-    )
+    # By position, in DirRecord's field order (once per record of every directory).
+    return DirRecord(base + pos, extent + ext_len, data_length, buf[pos + 25], buf[pos + 26], buf[pos + 27],
+                     record_time(bytes(buf[pos + 18 : pos + 25])), bytes(buf[pos + 33 : pos + 33 + name_len]),
+                     bytes(buf[su_start : pos + length]) if su_start < pos + length else b"")
 
 
 def read_directory(stream: BinaryIO, start: int, length: int, problems: list[str]) -> Iterator[DirRecord]:

@@ -14,6 +14,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from inspector.model import direct_init
 from inspector.unpack.iso9660 import record_time
 
 #: At most this many continuation areas are followed for one record, and at most this many bytes read.
@@ -35,6 +36,7 @@ class Zisofs:
     version: int
 
 
+@direct_init
 @dataclass(frozen=True)
 class RockRidge:
     """The Rock Ridge view of one directory record (fields are None when their entry is absent)."""
@@ -54,6 +56,10 @@ class RockRidge:
     zisofs: Zisofs | None = None
     sparse: bool = False  # SF
     problems: tuple[str, ...] = field(default=())
+
+
+#: A ``PX`` entry's mode, link count, uid and gid (little-endian halves of the both-endian fields).
+_PX = struct.Struct("<I4xI4xI4xI")
 
 
 def _u32(buf: bytes, pos: int) -> int:
@@ -98,6 +104,8 @@ def find_sp(system_use: bytes) -> int | None:
 class _Builder:
     """Accumulates the entries of one record across its System Use area and continuation areas."""
 
+    __slots__ = ("fields", "name", "has_name", "link_parts", "link_root", "link_continues", "has_link", "problems")
+
     def __init__(self) -> None:
         self.fields: dict[str, object] = {}
         self.name = bytearray()
@@ -111,7 +119,8 @@ class _Builder:
     def entry(self, sig: bytes, e: bytes) -> None:  # noqa: C901 - one branch per entry type
         n = len(e)
         if sig == b"PX" and n >= 36:
-            self.fields.update(mode=_u32(e, 4), nlink=_u32(e, 12), uid=_u32(e, 20), gid=_u32(e, 28))
+            fields = self.fields
+            fields["mode"], fields["nlink"], fields["uid"], fields["gid"] = _PX.unpack_from(e, 4)
             if n >= 44:
                 self.fields["ino"] = _u32(e, 36)
         elif sig == b"PN" and n >= 20:
@@ -180,14 +189,14 @@ def parse(system_use: bytes, skip: int, read_area: AreaReader) -> RockRidge:
     area once: a malformed or looping chain is reported in ``problems`` and reading stops there.
     """
     b = _Builder()
-    area = system_use[skip:]
+    area = bytes(system_use[skip:])
     seen: set[tuple[int, int]] = set()
     total = len(area)
     while True:
         pos = 0
         nxt: tuple[int, int, int] | None = None
         while pos + 4 <= len(area):
-            sig, length = bytes(area[pos : pos + 2]), area[pos + 2]
+            sig, length = area[pos : pos + 2], area[pos + 2]
             if length < 4 or pos + length > len(area):
                 if area[pos:].strip(b"\x00"):
                     b.problems.append(f"Rock Ridge entry {sig!r} at offset {pos} has length {length}, past the "
