@@ -429,6 +429,42 @@ class IterReader(io.RawIOBase):
         return n
 
 
+class ReadWindow:
+    """Small reads of a seekable stream served from one window of it, read ahead when reads run forward.
+
+    ISO 9660 and UDF readers hand small files over with their records (``Member.data``); mastering tools
+    lay the files out in the order their directories list them, so one read of ``size`` bytes serves the
+    next files as well, instead of a seek and a read for each. A read that does not follow on from the
+    last one (within ``size`` bytes after it) is read exactly, and leaves the window as it was: scattered
+    reads never read ahead. Nothing else may write the stream; other readers of it seek before they read.
+    """
+
+    __slots__ = ("_stream", "_size", "_start", "_data", "_next")
+
+    def __init__(self, stream: BinaryIO, size: int = 256 * 1024) -> None:
+        self._stream = stream
+        self._size = size
+        self._start = 0
+        self._data = b""
+        self._next = -1  # where the last read ended
+
+    def read(self, offset: int, n: int) -> bytes:
+        """The ``n`` bytes at ``offset`` (fewer only where the stream ends)."""
+        at = offset - self._start
+        if at >= 0 and at + n <= len(self._data):
+            data = self._data[at : at + n]
+        elif 0 <= offset - self._next <= self._size:
+            self._stream.seek(offset)
+            self._data = self._stream.read(max(n, self._size))
+            self._start = offset
+            data = self._data[:n]
+        else:
+            self._stream.seek(offset)
+            data = self._stream.read(n)
+        self._next = offset + n
+        return data
+
+
 class SeekableRaw(io.RawIOBase):
     """Base of readers over ``length`` bytes that can seek anywhere cheaply (no decompression needed).
 

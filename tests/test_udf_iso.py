@@ -104,22 +104,23 @@ def test_bridge_with_a_broken_iso9660_descriptor_still_lists_its_udf_tree(built)
 def test_a_small_file_in_one_recorded_piece_is_handed_over_with_its_content() -> None:
     import io
 
+    from inspector.streams import ReadWindow
     from inspector.unpack.udf import _small_content
     from inspector.unpack.udf_volume import Piece
 
     image = io.BytesIO(bytes(2048) + b"udf data" + bytes(2040))
-    assert _small_content(image, [Piece(0, 8, 2048)], 8) == b"udf data"
+    assert _small_content(ReadWindow(image), [Piece(0, 8, 2048)], 8) == b"udf data"
 
 
 def test_a_sparse_split_large_or_cut_short_file_is_left_to_its_reader() -> None:
     import io
 
-    from inspector.streams import HEAD_SIZE
+    from inspector.streams import HEAD_SIZE, ReadWindow
     from inspector.unpack.udf import _small_content
     from inspector.unpack.udf_volume import Piece
 
     image = io.BytesIO(bytes(4096))
-    assert _small_content(image, [Piece(0, 8, None)], 8) is None  # unrecorded: zeros, the reader's to give
-    assert _small_content(image, [Piece(0, 4, 0), Piece(4, 4, 2048)], 8) is None
-    assert _small_content(image, [Piece(0, HEAD_SIZE + 1, 0)], HEAD_SIZE + 1) is None
-    assert _small_content(io.BytesIO(b"abc"), [Piece(0, 8, 0)], 8) is None
+    assert _small_content(ReadWindow(image), [Piece(0, 8, None)], 8) is None  # unrecorded: zeros, the reader's to give
+    assert _small_content(ReadWindow(image), [Piece(0, 4, 0), Piece(4, 4, 2048)], 8) is None
+    assert _small_content(ReadWindow(image), [Piece(0, HEAD_SIZE + 1, 0)], HEAD_SIZE + 1) is None
+    assert _small_content(ReadWindow(io.BytesIO(b"abc")), [Piece(0, 8, 0)], 8) is None

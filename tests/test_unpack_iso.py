@@ -197,23 +197,25 @@ def test_plain_iso9660_member_hash_matches_isoinfo_extraction(built) -> None:
 
 
 def test_a_small_one_extent_file_is_handed_over_with_its_content() -> None:
+    from inspector.streams import ReadWindow
     from inspector.unpack.iso9660_walk import _small_content
 
     image = io.BytesIO(b"x" * 2048 + b"content!" + bytes(2040))
-    assert _small_content(image, [(2048, 8)], 8) == b"content!"
+    assert _small_content(ReadWindow(image), [(2048, 8)], 8) == b"content!"
 
 
 def test_a_multi_extent_large_or_empty_file_is_left_to_its_stream() -> None:
-    from inspector.streams import HEAD_SIZE
+    from inspector.streams import HEAD_SIZE, ReadWindow
     from inspector.unpack.iso9660_walk import _small_content
 
     image = io.BytesIO(bytes(4 * HEAD_SIZE))
-    assert _small_content(image, [(0, 8), (2048, 8)], 16) is None
-    assert _small_content(image, [(0, HEAD_SIZE + 1)], HEAD_SIZE + 1) is None
-    assert _small_content(image, [(0, 0)], 0) is None
+    assert _small_content(ReadWindow(image), [(0, 8), (2048, 8)], 16) is None
+    assert _small_content(ReadWindow(image), [(0, HEAD_SIZE + 1)], HEAD_SIZE + 1) is None
+    assert _small_content(ReadWindow(image), [(0, 0)], 0) is None
 
 
 def test_a_small_file_the_image_cuts_short_is_left_to_its_stream_which_says_so() -> None:
+    from inspector.streams import ReadWindow
     from inspector.unpack.iso9660_walk import _small_content
 
-    assert _small_content(io.BytesIO(b"abc"), [(0, 8)], 8) is None
+    assert _small_content(ReadWindow(io.BytesIO(b"abc")), [(0, 8)], 8) is None

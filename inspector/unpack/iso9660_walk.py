@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 from inspector.limits import Unsupported
 from inspector.model import EntryKind, ProblemKind
 from inspector.names import display_name
-from inspector.streams import HEAD_SIZE, SeekableRaw
+from inspector.streams import HEAD_SIZE, ReadWindow, SeekableRaw
 from inspector.unpack.base import FormatError, Member, UnpackContext
 from inspector.unpack.iso9660 import (
     MAX_DIRECTORY_BYTES,
@@ -183,14 +183,13 @@ class ExtentsReader(SeekableRaw):
         return got
 
 
-def _small_content(stream: BinaryIO, pieces: list[tuple[int, int]], stored: int) -> bytes | None:
+def _small_content(window: ReadWindow, pieces: list[tuple[int, int]], stored: int) -> bytes | None:
     """A small one-extent file's whole content, read with its record (``Member.data``): most files of a
     distribution disc are a few KiB, and one read here costs less than a stream the walker opens and
     sniffs. None (the walker opens ``ExtentsReader``, which says why) when the image gives fewer bytes."""
     if len(pieces) != 1 or not 0 < stored <= HEAD_SIZE:
         return None
-    stream.seek(pieces[0][0])
-    data = stream.read(stored)
+    data = window.read(pieces[0][0], stored)
     return data if len(data) == stored else None
 
 
@@ -222,6 +221,7 @@ class TreeWalker:
         self.rock_ridge = tree.name == "rock-ridge"
         #: First data extent of each listed file -> its path (El Torito names its boot images from it).
         self.extent_paths: dict[int, str] = {}
+        self._window = ReadWindow(stream)
         #: Records pointing at an extent that several records share (one listed file's extent is not counted).
         self._extent_refs: dict[int, int] = {}
         self._visited: set[int] = set()
@@ -472,7 +472,7 @@ class TreeWalker:
             yield Member(rel, EntryKind.FILE, size=zf.size, stored_size=stored, mode=mode, mtime=mtime, meta=meta,
                          open=lambda: ZisofsReader(ExtentsReader(stream, pieces), stored, zf.size))
             return
-        data = _small_content(stream, pieces, stored)
+        data = _small_content(self._window, pieces, stored)
         yield Member(rel, EntryKind.FILE, size=stored, stored_size=stored, mode=mode, mtime=mtime, meta=meta,
                      open=lambda: ExtentsReader(stream, pieces), data=data)
 

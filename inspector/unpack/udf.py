@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 from inspector.limits import LimitExceeded
 from inspector.model import EntryKind, ProblemKind
 from inspector.names import display_name
-from inspector.streams import HEAD_SIZE, SeekableRaw
+from inspector.streams import HEAD_SIZE, ReadWindow, SeekableRaw
 from inspector.unpack import udf_descriptors as d
 from inspector.unpack.base import FormatError, Member, SniffInfo, UnpackContext
 from inspector.unpack.udf_descriptors import FileType, UdfError
@@ -99,6 +99,7 @@ class _Walk:
     def __init__(self, volume: UdfVolume, stream: BinaryIO, ctx: UnpackContext) -> None:
         self.volume = volume
         self.stream = stream
+        self._window = ReadWindow(stream)
         self.ctx = ctx
         self.files: dict[tuple[int, int], str] = {}
         self.dirs: dict[tuple[int, int], str] = {}
@@ -315,7 +316,7 @@ class _Walk:
             return
         yield Member(rel, EntryKind.FILE, size=fe.info_length, stored_size=stored, mode=fe.mode, mtime=fe.mtime,
                      meta=meta, open=lambda: PieceReader(self.stream, pieces, fe.info_length),
-                     data=_small_content(self.stream, pieces, fe.info_length))
+                     data=_small_content(self._window, pieces, fe.info_length))
 
     def _symlink(self, fe: d.FileEntry, icb: d.AllocDesc, rel: str) -> str | None:
         if fe.info_length > MAX_SYMLINK_BYTES:
@@ -365,7 +366,7 @@ _ZEROS = bytes(1 << 20)
 _ZEROS_VIEW = memoryview(_ZEROS)
 
 
-def _small_content(stream: BinaryIO, pieces: list[Piece], length: int) -> bytes | None:
+def _small_content(window: ReadWindow, pieces: list[Piece], length: int) -> bytes | None:
     """A small file's whole content when one recorded piece holds it, read with its entry (``Member.data``):
     cheaper than a stream the walker opens and sniffs. None (the walker opens ``PieceReader``, which says
     why) for anything else, or when the image gives fewer bytes."""
@@ -374,8 +375,7 @@ def _small_content(stream: BinaryIO, pieces: list[Piece], length: int) -> bytes 
     piece = pieces[0]
     if piece.image_offset is None or piece.file_offset != 0 or piece.length < length:
         return None
-    stream.seek(piece.image_offset)
-    data = stream.read(length)
+    data = window.read(piece.image_offset, length)
     return data if len(data) == length else None
 
 
