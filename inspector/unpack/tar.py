@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable, Generator, Iterator
 from typing import BinaryIO, cast
 
+from inspector import native
 from inspector.model import EMPTY_META, EntryKind
 from inspector.names import checked_member_path, member_path
 from inspector.streams import CHUNK, Stream
@@ -407,6 +408,13 @@ def _read(blocks: _Blocks, ctx: UnpackContext, links: archive.HardLinkCheck) -> 
     while True:
         if blocks.error is not None:
             raise blocks.error
+        plain_run = native.tar_plain_run
+        if plain_run is not None and blocks.offset + blocks.pos:  # not the first header: _bid stays here
+            run, fmt = plain_run(blocks.buf, blocks.pos, SMALL, _FORMATS.index(blocks.format), _RUN_KINDS)
+            if run:
+                blocks.format = _FORMATS[fmt]
+                yield from _plain_members(blocks, ctx, links, run)
+                continue
         try:  # ``_member`` leaves ``blocks.pos`` at the member's first header (reading may move the buffer)
             member, used, padding = _member(blocks, ctx, links)
         except _HandOver:
@@ -421,6 +429,23 @@ def _read(blocks: _Blocks, ctx: UnpackContext, links: archive.HardLinkCheck) -> 
         blocks.pos += used
         yield _with_open(member, stream)
         stream.skip()
+
+
+#: ``_Blocks.format`` by the codes ``native.tar_plain_run`` takes and gives, and the kinds it makes by index.
+_FORMATS = ("old", "ustar", "gnu", "pax")
+_RUN_KINDS = (EntryKind.FILE, EntryKind.SYMLINK, EntryKind.DEVICE, EntryKind.DIR, EntryKind.OTHER)
+
+
+def _plain_members(blocks: _Blocks, ctx: UnpackContext, links: archive.HardLinkCheck,
+                   run: list[tuple[str, EntryKind, int | None, int, int, str | None, bytes | None, int]]
+                   ) -> Iterator[Member]:
+    """The members of a run of plain headers the compiled reader parsed, each made as ``_entry`` makes it."""
+    for name_text, kind, size, mode, mtime, link, data, step in run:
+        name = checked_member_path(name_text, ctx)
+        links.seen.add(name)  # HardLinkCheck.member, without the call
+        blocks.pos += step
+        yield Member(name, kind, size, None, mode, mtime, link, EMPTY_META,
+                     None if data is None else _bytes_opener(data), None, False, data)
 
 
 def _with_open(member: Member, stream: _MemberStream) -> Member:
