@@ -4,10 +4,10 @@
  * pure-Python reference computes for it; anything else makes it stop (or return None) so that the
  * Python code runs unchanged. The Python code stays the reference: tests/test_native.py compares both.
  *
- * tar_plain_run(buf, pos, fmt, kinds) -> (members, fmt) | None
+ * tar_plain_run(buf, pos, most, small, fmt, kinds, make) -> (items, fmt, end)
  *   Reads the run of consecutive "plain" tar members whose headers start at buf[pos:], as
  *   inspector/unpack/tar.py (_member/_entry) would read them, stopping at the first header it does not
- *   read itself. A plain member is one 512-byte header (no L/K/x header before it) that:
+ *   read itself or after `most` members. A plain member is one 512-byte header (no L/K/x header before it) that:
  *     - is entirely ASCII and does not start with a NUL byte (so not an end-of-archive block);
  *     - has mode, size, mtime and checksum fields that are octal as libarchive's tar_atol8 reads them
  *       the plain way (spaces, octal digits, then spaces or NULs; tar.py's _OCTAL);
@@ -18,12 +18,20 @@
  *     - for a regular file, has at most `small` bytes of content, and the content and its padding
  *       entirely in buf.
  *   The ustar prefix is joined to the name as tar.py joins it. `kinds` is the tuple
- *   (FILE, SYMLINK, DEVICE, DIR, OTHER) of EntryKind members. Each member is a tuple
- *   (name, kind, size, mode, mtime, link, data, step): size None except for regular files, mode already
- *   masked to 0o7777, data the content bytes of a regular file (else None), step the bytes it takes
- *   (header, content and padding). `fmt` is the format code of the headers read so far (0 old, 1 ustar,
- *   2 gnu, 3 pax: tar.py's _Blocks.format) and the returned one that after the run.
+ *   (FILE, SYMLINK, DEVICE, DIR, OTHER) of EntryKind members. `fmt` is the format code of the headers read
+ *   so far (0 old, 1 ustar, 2 gnu, 3 pax: tar.py's _Blocks.format); the one after the run is returned,
+ *   with `end`, the offset in buf after the run.
+ *   Each item is a tuple (name, kind, size, mode, mtime, link, data, step): the name as stored (for
+ *   names.checked_member_path), size None except for regular files, mode already masked to 0o7777, data
+ *   the content of a regular file (else None), step the bytes the member takes (header, content, padding).
+ *   When `make` is (Member, fields, meta, opener, seen), an item whose name is plain (plain_name below:
+ *   checked_member_path gives it back unchanged and reports nothing) is instead the Member tar.py makes:
+ *   an instance of Member whose __dict__ holds, in the order of `fields`, name, kind, size, None, mode,
+ *   mtime, link, meta, opener(data) or None, None, False, data; and its name is added to the set `seen`.
  *   The caller must not use it for the archive's first header (libarchive's bid rule stays in Python).
+ *
+ * plain_name(name) -> bool
+ *   Whether names.checked_member_path takes `name` as it is: no "..", and names._PLAIN matches it whole.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -58,16 +66,117 @@ cstring_len(const unsigned char *h, int start, int end)
     return z ? (Py_ssize_t)(z - (h + start)) : (Py_ssize_t)(end - start);
 }
 
+/* names._PLAIN's first character, and every other one but '/'. */
+static int
+name_first(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '+'
+        || c == '@' || c == '=' || c == ',' || c == '~' || c == '%' || c == '#' || c == '-';
+}
+
+static int
+name_other(unsigned char c)
+{
+    return name_first(c) || c == '.' || c == ' ';
+}
+
+/* Whether names.checked_member_path returns the ASCII name as it is, without a word: no "..", and
+ * names._PLAIN (a first character, then segments of at least one character joined by single '/') matches
+ * it whole. */
+static int
+plain_text(const char *name, Py_ssize_t len)
+{
+    Py_ssize_t i;
+    int slash = 0;
+
+    if (len == 0 || !name_first((unsigned char)name[0]))
+        return 0;
+    for (i = 1; i < len; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c == '/') {
+            if (slash)
+                return 0;
+            slash = 1;
+        } else if (name_other(c)) {
+            if (c == '.' && name[i - 1] == '.')
+                return 0;
+            slash = 0;
+        } else {
+            return 0;
+        }
+    }
+    return !slash;
+}
+
+/* What tar.py needs to make a Member itself (the `make` argument). */
+struct make {
+    PyObject *cls, *fields, *meta, *opener, *seen;
+};
+
+/* The Member tar.py's _entry makes for a plain member whose name is plain (see the top of this file). */
+static PyObject *
+make_member(struct make *make, const char *name, Py_ssize_t name_len, PyObject *kind, int is_file,
+            unsigned long long size, unsigned long long mode, unsigned long long mtime, const char *link,
+            Py_ssize_t link_len, const char *data, Py_ssize_t data_size)
+{
+    PyObject *values[12] = {NULL};
+    PyObject *member = NULL, *dict = NULL, *empty;
+    int i, ok = 0;
+
+    values[0] = PyUnicode_DecodeASCII(name, name_len, NULL);
+    values[1] = Py_NewRef(kind);
+    values[2] = is_file ? PyLong_FromUnsignedLongLong(size) : Py_NewRef(Py_None);
+    values[3] = Py_NewRef(Py_None);
+    values[4] = PyLong_FromUnsignedLongLong(mode);
+    values[5] = PyLong_FromUnsignedLongLong(mtime);
+    values[6] = link != NULL ? PyUnicode_DecodeASCII(link, link_len, NULL) : Py_NewRef(Py_None);
+    values[7] = Py_NewRef(make->meta);
+    values[9] = Py_NewRef(Py_None);
+    values[10] = Py_NewRef(Py_False);
+    values[11] = is_file ? PyBytes_FromStringAndSize(data, data_size) : Py_NewRef(Py_None);
+    if (values[11] != NULL)
+        values[8] = is_file ? PyObject_CallOneArg(make->opener, values[11]) : Py_NewRef(Py_None);
+    for (i = 0; i < 12; i++) {
+        if (values[i] == NULL)
+            goto done;
+    }
+    if (PySet_Add(make->seen, values[0]) < 0)
+        goto done;
+    empty = PyTuple_New(0);
+    if (empty == NULL)
+        goto done;
+    member = PyBaseObject_Type.tp_new((PyTypeObject *)make->cls, empty, NULL);  /* object.__new__(Member) */
+    Py_DECREF(empty);
+    if (member == NULL)
+        goto done;
+    dict = PyObject_GenericGetDict(member, NULL);
+    if (dict == NULL)
+        goto done;
+    for (i = 0; i < 12; i++) {
+        if (PyDict_SetItem(dict, PyTuple_GET_ITEM(make->fields, i), values[i]) < 0)
+            goto done;
+    }
+    ok = 1;
+done:
+    for (i = 0; i < 12; i++)
+        Py_XDECREF(values[i]);
+    Py_XDECREF(dict);
+    if (!ok)
+        Py_CLEAR(member);
+    return member;
+}
+
 /* Kind indexes into the `kinds` tuple. */
 enum { K_FILE, K_SYMLINK, K_DEVICE, K_DIR, K_OTHER };
 
-/* Parse one plain member at h (n bytes available from h). Returns a new tuple, or NULL with no error set
- * when the member is not plain, or NULL with an error set on failure. *step and *fmt are updated. */
+/* Parse one plain member at h (n bytes available from h). Returns a new tuple or Member, or NULL with no
+ * error set when the member is not plain, or NULL with an error set on failure. *step and *fmt are updated. */
 static PyObject *
-plain_member(const unsigned char *h, Py_ssize_t n, Py_ssize_t small, PyObject *kinds, int *fmt,
-             Py_ssize_t *step)
+plain_member(const unsigned char *h, Py_ssize_t n, Py_ssize_t small, PyObject *kinds, struct make *make,
+             int *fmt, Py_ssize_t *step)
 {
     unsigned long long mode, size, mtime, stored, sum = 0;
+    unsigned char high = 0;
     int i, kind, gnu, ustar;
     Py_ssize_t name_len, data_size, padding, used;
     char name[256];
@@ -75,11 +184,12 @@ plain_member(const unsigned char *h, Py_ssize_t n, Py_ssize_t small, PyObject *k
 
     if (n < BLOCK || h[0] == 0)
         return NULL;
-    for (i = 0; i < BLOCK; i++) {
-        if (h[i] & 0x80)
-            return NULL;
+    for (i = 0; i < BLOCK; i++) {  /* no early exit: the compiler vectorises this loop */
+        high |= h[i];
         sum += h[i];
     }
+    if (high & 0x80)
+        return NULL;
     for (i = 148; i < 156; i++)
         sum -= h[i];
     sum += 8 * ' ';
@@ -141,93 +251,111 @@ plain_member(const unsigned char *h, Py_ssize_t n, Py_ssize_t small, PyObject *k
     if (used > n)
         return NULL;
 
-    {
-        PyObject *name_obj, *size_obj, *link_obj, *data_obj, *kind_obj;
-        kind_obj = PyTuple_GET_ITEM(kinds, kind);
-        name_obj = PyUnicode_DecodeASCII(name, name_len, NULL);
-        if (name_obj == NULL)
-            return NULL;
-        if (kind == K_FILE) {
-            size_obj = PyLong_FromUnsignedLongLong(size);
-            data_obj = PyBytes_FromStringAndSize((const char *)h + BLOCK, data_size);
-        } else {
-            size_obj = Py_NewRef(Py_None);
-            data_obj = Py_NewRef(Py_None);
-        }
-        if (kind == K_SYMLINK)
-            link_obj = PyUnicode_DecodeASCII((const char *)h + 157, link_len, NULL);
-        else
-            link_obj = Py_NewRef(Py_None);
-        if (size_obj == NULL || data_obj == NULL || link_obj == NULL) {
-            Py_DECREF(name_obj);
-            Py_XDECREF(size_obj);
-            Py_XDECREF(data_obj);
-            Py_XDECREF(link_obj);
-            return NULL;
-        }
-        *step = used;
-        if (gnu)
-            *fmt = 2;
-        else if (ustar)
-            *fmt = *fmt == 3 ? 3 : 1;
-        else
-            *fmt = 0;
-        return Py_BuildValue("(NONKKNNn)", name_obj, kind_obj, size_obj, mode & 07777ULL, mtime, link_obj,
-                             data_obj, used);
-    }
+    *step = used;
+    if (gnu)
+        *fmt = 2;
+    else if (ustar)
+        *fmt = *fmt == 3 ? 3 : 1;
+    else
+        *fmt = 0;
+    if (make != NULL && plain_text(name, name_len))
+        return make_member(make, name, name_len, PyTuple_GET_ITEM(kinds, kind), kind == K_FILE, size, mode & 07777ULL,
+                           mtime, kind == K_SYMLINK ? (const char *)h + 157 : NULL, link_len,
+                           (const char *)h + BLOCK, data_size);
+    return Py_BuildValue("(NONKKNNn)", PyUnicode_DecodeASCII(name, name_len, NULL), PyTuple_GET_ITEM(kinds, kind),
+                         kind == K_FILE ? PyLong_FromUnsignedLongLong(size) : Py_NewRef(Py_None), mode & 07777ULL,
+                         mtime,
+                         kind == K_SYMLINK ? PyUnicode_DecodeASCII((const char *)h + 157, link_len, NULL)
+                                           : Py_NewRef(Py_None),
+                         kind == K_FILE ? PyBytes_FromStringAndSize((const char *)h + BLOCK, data_size)
+                                        : Py_NewRef(Py_None),
+                         used);
 }
 
 static PyObject *
 tar_plain_run(PyObject *self, PyObject *args)
 {
     Py_buffer view;
-    Py_ssize_t pos, small;
+    Py_ssize_t pos, small, most;
     int fmt;
-    PyObject *kinds, *members, *result;
+    PyObject *kinds, *make_arg, *items, *result;
+    struct make make, *makep = NULL;
 
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*nniO!", &view, &pos, &small, &fmt, &PyTuple_Type, &kinds))
+    if (!PyArg_ParseTuple(args, "y*nnniO!O", &view, &pos, &most, &small, &fmt, &PyTuple_Type, &kinds, &make_arg))
         return NULL;
+    if (make_arg != Py_None) {
+        if (!PyArg_ParseTuple(make_arg, "O!O!OOO!", &PyType_Type, &make.cls, &PyTuple_Type, &make.fields,
+                              &make.meta, &make.opener, &PySet_Type, &make.seen)
+                || PyTuple_GET_SIZE(make.fields) != 12) {
+            PyBuffer_Release(&view);
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "tar_plain_run: make is (Member, its 12 fields, meta, opener, seen)");
+            return NULL;
+        }
+        makep = &make;
+    }
     if (PyTuple_GET_SIZE(kinds) != 5 || pos < 0 || fmt < 0 || fmt > 3) {
         PyBuffer_Release(&view);
         PyErr_SetString(PyExc_ValueError, "tar_plain_run: bad arguments");
         return NULL;
     }
-    members = PyList_New(0);
-    if (members == NULL) {
+    items = PyList_New(0);
+    if (items == NULL) {
         PyBuffer_Release(&view);
         return NULL;
     }
-    while (pos < view.len) {
+    while (pos < view.len && PyList_GET_SIZE(items) < most) {
         Py_ssize_t step = 0;
-        PyObject *member = plain_member((const unsigned char *)view.buf + pos, view.len - pos, small, kinds,
-                                        &fmt, &step);
-        if (member == NULL) {
+        PyObject *item = plain_member((const unsigned char *)view.buf + pos, view.len - pos, small, kinds, makep,
+                                      &fmt, &step);
+        if (item == NULL) {
             if (PyErr_Occurred()) {
-                Py_DECREF(members);
+                Py_DECREF(items);
                 PyBuffer_Release(&view);
                 return NULL;
             }
             break;
         }
-        if (PyList_Append(members, member) < 0) {
-            Py_DECREF(member);
-            Py_DECREF(members);
+        if (PyList_Append(items, item) < 0) {
+            Py_DECREF(item);
+            Py_DECREF(items);
             PyBuffer_Release(&view);
             return NULL;
         }
-        Py_DECREF(member);
+        Py_DECREF(item);
         pos += step;
     }
     PyBuffer_Release(&view);
-    result = Py_BuildValue("(Ni)", members, fmt);
+    result = Py_BuildValue("(Nin)", items, fmt, pos);
     return result;
+}
+
+static PyObject *
+plain_name(PyObject *self, PyObject *arg)
+{
+    Py_ssize_t len;
+    const char *text;
+
+    (void)self;
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "plain_name: a str");
+        return NULL;
+    }
+    if (!PyUnicode_IS_ASCII(arg))
+        Py_RETURN_FALSE;
+    text = PyUnicode_AsUTF8AndSize(arg, &len);
+    if (text == NULL)
+        return NULL;
+    return PyBool_FromLong(plain_text(text, len));
 }
 
 static PyMethodDef native_methods[] = {
     {"tar_plain_run", tar_plain_run, METH_VARARGS,
-     "tar_plain_run(buf, pos, small, fmt, kinds) -> (members, fmt): the run of plain tar members at buf[pos:] "
-     "as inspector.unpack.tar reads them (see the module source)."},
+     "tar_plain_run(buf, pos, most, small, fmt, kinds, make) -> (items, fmt, end): the run of plain tar members at "
+     "buf[pos:] as inspector.unpack.tar reads them (see the module source)."},
+    {"plain_name", plain_name, METH_O,
+     "plain_name(name) -> bool: whether names.checked_member_path takes name as it is (no '..', names._PLAIN)."},
     {NULL, NULL, 0, NULL},
 };
 

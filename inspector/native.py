@@ -13,9 +13,9 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-#: ``tar_plain_run(buf, pos, small, fmt, kinds) -> (members, fmt)``: the run of plain tar members at
+#: ``tar_plain_run(buf, pos, small, fmt, kinds, make) -> (items, fmt, end)``: the run of plain tar members at
 #: ``buf[pos:]`` as ``inspector.unpack.tar`` reads them (see ``inspector/_native.c``).
-tar_plain_run: Callable[..., tuple[list[tuple[Any, ...]], int]] | None = None
+tar_plain_run: Callable[..., tuple[list[Any], int, int]] | None = None
 
 if os.environ.get("INSPECTOR_PURE_PYTHON", "") in ("", "0"):
     try:

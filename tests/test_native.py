@@ -25,11 +25,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from inspector import native
+from inspector import names, native
 from inspector.limits import Limits
+from inspector.model import EMPTY_META, EntryKind
 from inspector.streams import Budget
 from inspector.unpack import archive, tar
-from inspector.unpack.base import FormatError, UnpackContext
+from inspector.unpack.base import FormatError, Member, UnpackContext
 from inspector.walker import Walker
 from tests.conftest import require_tool
 from tests.test_tar_reader import python_tar, tool_tar, v7_tar
@@ -44,14 +45,15 @@ needs_native = pytest.mark.skipif(_native is None, reason="inspector._native was
 
 
 @contextmanager
-def fast_paths(on: bool) -> Iterator[None]:
-    """Run the enclosed code with the compiled fast paths (``on``) or with the pure-Python code alone."""
-    saved = native.tar_plain_run
+def fast_paths(on: bool, run_most: int = tar._RUN_MOST) -> Iterator[None]:
+    """Run the enclosed code with the compiled fast paths (``on``, ``run_most`` members a run) or without them."""
+    saved = native.tar_plain_run, tar._RUN_MOST
     native.tar_plain_run = _native.tar_plain_run if on and _native is not None else None
+    tar._RUN_MOST = run_most
     try:
         yield
     finally:
-        native.tar_plain_run = saved
+        native.tar_plain_run, tar._RUN_MOST = saved
 
 
 class ShortReads(io.RawIOBase):
@@ -87,8 +89,8 @@ def read_members(blob: bytes, most: int) -> dict[str, Any]:
                 content: object = m.open().read() if m.open is not None else None  # type: ignore[misc]
             except FormatError as exc:
                 content = f"error: {exc}"
-            members.append((m.name, m.kind, m.size, m.stored_size, m.mode, m.mtime, m.link_target, dict(m.meta),
-                            m.data, content, m.payload, m.compressed_progress))
+            members.append((type(m), list(vars(m)), m.name, m.kind, m.size, m.stored_size, m.mode, m.mtime,
+                            m.link_target, dict(m.meta), m.data, content, m.payload, m.compressed_progress))
     except StopIteration as stop:
         outcome = ("handed over at", stop.value)
     except Exception as exc:  # noqa: BLE001 - a failure is an outcome to compare
@@ -97,11 +99,11 @@ def read_members(blob: bytes, most: int) -> dict[str, Any]:
             "seen": links.seen, "flagged": ctx.flagged_unsafe}
 
 
-def same_both_ways(blob: bytes, most: int = 1 << 20) -> dict[str, Any]:
+def same_both_ways(blob: bytes, most: int = 1 << 20, run_most: int = tar._RUN_MOST) -> dict[str, Any]:
     """Read ``blob`` with and without the compiled run; both must make the same of it."""
     with fast_paths(False):
         reference = read_members(blob, most)
-    with fast_paths(True):
+    with fast_paths(True, run_most):
         fast = read_members(blob, most)
     assert fast == reference
     return fast
@@ -211,18 +213,20 @@ def archives(draw: st.DrawFn) -> bytes:
 
 @needs_native
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(blob=archives(), most=st.sampled_from([1 << 20, 4096, 1000, 512, 7]))
-def test_compiled_tar_run_reads_generated_headers_as_the_python_reader_does(blob: bytes, most: int) -> None:
-    same_both_ways(blob, most)
+@given(blob=archives(), most=st.sampled_from([1 << 20, 4096, 1000, 512, 7]), run_most=st.sampled_from([32, 1, 2]))
+def test_compiled_tar_run_reads_generated_headers_as_the_python_reader_does(blob: bytes, most: int,
+                                                                            run_most: int) -> None:
+    same_both_ways(blob, most, run_most)
 
 
 # -- the run's boundaries ---------------------------------------------------------------------------------
 @needs_native
 def test_compiled_tar_run_reads_plain_members_itself() -> None:
     blob = b"".join(plain_header(b"d/f%d.txt" % i, i * 100) for i in range(8)) + bytes(1024)
-    run, fmt = _native.tar_plain_run(blob, 512, tar.SMALL, 0, tar._RUN_KINDS)  # after f0, empty
+    # from the second member (the first is empty)
+    run, fmt, end = _native.tar_plain_run(blob, 512, tar._RUN_MOST, tar.SMALL, 0, tar._RUN_KINDS, None)
     assert [m[0] for m in run] == [f"d/f{i}.txt" for i in range(1, 8)]
-    assert fmt == 1
+    assert (fmt, end) == (1, len(blob) - 1024)
     assert same_both_ways(blob)["outcome"] == ("handed over at", None)
 
 
@@ -236,8 +240,9 @@ def test_compiled_tar_run_reads_plain_members_itself() -> None:
 ], ids=["large", "hard-link", "long-name", "not-ascii", "end"])
 def test_compiled_tar_run_stops_at_a_header_it_does_not_read(stop: bytes) -> None:
     blob = plain_header(b"a", 1) + plain_header(b"b", 2) + stop + plain_header(b"c", 3) + bytes(1024)
-    run, _ = _native.tar_plain_run(blob, 512 + 512, tar.SMALL, 0, tar._RUN_KINDS)
+    run, _, end = _native.tar_plain_run(blob, 512 + 512, tar._RUN_MOST, tar.SMALL, 0, tar._RUN_KINDS, None)
     assert [m[0] for m in run] == ["b"]
+    assert end == 2 * 1024
     same_both_ways(blob)
 
 
@@ -254,18 +259,52 @@ def test_compiled_tar_run_reads_numbers_as_the_python_reader_does(mode: bytes) -
 
 
 @needs_native
+def test_compiled_tar_run_makes_at_most_the_members_asked_for() -> None:
+    blob = b"".join(plain_header(b"f%d" % i, 1) for i in range(5))
+    run, _, end = _native.tar_plain_run(blob, 0, 3, tar.SMALL, 1, tar._RUN_KINDS, None)
+    assert [m[0] for m in run] == ["f0", "f1", "f2"]
+    assert end == 3 * 1024
+
+
+@needs_native
 def test_compiled_tar_run_stops_where_the_buffer_ends() -> None:
     blob = plain_header(b"a", 1) + plain_header(b"b", 700)
-    run, _ = _native.tar_plain_run(blob[:-1], 1024, tar.SMALL, 0, tar._RUN_KINDS)
-    assert run == []
+    run, _, end = _native.tar_plain_run(blob[:-1], 1024, tar._RUN_MOST, tar.SMALL, 0, tar._RUN_KINDS, None)
+    assert (run, end) == ([], 1024)
 
 
 @needs_native
 def test_compiled_tar_run_keeps_a_pax_archive_pax_through_ustar_headers() -> None:
-    _, fmt = _native.tar_plain_run(plain_header(b"a", 1), 0, tar.SMALL, 3, tar._RUN_KINDS)
+    _, fmt, _ = _native.tar_plain_run(plain_header(b"a", 1), 0, tar._RUN_MOST, tar.SMALL, 3, tar._RUN_KINDS, None)
     assert fmt == 3
-    _, fmt = _native.tar_plain_run(plain_header(b"a", 1, fmt=tarfile.GNU_FORMAT), 0, tar.SMALL, 3, tar._RUN_KINDS)
+    gnu = plain_header(b"a", 1, fmt=tarfile.GNU_FORMAT)
+    _, fmt, _ = _native.tar_plain_run(gnu, 0, tar._RUN_MOST, tar.SMALL, 3, tar._RUN_KINDS, None)
     assert fmt == 2
+
+
+@needs_native
+def test_compiled_tar_run_makes_members_of_plain_names_and_leaves_the_others_to_python() -> None:
+    blob = (plain_header(b"d/a.txt", 1) + plain_header(b"./b.txt", 2) + plain_header(b"c", 0, flag=b"5")
+            + plain_header(b"dev", 0, flag=b"3"))  # tarfile writes the directory as "c/"
+    seen: set[str] = set()
+    make = (Member, tar._MEMBER_FIELDS, EMPTY_META, tar._bytes_opener, seen)
+    run, _, _ = _native.tar_plain_run(blob, 0, tar._RUN_MOST, tar.SMALL, 1, tar._RUN_KINDS, make)
+    assert [type(item) for item in run] == [Member, tuple, tuple, Member]
+    assert run[0] == Member("d/a.txt", EntryKind.FILE, 1, None, 0o644, 1_600_000_000, None, EMPTY_META, run[0].open,
+                            None, False, b"d")
+    assert run[0].open().read() == b"d"
+    assert run[3].kind is EntryKind.DEVICE and run[3].size is None and run[3].open is None
+    assert seen == {"d/a.txt", "dev"}
+
+
+NAME_SAMPLE = "aZ09_+@=,~%#- ./\\\t\n:*?\x00\x7f\u00e9"
+
+
+@needs_native
+@settings(max_examples=500, deadline=None)
+@given(name=st.text(NAME_SAMPLE, max_size=12))
+def test_plain_names_are_the_ones_checked_member_path_takes_as_they_are(name: str) -> None:
+    assert _native.plain_name(name) == bool(".." not in name and names._PLAIN.fullmatch(name))
 
 
 # -- whole inventories ------------------------------------------------------------------------------------
