@@ -30,6 +30,11 @@
  *   mtime, link, meta, opener(data) or None, None, False, data; and its name is added to the set `seen`.
  *   The caller must not use it for the archive's first header (libarchive's bid rule stays in Python).
  *
+ * text_or_data(head, magics) -> "text" | "data" | None
+ *   sniff.detect_type(head) when head is not empty and starts with none of `magics` ((offset, bytes)
+ *   pairs: every prefix detect_type looks for before it tells text from data): sniff._looks_text of its
+ *   first 8192 bytes, with Python's own UTF-8 decoder. None otherwise: detect_type decides.
+ *
  * plain_name(name) -> bool
  *   Whether names.checked_member_path takes `name` as it is: no "..", and names._PLAIN matches it whole.
  */
@@ -350,7 +355,141 @@ plain_name(PyObject *self, PyObject *arg)
     return PyBool_FromLong(plain_text(text, len));
 }
 
+/* The two names text_or_data gives (made once, at import). */
+static PyObject *TEXT, *DATA;
+
+/* The last magics tuple text_or_data was given, read into a C table (it is the same tuple every call). */
+#define MAX_MAGICS 64
+static PyObject *magics_seen;
+static Py_ssize_t magics_count;
+static struct { Py_ssize_t offset, len; const char *bytes; } magics_table[MAX_MAGICS];
+
+static int
+read_magics(PyObject *magics)
+{
+    Py_ssize_t i, count = PyTuple_GET_SIZE(magics);
+
+    if (count > MAX_MAGICS) {
+        PyErr_SetString(PyExc_ValueError, "text_or_data: too many magics");
+        return -1;
+    }
+    for (i = 0; i < count; i++) {
+        PyObject *pair = PyTuple_GET_ITEM(magics, i);
+        Py_ssize_t offset;
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 || !PyBytes_Check(PyTuple_GET_ITEM(pair, 1))) {
+            PyErr_SetString(PyExc_TypeError, "text_or_data: magics are (offset, bytes) pairs");
+            return -1;
+        }
+        offset = PyLong_AsSsize_t(PyTuple_GET_ITEM(pair, 0));
+        if (offset < 0) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "text_or_data: a negative offset");
+            return -1;
+        }
+        magics_table[i].offset = offset;
+        magics_table[i].len = PyBytes_GET_SIZE(PyTuple_GET_ITEM(pair, 1));
+        magics_table[i].bytes = PyBytes_AS_STRING(PyTuple_GET_ITEM(pair, 1));
+    }
+    Py_XSETREF(magics_seen, Py_NewRef(magics));  /* keeps the bytes the table points into alive */
+    magics_count = count;
+    return 0;
+}
+
+/* sniff._printable and the control-byte test of sniff._looks_text, for a sample that is not UTF-8. */
+static int
+latin1_text(const unsigned char *h, Py_ssize_t n)
+{
+    Py_ssize_t i, printable = 0;
+
+    for (i = 0; i < n; i++) {
+        unsigned char c = h[i];
+        if (c < 0x20 && c != 9 && c != 10 && c != 12 && c != 13)
+            return 0;
+        if ((c >= 0x20 && c < 0x7F) || c == 9 || c == 10 || c == 13)
+            printable++;
+    }
+    return (double)printable >= 0.9 * (double)n;
+}
+
+/* sniff._looks_text(h[:n]): no NUL, and UTF-8 (a character cut in the last four bytes allowed) or
+ * single-byte text. -1 on an error other than the decoding one. */
+static int
+looks_text(const unsigned char *h, Py_ssize_t n)
+{
+    Py_ssize_t i, start;
+    unsigned char high = 0;
+    PyObject *decoded, *exc;
+
+    if (memchr(h, 0, (size_t)n) != NULL)
+        return 0;
+    for (i = 0; i < n; i++)
+        high |= h[i];
+    if (!(high & 0x80))
+        return 1;  /* ASCII */
+    decoded = PyUnicode_DecodeUTF8((const char *)h, n, "strict");
+    if (decoded != NULL) {
+        Py_DECREF(decoded);
+        return 1;
+    }
+    if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
+        return -1;
+#if PY_VERSION_HEX >= 0x030C0000
+    exc = PyErr_GetRaisedException();
+#else
+    {
+        PyObject *type, *tb;
+        PyErr_Fetch(&type, &exc, &tb);
+        PyErr_NormalizeException(&type, &exc, &tb);
+        Py_XDECREF(type);
+        Py_XDECREF(tb);
+    }
+#endif
+    if (exc == NULL || PyUnicodeDecodeError_GetStart(exc, &start) < 0) {
+        Py_XDECREF(exc);
+        return -1;
+    }
+    Py_DECREF(exc);
+    if (start < n - 4)
+        return latin1_text(h, n);
+    return 1;
+}
+
+static PyObject *
+text_or_data(PyObject *self, PyObject *args)
+{
+    Py_buffer view;
+    PyObject *magics, *result = Py_None;
+    Py_ssize_t i, n;
+    const unsigned char *h;
+    int text;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*O!", &view, &PyTuple_Type, &magics))
+        return NULL;
+    h = (const unsigned char *)view.buf;
+    n = view.len;
+    if (n == 0)
+        goto done;
+    if (magics != magics_seen && read_magics(magics) < 0) {
+        result = NULL;
+        goto done;
+    }
+    for (i = 0; i < magics_count; i++) {
+        Py_ssize_t offset = magics_table[i].offset, len = magics_table[i].len;
+        if (offset <= n - len && memcmp(h + offset, magics_table[i].bytes, (size_t)len) == 0)
+            goto done;  /* a magic: detect_type decides */
+    }
+    text = looks_text(h, n < 8192 ? n : 8192);
+    result = text < 0 ? NULL : text ? TEXT : DATA;
+done:
+    PyBuffer_Release(&view);
+    return Py_XNewRef(result);
+}
+
 static PyMethodDef native_methods[] = {
+    {"text_or_data", text_or_data, METH_VARARGS,
+     "text_or_data(head, magics) -> 'text' | 'data' | None: sniff.detect_type(head) for a head that is not "
+     "empty and starts with none of magics, else None."},
     {"tar_plain_run", tar_plain_run, METH_VARARGS,
      "tar_plain_run(buf, pos, most, small, fmt, kinds, make) -> (items, fmt, end): the run of plain tar members at "
      "buf[pos:] as inspector.unpack.tar reads them (see the module source)."},
@@ -368,5 +507,9 @@ static struct PyModuleDef native_module = {
 PyMODINIT_FUNC
 PyInit__native(void)
 {
+    if (TEXT == NULL && (TEXT = PyUnicode_InternFromString("text")) == NULL)
+        return NULL;
+    if (DATA == NULL && (DATA = PyUnicode_InternFromString("data")) == NULL)
+        return NULL;
     return PyModule_Create(&native_module);
 }

@@ -16,6 +16,9 @@ from typing import Any
 #: ``tar_plain_run(buf, pos, small, fmt, kinds, make) -> (items, fmt, end)``: the run of plain tar members at
 #: ``buf[pos:]`` as ``inspector.unpack.tar`` reads them (see ``inspector/_native.c``).
 tar_plain_run: Callable[..., tuple[list[Any], int, int]] | None = None
+#: ``text_or_data(head, magics) -> "text" | "data" | None``: ``sniff.detect_type`` of a head that starts with
+#: none of ``magics`` and is plainly binary (a NUL) or plainly text (ASCII); None when it must decide.
+text_or_data: Callable[[bytes, tuple[tuple[int, bytes], ...]], str | None] | None = None
 
 if os.environ.get("INSPECTOR_PURE_PYTHON", "") in ("", "0"):
     try:
@@ -24,6 +27,7 @@ if os.environ.get("INSPECTOR_PURE_PYTHON", "") in ("", "0"):
         pass
     else:
         tar_plain_run = _native.tar_plain_run
+        text_or_data = _native.text_or_data
 
 
 def compiled() -> bool:
@@ -31,4 +35,4 @@ def compiled() -> bool:
     return tar_plain_run is not None
 
 
-__all__ = ["tar_plain_run", "compiled"]
+__all__ = ["tar_plain_run", "text_or_data", "compiled"]

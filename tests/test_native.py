@@ -5,7 +5,8 @@ run of plain headers and without it: the members (name, kind, size, mode, mtime,
 offset at which the archive is handed to libarchive, the format bookkeeping left for that hand-over, the
 problems and the names a hard link may point at must be the same, for generated and mutated headers read
 through streams that return short reads. Whole inventories of tars written by GNU tar, bsdtar and Python's
-tarfile must be the same with and without the compiled module. Tests that need the module skip when it
+tarfile must be the same with and without the compiled module, and so must the content type
+``sniff.detect_type`` names for heads of every kind. Tests that need the module skip when it
 was not built (no compiler or no Python headers where inspector was installed).
 """
 
@@ -25,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from inspector import names, native
+from inspector import names, native, sniff
 from inspector.limits import Limits
 from inspector.model import EMPTY_META, EntryKind
 from inspector.streams import Budget
@@ -47,13 +48,15 @@ needs_native = pytest.mark.skipif(_native is None, reason="inspector._native was
 @contextmanager
 def fast_paths(on: bool, run_most: int = tar._RUN_MOST) -> Iterator[None]:
     """Run the enclosed code with the compiled fast paths (``on``, ``run_most`` members a run) or without them."""
-    saved = native.tar_plain_run, tar._RUN_MOST
-    native.tar_plain_run = _native.tar_plain_run if on and _native is not None else None
+    saved = native.tar_plain_run, native.text_or_data, tar._RUN_MOST
+    compiled = on and _native is not None
+    native.tar_plain_run = _native.tar_plain_run if compiled else None
+    native.text_or_data = _native.text_or_data if compiled else None
     tar._RUN_MOST = run_most
     try:
         yield
     finally:
-        native.tar_plain_run, tar._RUN_MOST = saved
+        native.tar_plain_run, native.text_or_data, tar._RUN_MOST = saved
 
 
 class ShortReads(io.RawIOBase):
@@ -305,6 +308,47 @@ NAME_SAMPLE = "aZ09_+@=,~%#- ./\\\t\n:*?\x00\x7f\u00e9"
 @given(name=st.text(NAME_SAMPLE, max_size=12))
 def test_plain_names_are_the_ones_checked_member_path_takes_as_they_are(name: str) -> None:
     assert _native.plain_name(name) == bool(".." not in name and names._PLAIN.fullmatch(name))
+
+
+# -- content types ----------------------------------------------------------------------------------------
+def _sprinkled(length: int, changes: list[tuple[int, int]]) -> bytes:
+    """``length`` letters with some bytes put in (at positions taken modulo the length)."""
+    out = bytearray(b"a" * length)
+    for at, byte in changes:
+        out[at % length] = byte
+    return bytes(out)
+
+
+def _heads() -> st.SearchStrategy[bytes]:
+    """Heads of every kind ``detect_type`` tells apart: binary, ASCII, UTF-8 (cut anywhere), latin-1 text,
+    control bytes, magics of its own in front, around the 8 KiB it samples."""
+    magics = st.sampled_from([m for o, m in sniff._PREFIXES if o == 0] + [b"\x7fELF\x02\x01", b"PA30", b"DCH\x01"])
+    text = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=60)
+    latin = st.text(st.characters(codec="latin-1"), max_size=60).map(lambda t: t.encode("latin-1"))
+    # single-byte text about as printable as the 90% detect_type asks, with every kind of control byte
+    mostly = st.builds(_sprinkled, st.integers(5, 60), st.lists(st.tuples(
+        st.integers(0, 60), st.sampled_from(b"\xe9\xff\x80\xa0\x7f\t\n\r\x0c\x0b\x1b\x01 ~")), max_size=8))
+    body = st.one_of(st.binary(max_size=300), text.map(lambda t: t.encode()), latin, mostly,
+                     text.map(lambda t: t.encode()[:-1]), st.sampled_from([b"a" * 8190, "\u00e9".encode() * 4097]))
+    return st.builds(lambda pre, b, tail: pre + b + tail, st.sampled_from([b""]) | magics | st.binary(max_size=6),
+                     body, st.sampled_from([b"", b"\x00", b"\xe9", b"\xc3", b"\x7f", b"\x0b"]))
+
+
+@needs_native
+@settings(max_examples=1000, deadline=None)
+@given(head=_heads())
+def test_compiled_text_or_data_names_content_as_detect_type_does(head: bytes) -> None:
+    with fast_paths(False):
+        reference = sniff.detect_type(head)
+    with fast_paths(True):
+        assert sniff.detect_type(head) == reference
+
+
+@needs_native
+@pytest.mark.parametrize("head", [b"", b"\x7fELF", b"MZ", b"#!/bin/sh\n", b"xxxxPA30", b"%PDF-1.4",
+                                  b"\x00" * 1080 + b"\x53\xef"])
+def test_compiled_text_or_data_leaves_magics_and_empty_heads_to_detect_type(head: bytes) -> None:
+    assert _native.text_or_data(head, sniff._PREFIXES) is None
 
 
 # -- whole inventories ------------------------------------------------------------------------------------
