@@ -13,11 +13,11 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-#: ``tar_plain_run(buf, pos, small, fmt, kinds, make) -> (items, fmt, end)``: the run of plain tar members at
-#: ``buf[pos:]`` as ``inspector.unpack.tar`` reads them (see ``inspector/_native.c``).
+#: ``tar_plain_run(buf, pos, most, small, fmt, kinds, make) -> (items, fmt, end)``: the run of plain tar
+#: members at ``buf[pos:]`` as ``inspector.unpack.tar`` reads them (see ``inspector/_native.c``).
 tar_plain_run: Callable[..., tuple[list[Any], int, int]] | None = None
-#: ``text_or_data(head, magics) -> "text" | "data" | None``: ``sniff.detect_type`` of a head that starts with
-#: none of ``magics`` and is plainly binary (a NUL) or plainly text (ASCII); None when it must decide.
+#: ``text_or_data(head, magics) -> "text" | "data" | None``: ``sniff.detect_type`` of a non-empty head that
+#: starts with none of ``magics``; None when ``detect_type`` must decide.
 text_or_data: Callable[[bytes, tuple[tuple[int, bytes], ...]], str | None] | None = None
 
 if os.environ.get("INSPECTOR_PURE_PYTHON", "") in ("", "0"):

@@ -46,8 +46,8 @@ _MACH_O = (b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe", b"\xcf
 #: Bytes looked at to tell text from data.
 _TEXT_SAMPLE = 8192
 #: Every prefix ``detect_type`` tests before it tells text from data, as (offset, bytes): a head that starts
-#: with none of them is text or data, which ``native.text_or_data`` tells when it is plain (ASCII, or a
-#: NUL). A new test in ``detect_type`` puts its prefix here.
+#: with none of them is text or data, which ``native.text_or_data`` tells in C the way ``_looks_text`` does.
+#: A new test in ``detect_type`` puts its prefix here.
 _PREFIXES: tuple[tuple[int, bytes], ...] = ((0, b"\x7fELF"), (0, b"MZ"), (0, b"PA"), (4, b"PA"),
                                              *((o, m) for _n, o, m in _KNOWN), *((0, m) for m in _MACH_O),
                                              (0, b"DC"), (0, b"#!"))

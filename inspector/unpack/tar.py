@@ -13,6 +13,11 @@ libarchive from the first header of that member (``archive.TAR.resume``), with t
 in front of the rest of the stream: libarchive then reads the rest of the archive, and its findings and
 messages are the ones it always gave. Nothing is decided twice: names go through
 ``names.checked_member_path``, hard links through ``archive.HardLinkCheck``.
+
+When the optional compiled module is built (``inspector.native``), runs of the plainest members (one ASCII
+header, a small regular file, directory, symbolic link, device or FIFO) are parsed in C by
+``native.tar_plain_run``, which gives exactly what ``_member`` gives for them and stops at anything else;
+this module's code stays the reference and reads everything the C code does not.
 """
 
 from __future__ import annotations
