@@ -9,6 +9,7 @@ from __future__ import annotations
 import struct
 import zlib
 
+from inspector import native
 from inspector.streams import HEAD_SIZE
 
 # Formats we recognise but do not (yet) open: (name, offset, magic).
@@ -44,10 +45,21 @@ assert all(o == 0 for _n, o, _m in _KNOWN[1:-1]), "keep _KNOWN's deep magics fir
 _MACH_O = (b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe")
 #: Bytes looked at to tell text from data.
 _TEXT_SAMPLE = 8192
+#: Every prefix ``detect_type`` tests before it tells text from data, as (offset, bytes): a head that starts
+#: with none of them is text or data, which ``native.text_or_data`` tells in C the way ``_looks_text`` does.
+#: A new test in ``detect_type`` puts its prefix here.
+_PREFIXES: tuple[tuple[int, bytes], ...] = ((0, b"\x7fELF"), (0, b"MZ"), (0, b"PA"), (4, b"PA"),
+                                             *((o, m) for _n, o, m in _KNOWN), *((0, m) for m in _MACH_O),
+                                             (0, b"DC"), (0, b"#!"))
 
 
 def detect_type(head: bytes) -> str:
     """Name the type of content starting with ``head`` (``elf``, ``pe``, ``text``, ``data``, ...)."""
+    fast = native.text_or_data
+    if fast is not None:  # once per member: most are plain text or data, told in C
+        kind = fast(head, _PREFIXES)
+        if kind is not None:
+            return kind
     if not head:
         return "empty"
     if head.startswith(b"\x7fELF"):

@@ -1,0 +1,515 @@
+/* inspector._native: compiled fast paths for per-member hot spots (optional; see inspector/native.py).
+ *
+ * Every function here recognises only a narrow, common form of its input and returns exactly what the
+ * pure-Python reference computes for it; anything else makes it stop (or return None) so that the
+ * Python code runs unchanged. The Python code stays the reference: tests/test_native.py compares both.
+ *
+ * tar_plain_run(buf, pos, most, small, fmt, kinds, make) -> (items, fmt, end)
+ *   Reads the run of consecutive "plain" tar members whose headers start at buf[pos:], as
+ *   inspector/unpack/tar.py (_member/_entry) would read them, stopping at the first header it does not
+ *   read itself or after `most` members. A plain member is one 512-byte header (no L/K/x header before it) that:
+ *     - is entirely ASCII and does not start with a NUL byte (so not an end-of-archive block);
+ *     - has mode, size, mtime and checksum fields that are octal as libarchive's tar_atol8 reads them
+ *       the plain way (spaces, octal digits, then spaces or NULs; tar.py's _OCTAL);
+ *     - has an unsigned checksum that matches (an ASCII header's signed sum is the same);
+ *     - has typeflag '0', NUL or '7' (a regular file, or a directory when its name ends in '/'),
+ *       '5' (directory), '2' (symbolic link with a non-empty link name), '3'/'4' (device), '6' (FIFO);
+ *     - with GNU magic, has no sparse map or real size (bytes 386 and 483 are NUL);
+ *     - for a regular file, has at most `small` bytes of content, and the content and its padding
+ *       entirely in buf.
+ *   The ustar prefix is joined to the name as tar.py joins it. `kinds` is the tuple
+ *   (FILE, SYMLINK, DEVICE, DIR, OTHER) of EntryKind members. `fmt` is the format code of the headers read
+ *   so far (0 old, 1 ustar, 2 gnu, 3 pax: tar.py's _Blocks.format); the one after the run is returned,
+ *   with `end`, the offset in buf after the run.
+ *   Each item is a tuple (name, kind, size, mode, mtime, link, data, step): the name as stored (for
+ *   names.checked_member_path), size None except for regular files, mode already masked to 0o7777, data
+ *   the content of a regular file (else None), step the bytes the member takes (header, content, padding).
+ *   When `make` is (Member, fields, meta, opener, seen), an item whose name is plain (plain_name below:
+ *   checked_member_path gives it back unchanged and reports nothing) is instead the Member tar.py makes:
+ *   an instance of Member whose __dict__ holds, in the order of `fields`, name, kind, size, None, mode,
+ *   mtime, link, meta, opener(data) or None, None, False, data; and its name is added to the set `seen`.
+ *   The caller must not use it for the archive's first header (libarchive's bid rule stays in Python).
+ *
+ * text_or_data(head, magics) -> "text" | "data" | None
+ *   sniff.detect_type(head) when head is not empty and starts with none of `magics` ((offset, bytes)
+ *   pairs: every prefix detect_type looks for before it tells text from data): sniff._looks_text of its
+ *   first 8192 bytes, with Python's own UTF-8 decoder. None otherwise: detect_type decides.
+ *
+ * plain_name(name) -> bool
+ *   Whether names.checked_member_path takes `name` as it is: no "..", and names._PLAIN matches it whole.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+#define BLOCK 512
+
+/* tar.py's _OCTAL fullmatch over h[start:end]: spaces, octal digits, then only spaces or NULs. */
+static int
+octal_field(const unsigned char *h, int start, int end, unsigned long long *out)
+{
+    int i = start;
+    unsigned long long value = 0;
+    while (i < end && h[i] == ' ')
+        i++;
+    while (i < end && h[i] >= '0' && h[i] <= '7') {
+        value = (value << 3) | (unsigned long long)(h[i] - '0');
+        i++;
+    }
+    for (; i < end; i++) {
+        if (h[i] != ' ' && h[i] != 0)
+            return 0;
+    }
+    *out = value;
+    return 1;
+}
+
+static Py_ssize_t
+cstring_len(const unsigned char *h, int start, int end)
+{
+    const unsigned char *z = memchr(h + start, 0, (size_t)(end - start));
+    return z ? (Py_ssize_t)(z - (h + start)) : (Py_ssize_t)(end - start);
+}
+
+/* names._PLAIN's first character, and every other one but '/'. */
+static int
+name_first(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '+'
+        || c == '@' || c == '=' || c == ',' || c == '~' || c == '%' || c == '#' || c == '-';
+}
+
+static int
+name_other(unsigned char c)
+{
+    return name_first(c) || c == '.' || c == ' ';
+}
+
+/* Whether names.checked_member_path returns the ASCII name as it is, without a word: no "..", and
+ * names._PLAIN (a first character, then segments of at least one character joined by single '/') matches
+ * it whole. */
+static int
+plain_text(const char *name, Py_ssize_t len)
+{
+    Py_ssize_t i;
+    int slash = 0;
+
+    if (len == 0 || !name_first((unsigned char)name[0]))
+        return 0;
+    for (i = 1; i < len; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c == '/') {
+            if (slash)
+                return 0;
+            slash = 1;
+        } else if (name_other(c)) {
+            if (c == '.' && name[i - 1] == '.')
+                return 0;
+            slash = 0;
+        } else {
+            return 0;
+        }
+    }
+    return !slash;
+}
+
+/* What tar.py needs to make a Member itself (the `make` argument). */
+struct make {
+    PyObject *cls, *fields, *meta, *opener, *seen;
+};
+
+/* The Member tar.py's _entry makes for a plain member whose name is plain (see the top of this file). */
+static PyObject *
+make_member(struct make *make, const char *name, Py_ssize_t name_len, PyObject *kind, int is_file,
+            unsigned long long size, unsigned long long mode, unsigned long long mtime, const char *link,
+            Py_ssize_t link_len, const char *data, Py_ssize_t data_size)
+{
+    PyObject *values[12] = {NULL};
+    PyObject *member = NULL, *dict = NULL, *empty;
+    int i, ok = 0;
+
+    values[0] = PyUnicode_DecodeASCII(name, name_len, NULL);
+    values[1] = Py_NewRef(kind);
+    values[2] = is_file ? PyLong_FromUnsignedLongLong(size) : Py_NewRef(Py_None);
+    values[3] = Py_NewRef(Py_None);
+    values[4] = PyLong_FromUnsignedLongLong(mode);
+    values[5] = PyLong_FromUnsignedLongLong(mtime);
+    values[6] = link != NULL ? PyUnicode_DecodeASCII(link, link_len, NULL) : Py_NewRef(Py_None);
+    values[7] = Py_NewRef(make->meta);
+    values[9] = Py_NewRef(Py_None);
+    values[10] = Py_NewRef(Py_False);
+    values[11] = is_file ? PyBytes_FromStringAndSize(data, data_size) : Py_NewRef(Py_None);
+    if (values[11] != NULL)
+        values[8] = is_file ? PyObject_CallOneArg(make->opener, values[11]) : Py_NewRef(Py_None);
+    for (i = 0; i < 12; i++) {
+        if (values[i] == NULL)
+            goto done;
+    }
+    if (PySet_Add(make->seen, values[0]) < 0)
+        goto done;
+    empty = PyTuple_New(0);
+    if (empty == NULL)
+        goto done;
+    member = PyBaseObject_Type.tp_new((PyTypeObject *)make->cls, empty, NULL);  /* object.__new__(Member) */
+    Py_DECREF(empty);
+    if (member == NULL)
+        goto done;
+    dict = PyObject_GenericGetDict(member, NULL);
+    if (dict == NULL)
+        goto done;
+    for (i = 0; i < 12; i++) {
+        if (PyDict_SetItem(dict, PyTuple_GET_ITEM(make->fields, i), values[i]) < 0)
+            goto done;
+    }
+    ok = 1;
+done:
+    for (i = 0; i < 12; i++)
+        Py_XDECREF(values[i]);
+    Py_XDECREF(dict);
+    if (!ok)
+        Py_CLEAR(member);
+    return member;
+}
+
+/* Kind indexes into the `kinds` tuple. */
+enum { K_FILE, K_SYMLINK, K_DEVICE, K_DIR, K_OTHER };
+
+/* Parse one plain member at h (n bytes available from h). Returns a new tuple or Member, or NULL with no
+ * error set when the member is not plain, or NULL with an error set on failure. *step and *fmt are updated. */
+static PyObject *
+plain_member(const unsigned char *h, Py_ssize_t n, Py_ssize_t small, PyObject *kinds, struct make *make,
+             int *fmt, Py_ssize_t *step)
+{
+    unsigned long long mode, size, mtime, stored, sum = 0;
+    unsigned char high = 0;
+    int i, kind, gnu, ustar;
+    Py_ssize_t name_len, data_size, padding, used;
+    char name[256];
+    Py_ssize_t link_len = 0;
+
+    if (n < BLOCK || h[0] == 0)
+        return NULL;
+    for (i = 0; i < BLOCK; i++) {  /* no early exit: the compiler vectorises this loop */
+        high |= h[i];
+        sum += h[i];
+    }
+    if (high & 0x80)
+        return NULL;
+    for (i = 148; i < 156; i++)
+        sum -= h[i];
+    sum += 8 * ' ';
+    if (!octal_field(h, 148, 156, &stored) || stored != sum)
+        return NULL;
+    if (!octal_field(h, 100, 108, &mode) || !octal_field(h, 124, 136, &size) || !octal_field(h, 136, 148, &mtime))
+        return NULL;
+    if (mode >= (1ULL << 32) || size > (unsigned long long)PY_SSIZE_T_MAX / 2)
+        return NULL;
+    gnu = memcmp(h + 257, "ustar  \0", 8) == 0;
+    ustar = !gnu && memcmp(h + 257, "ustar", 5) == 0;
+    if (gnu && (h[386] || h[483]))
+        return NULL;
+
+    name_len = cstring_len(h, 0, 100);
+    if (ustar && h[345]) {
+        Py_ssize_t prefix_len = cstring_len(h, 345, 500);
+        memcpy(name, h + 345, (size_t)prefix_len);
+        if (h[345 + prefix_len - 1] != '/')
+            name[prefix_len++] = '/';
+        memcpy(name + prefix_len, h, (size_t)name_len);
+        name_len += prefix_len;
+    } else {
+        memcpy(name, h, (size_t)name_len);
+    }
+
+    data_size = 0;
+    switch (h[156]) {
+    case '0': case 0: case '7':
+        if (name[name_len - 1] == '/') {
+            kind = K_DIR;  /* a regular file named like a directory is one, without data (libarchive) */
+        } else {
+            kind = K_FILE;
+            data_size = (Py_ssize_t)size;
+            if (data_size > small)
+                return NULL;
+        }
+        break;
+    case '2':
+        kind = K_SYMLINK;
+        link_len = cstring_len(h, 157, 257);
+        if (!link_len)
+            return NULL;
+        break;
+    case '3': case '4':
+        kind = K_DEVICE;
+        break;
+    case '5':
+        kind = K_DIR;
+        break;
+    case '6':
+        kind = K_OTHER;
+        break;
+    default:
+        return NULL;
+    }
+    padding = (BLOCK - data_size % BLOCK) % BLOCK;
+    used = BLOCK + data_size + padding;
+    if (used > n)
+        return NULL;
+
+    *step = used;
+    if (gnu)
+        *fmt = 2;
+    else if (ustar)
+        *fmt = *fmt == 3 ? 3 : 1;
+    else
+        *fmt = 0;
+    if (make != NULL && plain_text(name, name_len))
+        return make_member(make, name, name_len, PyTuple_GET_ITEM(kinds, kind), kind == K_FILE, size, mode & 07777ULL,
+                           mtime, kind == K_SYMLINK ? (const char *)h + 157 : NULL, link_len,
+                           (const char *)h + BLOCK, data_size);
+    return Py_BuildValue("(NONKKNNn)", PyUnicode_DecodeASCII(name, name_len, NULL), PyTuple_GET_ITEM(kinds, kind),
+                         kind == K_FILE ? PyLong_FromUnsignedLongLong(size) : Py_NewRef(Py_None), mode & 07777ULL,
+                         mtime,
+                         kind == K_SYMLINK ? PyUnicode_DecodeASCII((const char *)h + 157, link_len, NULL)
+                                           : Py_NewRef(Py_None),
+                         kind == K_FILE ? PyBytes_FromStringAndSize((const char *)h + BLOCK, data_size)
+                                        : Py_NewRef(Py_None),
+                         used);
+}
+
+static PyObject *
+tar_plain_run(PyObject *self, PyObject *args)
+{
+    Py_buffer view;
+    Py_ssize_t pos, small, most;
+    int fmt;
+    PyObject *kinds, *make_arg, *items, *result;
+    struct make make, *makep = NULL;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*nnniO!O", &view, &pos, &most, &small, &fmt, &PyTuple_Type, &kinds, &make_arg))
+        return NULL;
+    if (make_arg != Py_None) {
+        if (!PyArg_ParseTuple(make_arg, "O!O!OOO!", &PyType_Type, &make.cls, &PyTuple_Type, &make.fields,
+                              &make.meta, &make.opener, &PySet_Type, &make.seen)
+                || PyTuple_GET_SIZE(make.fields) != 12) {
+            PyBuffer_Release(&view);
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "tar_plain_run: make is (Member, its 12 fields, meta, opener, seen)");
+            return NULL;
+        }
+        makep = &make;
+    }
+    if (PyTuple_GET_SIZE(kinds) != 5 || pos < 0 || fmt < 0 || fmt > 3) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "tar_plain_run: bad arguments");
+        return NULL;
+    }
+    items = PyList_New(0);
+    if (items == NULL) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    while (pos < view.len && PyList_GET_SIZE(items) < most) {
+        Py_ssize_t step = 0;
+        PyObject *item = plain_member((const unsigned char *)view.buf + pos, view.len - pos, small, kinds, makep,
+                                      &fmt, &step);
+        if (item == NULL) {
+            if (PyErr_Occurred()) {
+                Py_DECREF(items);
+                PyBuffer_Release(&view);
+                return NULL;
+            }
+            break;
+        }
+        if (PyList_Append(items, item) < 0) {
+            Py_DECREF(item);
+            Py_DECREF(items);
+            PyBuffer_Release(&view);
+            return NULL;
+        }
+        Py_DECREF(item);
+        pos += step;
+    }
+    PyBuffer_Release(&view);
+    result = Py_BuildValue("(Nin)", items, fmt, pos);
+    return result;
+}
+
+static PyObject *
+plain_name(PyObject *self, PyObject *arg)
+{
+    Py_ssize_t len;
+    const char *text;
+
+    (void)self;
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "plain_name: a str");
+        return NULL;
+    }
+    if (!PyUnicode_IS_ASCII(arg))
+        Py_RETURN_FALSE;
+    text = PyUnicode_AsUTF8AndSize(arg, &len);
+    if (text == NULL)
+        return NULL;
+    return PyBool_FromLong(plain_text(text, len));
+}
+
+/* The two names text_or_data gives (made once, at import). */
+static PyObject *TEXT, *DATA;
+
+/* The last magics tuple text_or_data was given, read into a C table (it is the same tuple every call). */
+#define MAX_MAGICS 64
+static PyObject *magics_seen;
+static Py_ssize_t magics_count;
+static struct { Py_ssize_t offset, len; const char *bytes; } magics_table[MAX_MAGICS];
+
+static int
+read_magics(PyObject *magics)
+{
+    Py_ssize_t i, count = PyTuple_GET_SIZE(magics);
+
+    if (count > MAX_MAGICS) {
+        PyErr_SetString(PyExc_ValueError, "text_or_data: too many magics");
+        return -1;
+    }
+    for (i = 0; i < count; i++) {
+        PyObject *pair = PyTuple_GET_ITEM(magics, i);
+        Py_ssize_t offset;
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 || !PyBytes_Check(PyTuple_GET_ITEM(pair, 1))) {
+            PyErr_SetString(PyExc_TypeError, "text_or_data: magics are (offset, bytes) pairs");
+            return -1;
+        }
+        offset = PyLong_AsSsize_t(PyTuple_GET_ITEM(pair, 0));
+        if (offset < 0) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "text_or_data: a negative offset");
+            return -1;
+        }
+        magics_table[i].offset = offset;
+        magics_table[i].len = PyBytes_GET_SIZE(PyTuple_GET_ITEM(pair, 1));
+        magics_table[i].bytes = PyBytes_AS_STRING(PyTuple_GET_ITEM(pair, 1));
+    }
+    Py_XSETREF(magics_seen, Py_NewRef(magics));  /* keeps the bytes the table points into alive */
+    magics_count = count;
+    return 0;
+}
+
+/* sniff._printable and the control-byte test of sniff._looks_text, for a sample that is not UTF-8. */
+static int
+latin1_text(const unsigned char *h, Py_ssize_t n)
+{
+    Py_ssize_t i, printable = 0;
+
+    for (i = 0; i < n; i++) {
+        unsigned char c = h[i];
+        if (c < 0x20 && c != 9 && c != 10 && c != 12 && c != 13)
+            return 0;
+        if ((c >= 0x20 && c < 0x7F) || c == 9 || c == 10 || c == 13)
+            printable++;
+    }
+    return (double)printable >= 0.9 * (double)n;
+}
+
+/* sniff._looks_text(h[:n]): no NUL, and UTF-8 (a character cut in the last four bytes allowed) or
+ * single-byte text. -1 on an error other than the decoding one. */
+static int
+looks_text(const unsigned char *h, Py_ssize_t n)
+{
+    Py_ssize_t i, start;
+    unsigned char high = 0;
+    PyObject *decoded, *exc;
+
+    if (memchr(h, 0, (size_t)n) != NULL)
+        return 0;
+    for (i = 0; i < n; i++)
+        high |= h[i];
+    if (!(high & 0x80))
+        return 1;  /* ASCII */
+    decoded = PyUnicode_DecodeUTF8((const char *)h, n, "strict");
+    if (decoded != NULL) {
+        Py_DECREF(decoded);
+        return 1;
+    }
+    if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
+        return -1;
+#if PY_VERSION_HEX >= 0x030C0000
+    exc = PyErr_GetRaisedException();
+#else
+    {
+        PyObject *type, *tb;
+        PyErr_Fetch(&type, &exc, &tb);
+        PyErr_NormalizeException(&type, &exc, &tb);
+        Py_XDECREF(type);
+        Py_XDECREF(tb);
+    }
+#endif
+    if (exc == NULL || PyUnicodeDecodeError_GetStart(exc, &start) < 0) {
+        Py_XDECREF(exc);
+        return -1;
+    }
+    Py_DECREF(exc);
+    if (start < n - 4)
+        return latin1_text(h, n);
+    return 1;
+}
+
+static PyObject *
+text_or_data(PyObject *self, PyObject *args)
+{
+    Py_buffer view;
+    PyObject *magics, *result = Py_None;
+    Py_ssize_t i, n;
+    const unsigned char *h;
+    int text;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*O!", &view, &PyTuple_Type, &magics))
+        return NULL;
+    h = (const unsigned char *)view.buf;
+    n = view.len;
+    if (n == 0)
+        goto done;
+    if (magics != magics_seen && read_magics(magics) < 0) {
+        result = NULL;
+        goto done;
+    }
+    for (i = 0; i < magics_count; i++) {
+        Py_ssize_t offset = magics_table[i].offset, len = magics_table[i].len;
+        if (offset <= n - len && memcmp(h + offset, magics_table[i].bytes, (size_t)len) == 0)
+            goto done;  /* a magic: detect_type decides */
+    }
+    text = looks_text(h, n < 8192 ? n : 8192);
+    result = text < 0 ? NULL : text ? TEXT : DATA;
+done:
+    PyBuffer_Release(&view);
+    return Py_XNewRef(result);
+}
+
+static PyMethodDef native_methods[] = {
+    {"text_or_data", text_or_data, METH_VARARGS,
+     "text_or_data(head, magics) -> 'text' | 'data' | None: sniff.detect_type(head) for a head that is not "
+     "empty and starts with none of magics, else None."},
+    {"tar_plain_run", tar_plain_run, METH_VARARGS,
+     "tar_plain_run(buf, pos, most, small, fmt, kinds, make) -> (items, fmt, end): the run of plain tar members at "
+     "buf[pos:] as inspector.unpack.tar reads them (see the module source)."},
+    {"plain_name", plain_name, METH_O,
+     "plain_name(name) -> bool: whether names.checked_member_path takes name as it is (no '..', names._PLAIN)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef native_module = {
+    PyModuleDef_HEAD_INIT, "inspector._native",
+    "Compiled fast paths for inspector's per-member hot spots; inspector.native decides whether they are used.",
+    -1, native_methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__native(void)
+{
+    if (TEXT == NULL && (TEXT = PyUnicode_InternFromString("text")) == NULL)
+        return NULL;
+    if (DATA == NULL && (DATA = PyUnicode_InternFromString("data")) == NULL)
+        return NULL;
+    return PyModule_Create(&native_module);
+}

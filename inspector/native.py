@@ -1,0 +1,38 @@
+"""The one place that decides whether inspector's compiled fast paths (``inspector._native``) are used.
+
+The C module is optional: it is built by ``pip install`` when a compiler and Python's headers are there
+(``setup.py``), and each fast path here is ``None`` when it is not built or when ``INSPECTOR_PURE_PYTHON=1``
+is set (so tests and benchmarks can run both ways). Callers keep their pure-Python code, which stays the
+reference: a fast path recognises only a common form of its input and gives exactly what that code gives
+(``tests/test_native.py`` compares them).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+#: ``tar_plain_run(buf, pos, most, small, fmt, kinds, make) -> (items, fmt, end)``: the run of plain tar
+#: members at ``buf[pos:]`` as ``inspector.unpack.tar`` reads them (see ``inspector/_native.c``).
+tar_plain_run: Callable[..., tuple[list[Any], int, int]] | None = None
+#: ``text_or_data(head, magics) -> "text" | "data" | None``: ``sniff.detect_type`` of a non-empty head that
+#: starts with none of ``magics``; None when ``detect_type`` must decide.
+text_or_data: Callable[[bytes, tuple[tuple[int, bytes], ...]], str | None] | None = None
+
+if os.environ.get("INSPECTOR_PURE_PYTHON", "") in ("", "0"):
+    try:
+        import inspector._native as _native
+    except ImportError:  # not built: the pure-Python code runs
+        pass
+    else:
+        tar_plain_run = _native.tar_plain_run
+        text_or_data = _native.text_or_data
+
+
+def compiled() -> bool:
+    """Whether the compiled fast paths are in use (for ``inspector --version`` style reports and tests)."""
+    return tar_plain_run is not None
+
+
+__all__ = ["tar_plain_run", "text_or_data", "compiled"]
