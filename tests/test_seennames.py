@@ -126,14 +126,14 @@ def test_tar_hard_link_to_an_earlier_member_past_the_exact_part_is_accepted(tmp_
             info = tarfile.TarInfo(f"f{i}")
             info.size = 1
             tar.addfile(info, io.BytesIO(b"x"))
-        for target in ("f35", "missing"):
+        for target in ("f3", "f35", "missing"):
             link = tarfile.TarInfo(f"link-to-{target}")
             link.type = tarfile.LNKTYPE
             link.linkname = target
             tar.addfile(link)
     inv = Walker().inventory(image)
     reasons = [p.reason for p in inv.problems]
-    assert not any("'f35'" in r for r in reasons)
+    assert not any("'f3'" in r or "'f35'" in r for r in reasons)  # before and after the names were handed over
     assert any("'missing'" in r and "not an earlier member" in r for r in reasons)
 
 

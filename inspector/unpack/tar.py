@@ -30,6 +30,7 @@ from typing import BinaryIO, cast
 from inspector import native
 from inspector.model import EMPTY_META, EntryKind
 from inspector.names import checked_member_path, member_path
+from inspector.seennames import bounded
 from inspector.streams import CHUNK, Stream
 from inspector.unpack import archive
 from inspector.unpack.base import FormatError, Member, SniffInfo, UnpackContext
@@ -415,7 +416,11 @@ def _read(blocks: _Blocks, ctx: UnpackContext, links: archive.HardLinkCheck) -> 
             raise blocks.error
         plain_run = native.tar_plain_run
         if plain_run is not None and blocks.offset + blocks.pos:  # not the first header: _bid stays here
-            make = (Member, _MEMBER_FIELDS, EMPTY_META, _bytes_opener, links.seen) if _MEMBER_FIELDS else None
+            # The compiled run adds names to a set; past seennames.EXACT_NAMES the names are a SeenNames
+            # (``HardLinkCheck.member``), and the run leaves the members to be made here.
+            seen = links.seen
+            make = (Member, _MEMBER_FIELDS, EMPTY_META, _bytes_opener, seen) if _MEMBER_FIELDS and type(
+                seen) is set else None
             run, fmt, end = plain_run(blocks.buf, blocks.pos, _RUN_MOST, SMALL, _FORMATS.index(blocks.format),
                                       _RUN_KINDS, make)
             if run:
@@ -424,6 +429,7 @@ def _read(blocks: _Blocks, ctx: UnpackContext, links: archive.HardLinkCheck) -> 
                 blocks.pos = end
                 for item in run:
                     yield item if type(item) is Member else _plain_member(ctx, links, item)
+                links.seen = bounded(links.seen)
                 continue
         try:  # ``_member`` leaves ``blocks.pos`` at the member's first header (reading may move the buffer)
             member, used, padding = _member(blocks, ctx, links)
@@ -463,7 +469,7 @@ def _plain_member(ctx: UnpackContext, links: archive.HardLinkCheck,
     makes it."""
     name_text, kind, size, mode, mtime, link, data, _step = item
     name = checked_member_path(name_text, ctx)
-    links.seen.add(name)  # HardLinkCheck.member, without the call
+    links.member(name)
     return Member(name, kind, size, None, mode, mtime, link, EMPTY_META,
                   None if data is None else _bytes_opener(data), None, False, data)
 
