@@ -184,13 +184,16 @@ class Dispatcher:
         seen: set[str] = set()
         for index in self.candidates(info.head):
             handler = self.handlers[index]
+            if chosen is not None:
+                # the chosen reader's own family, or one already noted: whether it matches changes nothing,
+                # so it is not asked (asking a lazy reader imports it: a .deb would import the VIB reader)
+                family = self._family[index]
+                if family == self._family[chosen] or family in seen:
+                    continue
             if not handler.match(info):
                 continue
             if chosen is None:
                 chosen = index
-                continue
-            family = self._family[index]
-            if family == self._family[chosen] or family in seen:
                 continue
             seen.add(family)
             if frozenset({self.handlers[chosen].name, handler.name}) not in _HYBRIDS:
