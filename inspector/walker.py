@@ -80,10 +80,35 @@ class _Frame:
         return (extent is not None and extent == self.extent) or (sha256 is not None and sha256 == self.sha256)
 
 
+class _PrivateDir:
+    """The walk's private temporary directory (mode 0700), made when something is first spooled there.
+
+    Most walks spool nothing (members up to ``MEMORY_SPOOL`` and executables up to ``IN_MEMORY_MAX`` stay in
+    memory), and making and removing a directory costs a millisecond or more: a small diff walks twice.
+    """
+
+    def __init__(self) -> None:
+        self._dir: tempfile.TemporaryDirectory[str] | None = None
+
+    @property
+    def path(self) -> str:
+        """The directory, made on first use."""
+        if self._dir is None:
+            self._dir = tempfile.TemporaryDirectory(prefix="inspector-")
+            os.chmod(self._dir.name, 0o700)
+        return self._dir.name
+
+    def cleanup(self) -> None:
+        """Remove the directory and what is in it, if it was made."""
+        if self._dir is not None:
+            self._dir.cleanup()
+            self._dir = None
+
+
 @dataclass
 class _WalkState:
     budget: Budget
-    tmpdir: str
+    tmpdir: _PrivateDir
     entries: EntryLog = field(default_factory=EntryLog)
     #: Totals and container summaries, summed as entries are filled in (``inventory.remember_summary``).
     summary: Summariser = field(default_factory=Summariser)
@@ -273,8 +298,8 @@ class Walker:
             raise WalkError(f"{p}: not a regular file")
         budget = Budget(self.limits, image_size=st.st_size)
         budget.start()
-        with tempfile.TemporaryDirectory(prefix="inspector-") as tmpdir:
-            os.chmod(tmpdir, 0o700)
+        tmpdir = _PrivateDir()
+        try:
             state = _WalkState(budget=budget, tmpdir=tmpdir)
             try:
                 fh = open(p, "rb")  # noqa: SIM115 - closed in finally
@@ -287,6 +312,8 @@ class Walker:
             finally:
                 fh.close()
                 state.binaries.close()
+        finally:
+            tmpdir.cleanup()
         inv = Inventory(source=str(p), entries=state.entries.freeze(), problems=tuple(state.problems))
         remember_summary(inv, state.summary)
         return inv
@@ -465,7 +492,7 @@ class Walker:
             return _Source(cast(BinaryIO, raw))
         size = scan.member.size
         in_memory = size is not None and size <= MEMORY_SPOOL
-        spool: BinaryIO = io.BytesIO() if in_memory else tempfile.TemporaryFile(dir=state.tmpdir)  # noqa: SIM115
+        spool: BinaryIO = io.BytesIO() if in_memory else tempfile.TemporaryFile(dir=state.tmpdir.path)  # noqa: SIM115
         try:
             copy_stream(ts, spool, self.limits.max_spool_bytes)
         except BaseException:
@@ -541,7 +568,7 @@ class _BinarySpace:
     the next. Fresh memory or fresh file pages for each binary cost more than copying into them (a tar.gz
     of libraries: hundreds of MB faulted in and dropped again); reused, they stay mapped and cached."""
 
-    def __init__(self, tmpdir: str) -> None:
+    def __init__(self, tmpdir: _PrivateDir) -> None:
         self.tmpdir = tmpdir
         self.buffer = bytearray()
         self._spool: BinaryIO | None = None
@@ -549,7 +576,7 @@ class _BinarySpace:
     def spool(self) -> BinaryIO:
         """The spool file, positioned at its start (what lies beyond the current binary is stale)."""
         if self._spool is None:
-            self._spool = tempfile.TemporaryFile(dir=self.tmpdir, prefix="exe-")  # noqa: SIM115 - closed in close()
+            self._spool = tempfile.TemporaryFile(dir=self.tmpdir.path, prefix="exe-")  # noqa: SIM115 - closed in close()
         self._spool.seek(0)
         return self._spool
 

@@ -18,7 +18,7 @@ from inspector.diff.engine import delta_candidates, load_sides
 from inspector.diff.pairing import pair_inventories
 from inspector.store import StoreConfig
 from inspector.walker import Walker
-from tests.conftest import count_walks
+from tests.conftest import count_walks, made_dirs
 
 NO_STORE = StoreConfig(None)
 
@@ -80,6 +80,22 @@ def test_files_over_the_kept_size_are_read_by_a_second_walk(releases: tuple[Path
     contents = _contents(*releases, keep=100_000)  # lib/data.bin (300,000 bytes) is not kept
     assert len(walked) == 4
     assert contents == _contents(*releases, keep=0)
+
+
+
+def test_estimates_from_kept_content_make_no_temporary_directory(releases: tuple[Path, Path],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    made = made_dirs(monkeypatch)
+    contents = _contents(*releases, keep=64 << 20)
+    assert made == []
+    assert contents.deltas and not contents.notes
+
+
+def test_the_second_walks_spool_into_a_private_directory_removed_afterwards(releases: tuple[Path, Path],
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    made = made_dirs(monkeypatch)
+    _contents(*releases, keep=0)
+    assert len(made) == 1 and not Path(made[0]).exists()
 
 
 def test_kept_content_keeps_the_first_occurrence_of_a_path_within_its_bounds() -> None:

@@ -18,6 +18,7 @@ Memory is bounded by the zstd window (twice the size bound at most).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -132,13 +133,14 @@ class KeptContent:
     in one unlinked spool file (nothing but this process can see it; it goes away with it). The delta
     estimates then read the modified and added files from here (``get``) instead of walking the image a
     second time: for a small pair that second walk (decompressing everything again) cost more than the
-    estimates themselves. Whatever was not kept is read by the second walk as before.
+    estimates themselves. Whatever was not kept is read by the second walk as before. The spool file is
+    made when the first file is kept, by the walk's own thread (the two sides' walks run at once).
     """
 
     def __init__(self, max_file: int, budget: int = KEEP_BUDGET) -> None:
         self.max_file = max_file
         self.budget = budget
-        self._fh = tempfile.TemporaryFile(prefix="inspector-kept-", buffering=0)  # noqa: SIM115 - close()
+        self._fh: BinaryIO | None = None
         self._files: dict[str, Stored] = {}
         self._active: _KeptSink | None = None
         self._end = 0
@@ -149,6 +151,8 @@ class KeptContent:
         rel = relative(logical)
         if rel in self._files or (size is not None and size > self.max_file) or self._end >= self.budget:
             return None
+        if self._fh is None:
+            self._fh = tempfile.TemporaryFile(prefix="inspector-kept-", buffering=0)  # noqa: SIM115 - close()
         self._active = _KeptSink(self, rel, self._end)
         return self._active
 
@@ -158,6 +162,7 @@ class KeptContent:
         if sink.dropped or sink.count + n > self.max_file or self._end + n > self.budget:
             sink.dropped = True
             return
+        assert self._fh is not None  # made before the first sink was handed out
         self._fh.write(data)
         sink.sha.update(data)
         sink.count += n
@@ -167,6 +172,7 @@ class KeptContent:
         """Record the file being kept (the walker says nothing when a file ends: the next call, or this)."""
         sink, self._active = self._active, None
         if sink is not None and not sink.dropped:
+            assert self._fh is not None
             self._files[sink.rel] = Stored(self._fh.fileno(), sink.offset, sink.count, sink.sha.hexdigest())
 
     def get(self, rel: str, sha256: str | None) -> Stored | None:
@@ -179,7 +185,9 @@ class KeptContent:
         """Drop the spool."""
         self._active = None
         self._files.clear()
-        self._fh.close()
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
 
 
 class _KeptSink:
@@ -492,9 +500,7 @@ def collect_contents(
     known = cache.get(keys) if cache else {}
     _reuse_known(plan, keys, known)
     if plan.want_old or plan.want_added:
-        with tempfile.TemporaryDirectory(prefix="inspector-diff-") as tmp:
-            os.chmod(tmp, 0o700)
-            _capture_and_estimate(old_image, new_image, plan, method, level, limits, tmp, kept)
+        _capture_and_estimate(old_image, new_image, plan, method, level, limits, kept)
     if cache:
         cache.put(_fresh_estimates(keys, known, plan))
     return ContentPair(method, MappingProxyType(plan.deltas), MappingProxyType(plan.compressed),
@@ -591,30 +597,40 @@ def _from_kept(plan: _Plan, kept: tuple[KeptContent | None, KeptContent | None],
 
 
 def _capture_and_estimate(old_image: Path | None, new_image: Path, plan: _Plan, method: str, level: int,
-                          limits: Limits | None, tmp: str,
+                          limits: Limits | None,
                           kept: tuple[KeptContent | None, KeptContent | None] = (None, None)) -> None:
     """The wanted content from ``kept``, else from both capturing walks at once (the old one in a thread:
-    old modified files and new modified files go to ``tmp``, added files stream straight into their
-    estimator); then the deltas are estimated."""
+    old modified files and new modified files go to a private temporary directory, made only for those
+    walks; added files stream straight into their estimator); then the deltas are estimated."""
     found = _from_kept(plan, kept, old_image is not None)
+    with contextlib.ExitStack() as stack:
+        spooled: Mapping[str, _HashingFile] = {}
+        if found.walk_old or found.walk_new or found.walk_added:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="inspector-diff-"))
+            os.chmod(tmp, 0o700)
+            spooled = _walk_for_content(old_image, new_image, plan, found, level, limits, tmp)
+        _estimate_deltas(plan, found, spooled, method, level)
+
+
+def _walk_for_content(old_image: Path | None, new_image: Path, plan: _Plan, found: _Found, level: int,
+                      limits: Limits | None, tmp: str) -> Mapping[str, _HashingFile]:
+    """The second walks: what ``found`` still lacks, captured from both images at once (the old one in a
+    thread) into ``tmp``; the old content is checked into ``found``, the new modified files returned."""
     old_files: dict[str, _HashingFile] = {}
-    spooled: Mapping[str, _HashingFile] = {}
-    if found.walk_old or found.walk_new or found.walk_added:
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            old_walk = (pool.submit(_capture_old, old_image, found.walk_old, limits, tmp, old_files)
-                        if found.walk_old and old_image is not None else None)
-            cap = _NewCapture(found.walk_new, found.walk_added, level, tmp)
-            try:
-                if found.walk_new or found.walk_added:
-                    Walker(limits, capture=cap).inventory(new_image)
-            finally:
-                cap.finish()
-                if old_walk is not None:
-                    old_walk.result()
-        _note_added(plan, cap, found.walk_added)
-        found.old.update(_check_old(plan, found.walk_old, old_files))
-        spooled = cap.spooled
-    _estimate_deltas(plan, found, spooled, method, level)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        old_walk = (pool.submit(_capture_old, old_image, found.walk_old, limits, tmp, old_files)
+                    if found.walk_old and old_image is not None else None)
+        cap = _NewCapture(found.walk_new, found.walk_added, level, tmp)
+        try:
+            if found.walk_new or found.walk_added:
+                Walker(limits, capture=cap).inventory(new_image)
+        finally:
+            cap.finish()
+            if old_walk is not None:
+                old_walk.result()
+    _note_added(plan, cap, found.walk_added)
+    found.old.update(_check_old(plan, found.walk_old, old_files))
+    return cap.spooled
 
 
 def _capture_old(image: Path, want: Mapping[str, tuple[str, str]], limits: Limits | None, tmp: str,
