@@ -8,6 +8,7 @@ import io
 import shutil
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -142,3 +143,70 @@ def test_problems_of_both_sides_are_reported_when_content_is_kept(tmp_path: Path
 
     r = diff_images(broken("old", pseudo_random("p-old", 4_000)), broken("new", pseudo_random("p-new", 4_000)))
     assert {p.side for p in r.problems} == {"old", "new"}
+
+
+
+class _Recorded:
+    """A stand-in for the estimates' thread pool: records the tasks in the order they are submitted, and
+    runs them when the first result is asked for, in that order or (``reverse``) last submitted first."""
+
+    submitted: list[Any] = []
+
+    def __init__(self, max_workers: int, reverse: bool = False) -> None:
+        self.reverse = reverse
+        self.tasks: list[tuple[Any, tuple[Any, ...]]] = []
+        self.results: dict[int, Any] = {}
+
+    def __enter__(self) -> _Recorded:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def submit(self, fn: Any, *args: Any) -> Any:
+        index = len(self.tasks)
+        self.tasks.append((fn, args))
+        type(self).submitted.append(args[0])
+        pool = self
+
+        class Result:
+            def result(self) -> Any:
+                if not pool.results:
+                    order = range(len(pool.tasks))
+                    for i in reversed(order) if pool.reverse else order:
+                        task, task_args = pool.tasks[i]
+                        pool.results[i] = task(*task_args)
+                return pool.results[index]
+
+        return Result()
+
+
+def test_the_estimates_are_the_same_whatever_order_they_are_made_in(releases: tuple[Path, Path],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from inspector.diff import delta
+
+    usual = _contents(*releases, keep=64 << 20)
+    monkeypatch.setattr(delta, "ThreadPoolExecutor", lambda max_workers: _Recorded(max_workers, reverse=True))
+    assert _contents(*releases, keep=64 << 20) == usual
+    assert usual.code_deltas and usual.data_deltas and usual.compressed
+
+
+def test_the_longest_estimates_are_started_first(releases: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+                                                 ) -> None:
+    from inspector.diff import delta
+
+    _Recorded.submitted = []
+    monkeypatch.setattr(delta, "ThreadPoolExecutor", _Recorded)
+    _contents(*releases, keep=64 << 20)
+
+    def reads(task: Any) -> int:  # the bytes an estimate reads
+        if task.func is delta._section_delta:
+            sections = task.args[3]
+            return sum(n for _, n in sections.old) + sum(n for _, n in sections.new)
+        if task.func is delta._delta_size:
+            return delta._size(task.args[1]) + delta._size(task.args[2])
+        return delta._size(task.args[0])  # an added file's compressed size
+
+    sizes = [reads(task) for task in _Recorded.submitted]
+    assert len(sizes) == 5  # two modified files, the code and data deltas of one, an added file
+    assert sizes == sorted(sizes, reverse=True)

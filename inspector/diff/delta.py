@@ -25,9 +25,10 @@ import os
 import sqlite3
 import tempfile
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, BinaryIO
@@ -694,38 +695,51 @@ def _estimate_deltas(plan: _Plan, found: _Found, spooled: Mapping[str, _HashingF
         else:
             todo.append((nrel, old, f.path))
 
-    def one(job: tuple[str, Content, Content]) -> tuple[str, int | str, dict[str, int]]:
-        nrel, old, new = job
+    # One task per estimate, the longest first (by the bytes it reads): the two workers then finish
+    # together. One task per file (its whole delta, then its code and data deltas) left a worker idle at
+    # the end. Every estimate depends on its two contents only, so the order changes no figure.
+    work: dict[_Slot, Callable[[], int]] = {}
+    cost: dict[_Slot, int] = {}
+    for nrel, old, new in todo:
         orel = pair_of[nrel]
-        whole: int | str | None = plan.get(("file", orel, nrel))
-        try:
-            if whole is None:
-                whole = _delta_size(method, old, new, level)
-        except (OSError, RuntimeError, MemoryError, zstandard.ZstdError) as exc:
-            whole = f"delta failed: {exc}"
-        return nrel, whole, _section_estimates(plan, orel, nrel, old, new, method, level)
-
-    def compressed(job: tuple[str, Content]) -> tuple[str, int | str]:
-        rel, content = job
-        try:
-            return rel, zstd_size(content, level)
-        except (OSError, RuntimeError, MemoryError, zstandard.ZstdError) as exc:
-            return rel, f"delta failed: {exc}"
-
+        if plan.get(("file", orel, nrel)) is None:
+            work["file", orel, nrel] = partial(_delta_size, method, old, new, level)
+            cost["file", orel, nrel] = _size(old) + _size(new)
+        for sd in plan.sections.get(nrel, ()):
+            if plan.get((sd.what, orel, nrel)) is None:
+                work[sd.what, orel, nrel] = partial(_section_delta, method, old, new, sd, level)
+                cost[sd.what, orel, nrel] = sum(n for _, n in sd.old) + sum(n for _, n in sd.new)
+    for rel, content in found.added.items():
+        work["added", "", rel] = partial(zstd_size, content, level)
+        cost["added", "", rel] = _size(content)
     with ThreadPoolExecutor(max_workers=2) as pool:  # zstd and bsdiff4 release the GIL
-        sizes = pool.map(compressed, list(found.added.items()))
-        for nrel, outcome, sections in pool.map(one, todo):
-            if isinstance(outcome, str):
-                plan.notes[nrel] = outcome
-            else:
-                plan.deltas[(pair_of[nrel], nrel)] = outcome
-            for what, size in sections.items():
-                plan.put((what, pair_of[nrel], nrel), size)
-        for rel, size_or_reason in sizes:
-            if isinstance(size_or_reason, str):
-                plan.notes[rel] = size_or_reason
-            else:
-                plan.compressed[rel] = size_or_reason
+        running = {slot: pool.submit(_attempt, work[slot]) for slot in sorted(work, key=lambda s: -cost[s])}
+        outcome = {slot: future.result() for slot, future in running.items()}
+    for nrel, _, _ in todo:  # recorded file by file, as they were made before
+        orel = pair_of[nrel]
+        whole = outcome.get(("file", orel, nrel))
+        if isinstance(whole, str):
+            plan.notes[nrel] = whole
+        elif whole is not None:
+            plan.deltas[(orel, nrel)] = whole
+        for sd in plan.sections.get(nrel, ()):
+            size = outcome.get((sd.what, orel, nrel))
+            if isinstance(size, int):  # a section delta that failed is left out: the change says None
+                plan.put((sd.what, orel, nrel), size)
+    for rel in found.added:
+        size_or_reason = outcome["added", "", rel]
+        if isinstance(size_or_reason, str):
+            plan.notes[rel] = size_or_reason
+        else:
+            plan.compressed[rel] = size_or_reason
+
+
+def _attempt(estimate: Callable[[], int]) -> int | str:
+    """An estimate, or why it failed."""
+    try:
+        return estimate()
+    except (OSError, RuntimeError, MemoryError, zstandard.ZstdError) as exc:
+        return f"delta failed: {exc}"
 
 
 def _delta_size(method: str, old: Content, new: Content, level: int) -> int:
@@ -735,19 +749,10 @@ def _delta_size(method: str, old: Content, new: Content, level: int) -> int:
     return zstd_delta_size(old, new, level)
 
 
-def _section_estimates(plan: _Plan, orel: str, nrel: str, old: Content, new: Content, method: str,
-                       level: int) -> dict[str, int]:
-    """The not yet known section deltas of one modified executable (``code``/``data`` -> estimate): the
-    same method over the concatenated bytes of those sections in each file (one that fails is left out)."""
-    out: dict[str, int] = {}
-    for sd in plan.sections.get(nrel, ()):
-        if plan.get((sd.what, orel, nrel)) is not None:
-            continue
-        try:
-            out[sd.what] = _delta_size(method, _extents(old, sd.old), _extents(new, sd.new), level)
-        except (OSError, RuntimeError, MemoryError, zstandard.ZstdError):
-            continue  # left out: the change says None and the totals count the new size (an upper bound)
-    return out
+def _section_delta(method: str, old: Content, new: Content, sd: _SectionDelta, level: int) -> int:
+    """The delta of one kind of sections of a modified executable: the same method over the concatenated
+    bytes of those sections in each file."""
+    return _delta_size(method, _extents(old, sd.old), _extents(new, sd.new), level)
 
 
 def _fresh_estimates(keys: Mapping[str, list[_Slot]], known: Mapping[str, int], plan: _Plan) -> dict[str, int]:
