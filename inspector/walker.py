@@ -50,7 +50,9 @@ UNOPENED_CONTAINERS = frozenset({"squashfs", "qcow", "vmdk", "vhdx"})
 MEMORY_SPOOL = 16 * 1024 * 1024
 
 ProgressFn = Callable[[int, int], None]
-#: ``capture(logical_path, size)`` -> a writable binary file to receive that leaf's content, or None.
+#: ``capture(logical_path, size)`` -> a writable binary file to receive that leaf's content, or None. A sink
+#: with a ``done(sha256)`` method is told, once the whole content was written to it, the walker's digest of
+#: it (so it need not hash the content again); after a read error it is not called.
 CaptureFn = Callable[[str, "int | None"], "BinaryIO | None"]
 
 
@@ -78,6 +80,13 @@ class _Frame:
     def holds(self, extent: tuple[int, int, int] | None, sha256: str | None) -> bool:
         """Whether a member with this extent or hash is this container's own bytes."""
         return (extent is not None and extent == self.extent) or (sha256 is not None and sha256 == self.sha256)
+
+
+def _done(sink: Any, sha256: str | None) -> None:
+    """Tell a capture sink that its content was written whole, with the walker's digest (``CaptureFn``)."""
+    done = getattr(sink, "done", None)
+    if done is not None and sha256 is not None:
+        done(sha256)
 
 
 class _PrivateDir:
@@ -388,12 +397,15 @@ class Walker:
         check_member_bytes(state.budget, len(data), len(data), _ratio_base(member))
         scan.detected = detect_type(data)
         self._note_unopened(state, scan, logical)
+        sink = None
         if self.capture is not None and scan.container is None:
             sink = self.capture(logical, member.size)
             if sink is not None:
                 sink.write(data)
         scan.sha256 = hashlib.sha256(data).hexdigest()
         scan.count = len(data)
+        if sink is not None:
+            _done(sink, scan.sha256)
         if scan.detected in ANALYSED_TYPES:
             if len(data) > self.limits.max_binary_bytes:
                 _binary_too_big(state, logical, self.limits.max_binary_bytes)
@@ -426,6 +438,8 @@ class Walker:
             if scan.broke_off:  # the unpacker already reported why the content broke off
                 raise _MemberReadError from None
             raise
+        if sink is not None:
+            _done(sink, scan.ts.sha256)
         if binary is None:
             return
         try:

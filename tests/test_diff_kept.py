@@ -102,13 +102,15 @@ def test_the_second_walks_spool_into_a_private_directory_removed_afterwards(rele
 def test_kept_content_keeps_the_first_occurrence_of_a_path_within_its_bounds() -> None:
     kept = KeptContent(max_file=10, budget=12)
     try:
+        def sha(data: bytes) -> str:
+            return hashlib.sha256(data).hexdigest()
+
         for logical, data in (("img!/a", b"first"), ("img!/a", b"again"), ("img!/big", b"x" * 11),
                               ("img!/b", b"12345678"), ("img!/c", b"c")):
             sink = kept(logical, None)
             if sink is not None:
                 sink.write(data)
-        def sha(data: bytes) -> str:
-            return hashlib.sha256(data).hexdigest()
+                sink.done(sha(data))  # as the walker says once it has hashed the content
 
         first = kept.get("a", sha(b"first"))
         assert first is not None and first.read() == b"first"
@@ -116,6 +118,38 @@ def test_kept_content_keeps_the_first_occurrence_of_a_path_within_its_bounds() -
         assert kept.get("big", sha(b"x" * 11)) is None  # over max_file
         assert kept.get("b", sha(b"12345678")) is None  # 5 + 8 bytes would be over the budget
         assert kept.get("c", sha(b"c")) is not None
+    finally:
+        kept.close()
+
+
+
+def test_kept_content_is_recorded_under_the_walkers_digest_only_once_written_whole() -> None:
+    kept = KeptContent(max_file=100)
+    try:
+        broken = kept("img!/broken", None)
+        assert broken is not None
+        broken.write(b"half of it")  # the walk failed here: done() never comes
+        whole = kept("img!/whole", None)
+        assert whole is not None
+        whole.write(b"all of it")
+        whole.done(hashlib.sha256(b"all of it").hexdigest())
+        assert kept.get("broken", hashlib.sha256(b"half of it").hexdigest()) is None
+        stored = kept.get("whole", hashlib.sha256(b"all of it").hexdigest())
+        assert stored is not None and stored.read() == b"all of it"
+    finally:
+        kept.close()
+
+
+def test_a_walk_tells_each_kept_file_its_digest(releases: tuple[Path, Path]) -> None:
+    old, _ = releases
+    kept = KeptContent(64 << 20)
+    try:
+        inv = Walker(capture=kept).inventory(old)
+        leaves = [e for e in inv.entries if e.is_leaf_file]
+        assert leaves
+        for e in leaves:
+            stored = kept.get(e.path.partition("!/")[2], e.sha256)
+            assert stored is not None and hashlib.sha256(stored.read()).hexdigest() == e.sha256
     finally:
         kept.close()
 

@@ -165,16 +165,19 @@ class KeptContent:
             return
         assert self._fh is not None  # made before the first sink was handed out
         self._fh.write(data)
-        sink.sha.update(data)
         sink.count += n
         self._end += n
 
-    def finish(self) -> None:
-        """Record the file being kept (the walker says nothing when a file ends: the next call, or this)."""
-        sink, self._active = self._active, None
-        if sink is not None and not sink.dropped:
+    def _done(self, sink: _KeptSink, sha256: str) -> None:
+        """Record a file written whole, under the walker's digest of it (``CaptureFn``)."""
+        if sink is self._active and not sink.dropped:
             assert self._fh is not None
-            self._files[sink.rel] = Stored(self._fh.fileno(), sink.offset, sink.count, sink.sha.hexdigest())
+            self._files[sink.rel] = Stored(self._fh.fileno(), sink.offset, sink.count, sha256)
+
+    def finish(self) -> None:
+        """Forget the sink of the file being kept: it was recorded when the walker said it was done; a file
+        whose reading failed (never done) is not kept (its bytes stay in the spool, unread)."""
+        self._active = None
 
     def get(self, rel: str, sha256: str | None) -> Stored | None:
         """The kept content of the file at relative path ``rel``, if it is the content with that digest."""
@@ -196,13 +199,16 @@ class _KeptSink:
 
     def __init__(self, owner: KeptContent, rel: str, offset: int) -> None:
         self.owner, self.rel, self.offset = owner, rel, offset
-        self.sha = hashlib.sha256()
         self.count = 0
         self.dropped = False
 
     def write(self, data: Any) -> int:
         self.owner._write(self, data)
         return len(data)
+
+    def done(self, sha256: str) -> None:
+        """The walker's word that the file was written whole, with its digest."""
+        self.owner._done(self, sha256)
 
 
 # -- estimators ---------------------------------------------------------------------------------------
