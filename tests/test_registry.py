@@ -25,6 +25,13 @@ def test_the_wim_magic_is_the_readers() -> None:
     assert WIM_MAGIC == wim.MAGIC
 
 
+def test_the_vmtar_magic_is_the_readers() -> None:
+    from inspector.unpack import archive, vmtar
+
+    assert archive.VMTAR_MAGIC == vmtar.MAGIC
+    assert ((257, vmtar.MAGIC),) in [magics for h, magics in REGISTRY if getattr(h, "name", "") == "vmtar"]
+
+
 def test_walking_a_tar_imports_none_of_the_lazy_readers(tmp_path):
     import io
     import tarfile
