@@ -102,6 +102,23 @@ def test_a_diff_of_two_debs_imports_only_what_its_outputs_need(built):
                                                  "inspector.report.diff_html"))}
 
 
+
+def test_a_command_imports_with_the_collector_paused_and_then_restored():
+    import gc
+
+    assert gc.isenabled()
+    with options.importing():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with options.importing():
+            pass
+        assert not gc.isenabled()  # left as it was found
+    finally:
+        gc.enable()
+
+
 # -- help -------------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("command", list(COMMANDS))
