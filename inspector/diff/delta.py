@@ -130,8 +130,9 @@ def _extents(src: Content, extents: Extents) -> bytes:
 class KeptContent:
     """A capture hook (``Walker(capture=...)``) keeping every leaf file's content seen by one walk.
 
-    The first occurrence of each path is kept, each file up to ``max_file`` bytes, ``budget`` bytes in all,
-    in one unlinked spool file (nothing but this process can see it; it goes away with it). The delta
+    The first occurrence of each path that is read whole is kept, each file up to ``max_file`` bytes,
+    ``budget`` bytes in all, in one unlinked spool file (nothing but this process can see it; it goes away
+    with it), under the digest the walker tells it (``done``: it is not hashed twice). The delta
     estimates then read the modified and added files from here (``get``) instead of walking the image a
     second time: for a small pair that second walk (decompressing everything again) cost more than the
     estimates themselves. Whatever was not kept is read by the second walk as before. The spool file is
