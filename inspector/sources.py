@@ -238,7 +238,28 @@ def walk_encoded(path: str, limits: Limits | None = None, progress: Any = None, 
     try:
         image = ImageStat.of(Path(path))
     except OSError as exc:
-        raise WalkError(f"{path}: cannot open ({exc.strerror or exc})") from None
+        raise _cannot_open(path, exc) from None
+    inv = _walk(path, limits, progress, index, capture)
+    return Walked(path=str(path), data=portable.encode(inv), image=image, seconds=time.monotonic() - t0,
+                  storable=storable(inv))
+
+
+def _cannot_open(path: str, exc: OSError) -> WalkError:
+    return WalkError(f"{path}: cannot open ({exc.strerror or exc})")
+
+
+def _walk_here(path: str, limits: Limits | None, progress: Any, index: int, capture: CaptureFn | None
+               ) -> Inventory:
+    """``walk_encoded``'s walk without the encoding: the inventory itself (for this process only)."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        raise _cannot_open(path, exc) from None  # the message walk_encoded gives
+    return _walk(path, limits, progress, index, capture)
+
+
+def _walk(path: str, limits: Limits | None, progress: Any, index: int, capture: CaptureFn | None) -> Inventory:
+    """Walk one image, reporting progress to the queue ``progress`` as ``walk_encoded`` says."""
     cb: ProgressFn | None = None
     if progress is not None:
         last = [0.0]
@@ -249,9 +270,7 @@ def walk_encoded(path: str, limits: Limits | None = None, progress: Any = None, 
                 last[0] = now
                 progress.put((index, done, total))
 
-    inv = Walker(limits, progress=cb, capture=capture).inventory(path)
-    return Walked(path=str(path), data=portable.encode(inv), image=image, seconds=time.monotonic() - t0,
-                  storable=storable(inv))
+    return Walker(limits, progress=cb, capture=capture).inventory(path)
 
 
 def default_jobs() -> int:
@@ -284,7 +303,7 @@ def walk_many(
     ``captures`` give each walk a capture hook (``ValueError`` otherwise: a hook cannot cross processes).
     """
     jobs = jobs or default_jobs()
-    if jobs <= 1 or len(paths) <= 1:
+    if _walks_here(jobs, len(paths)):
         for i, p in enumerate(paths):
             local = _CallbackQueue(progress) if progress is not None else None
             try:
@@ -314,6 +333,11 @@ def walk_many(
     finally:
         if manager is not None:
             manager.shutdown()
+
+
+def _walks_here(jobs: int | None, count: int) -> bool:
+    """Whether ``count`` images are walked in this process, one after the other (one job or one image)."""
+    return (jobs or default_jobs()) <= 1 or count <= 1
 
 
 def _outcome(fut: Future[Walked], path: Path) -> Walked | WalkError:
@@ -361,7 +385,7 @@ def load_many(
     the ``WalkError`` of the first image (in argument order) that could not be opened at all.
     """
     cfg = store if store is not None else StoreConfig.resolve()
-    engine = engine_key(limits)
+    engine = engine_key(limits) if cfg.enabled else ""  # hashes the walking code's source: only for the store
     results: list[Inventory | WalkError | None] = [None] * len(paths)
     todo: list[int] = []
     for i, p in enumerate(paths):
@@ -377,7 +401,17 @@ def load_many(
             results[i] = _lookup(cfg, p, engine)
         if results[i] is None:
             todo.append(i)
-    if todo:
+    if todo and not cfg.enabled and _walks_here(jobs, len(todo)):
+        # Nothing to store: the walks' own inventories are used (a portable encoding round trip is exact,
+        # tests/test_portable_format.py, so it would only cost time).
+        for i in todo:
+            local = _CallbackQueue(progress) if progress is not None else None
+            try:
+                results[i] = rebase(_walk_here(str(paths[i]), limits, local, i,
+                                               captures[i] if captures else None), Path(paths[i]))
+            except WalkError as exc:
+                results[i] = exc
+    elif todo:
         sub_progress = (lambda k, d, t: progress(todo[k], d, t)) if progress is not None else None
         hooks = [captures[i] for i in todo] if captures else None
         for k, outcome in walk_many([Path(paths[i]) for i in todo], limits, jobs, sub_progress, hooks):

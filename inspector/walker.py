@@ -51,7 +51,9 @@ UNOPENED_CONTAINERS = frozenset({"squashfs", "qcow", "vmdk", "vhdx"})
 MEMORY_SPOOL = 16 * 1024 * 1024
 
 ProgressFn = Callable[[int, int], None]
-#: ``capture(logical_path, size)`` -> a writable binary file to receive that leaf's content, or None.
+#: ``capture(logical_path, size)`` -> a writable binary file to receive that leaf's content, or None. A sink
+#: with a ``done(sha256)`` method is told, once the whole content was written to it, the walker's digest of
+#: it (so it need not hash the content again); after a read error it is not called.
 CaptureFn = Callable[[str, "int | None"], "BinaryIO | None"]
 
 
@@ -81,10 +83,42 @@ class _Frame:
         return (extent is not None and extent == self.extent) or (sha256 is not None and sha256 == self.sha256)
 
 
+def _done(sink: Any, sha256: str | None) -> None:
+    """Tell a capture sink that its content was written whole, with the walker's digest (``CaptureFn``)."""
+    done = getattr(sink, "done", None)
+    if done is not None and sha256 is not None:
+        done(sha256)
+
+
+class _PrivateDir:
+    """The walk's private temporary directory (mode 0700), made when something is first spooled there.
+
+    Most walks spool nothing (members up to ``MEMORY_SPOOL`` and executables up to ``IN_MEMORY_MAX`` stay in
+    memory), and making and removing a directory costs a millisecond or more: a small diff walks twice.
+    """
+
+    def __init__(self) -> None:
+        self._dir: tempfile.TemporaryDirectory[str] | None = None
+
+    @property
+    def path(self) -> str:
+        """The directory, made on first use."""
+        if self._dir is None:
+            self._dir = tempfile.TemporaryDirectory(prefix="inspector-")
+            os.chmod(self._dir.name, 0o700)
+        return self._dir.name
+
+    def cleanup(self) -> None:
+        """Remove the directory and what is in it, if it was made."""
+        if self._dir is not None:
+            self._dir.cleanup()
+            self._dir = None
+
+
 @dataclass
 class _WalkState:
     budget: Budget
-    tmpdir: str
+    tmpdir: _PrivateDir
     entries: EntryLog = field(default_factory=EntryLog)
     #: Totals and container summaries, summed as entries are filled in (``inventory.remember_summary``).
     summary: Summariser = field(default_factory=Summariser)
@@ -274,8 +308,8 @@ class Walker:
             raise WalkError(f"{p}: not a regular file")
         budget = Budget(self.limits, image_size=st.st_size)
         budget.start()
-        with tempfile.TemporaryDirectory(prefix="inspector-") as tmpdir:
-            os.chmod(tmpdir, 0o700)
+        tmpdir = _PrivateDir()
+        try:
             state = _WalkState(budget=budget, tmpdir=tmpdir)
             try:
                 fh = open(p, "rb")  # noqa: SIM115 - closed in finally
@@ -288,6 +322,8 @@ class Walker:
             finally:
                 fh.close()
                 state.binaries.close()
+        finally:
+            tmpdir.cleanup()
         inv = Inventory(source=str(p), entries=state.entries.freeze(), problems=tuple(state.problems))
         remember_summary(inv, state.summary)
         return inv
@@ -362,12 +398,15 @@ class Walker:
         check_member_bytes(state.budget, len(data), len(data), _ratio_base(member))
         scan.detected = detect_type(data)
         self._note_unopened(state, scan, logical)
+        sink = None
         if self.capture is not None and scan.container is None:
             sink = self.capture(logical, member.size)
             if sink is not None:
                 sink.write(data)
         scan.sha256 = hashlib.sha256(data).hexdigest()
         scan.count = len(data)
+        if sink is not None:
+            _done(sink, scan.sha256)
         if scan.detected in ANALYSED_TYPES:
             if len(data) > self.limits.max_binary_bytes:
                 _binary_too_big(state, logical, self.limits.max_binary_bytes)
@@ -400,6 +439,8 @@ class Walker:
             if scan.broke_off:  # the unpacker already reported why the content broke off
                 raise _MemberReadError from None
             raise
+        if sink is not None:
+            _done(sink, scan.ts.sha256)
         if binary is None:
             return
         try:
@@ -466,7 +507,7 @@ class Walker:
             return _Source(cast(BinaryIO, raw))
         size = scan.member.size
         in_memory = size is not None and size <= MEMORY_SPOOL
-        spool: BinaryIO = io.BytesIO() if in_memory else tempfile.TemporaryFile(dir=state.tmpdir)  # noqa: SIM115
+        spool: BinaryIO = io.BytesIO() if in_memory else tempfile.TemporaryFile(dir=state.tmpdir.path)  # noqa: SIM115
         try:
             copy_stream(ts, spool, self.limits.max_spool_bytes)
         except BaseException:
@@ -547,7 +588,7 @@ class _BinarySpace:
     the next. Fresh memory or fresh file pages for each binary cost more than copying into them (a tar.gz
     of libraries: hundreds of MB faulted in and dropped again); reused, they stay mapped and cached."""
 
-    def __init__(self, tmpdir: str) -> None:
+    def __init__(self, tmpdir: _PrivateDir) -> None:
         self.tmpdir = tmpdir
         self.buffer = bytearray()
         self._spool: BinaryIO | None = None
@@ -555,7 +596,7 @@ class _BinarySpace:
     def spool(self) -> BinaryIO:
         """The spool file, positioned at its start (what lies beyond the current binary is stale)."""
         if self._spool is None:
-            self._spool = tempfile.TemporaryFile(dir=self.tmpdir, prefix="exe-")  # noqa: SIM115 - closed in close()
+            self._spool = tempfile.TemporaryFile(dir=self.tmpdir.path, prefix="exe-")  # noqa: SIM115 - closed in close()
         self._spool.seek(0)
         return self._spool
 

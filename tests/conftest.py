@@ -71,3 +71,19 @@ def count_walks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(Walker, "inventory", counting)
     return walked
+
+
+def made_dirs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """From now on, the path of every temporary directory made (``tempfile.mkdtemp``) is appended to the
+    returned list."""
+    import tempfile
+
+    made: list[str] = []
+    real = tempfile.mkdtemp
+
+    def recording(*args, **kwargs):  # type: ignore[no-untyped-def]
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(tempfile, "mkdtemp", recording)
+    return made

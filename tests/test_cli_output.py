@@ -90,6 +90,35 @@ def test_inventory_imports_neither_plotly_dask_diff_nor_series(two):
                                                  "inspector.footprint"))}
 
 
+
+def test_a_diff_of_two_debs_imports_only_what_its_outputs_need(built):
+    old, new = built("xen-deb-series")[:2]
+    mods = _modules_after("diff", str(old), str(new), "--no-store", "--no-progress")
+    assert "inspector.diff.engine" in mods and "inspector.report.diff_text" in mods
+    # no other reader of ar archives (the VIB reader: xml), no TOML without --rules, no CSV without --csv,
+    # no HTML report, no series or footprint layers
+    assert not {m for m in mods if m.startswith(("inspector.unpack.vib", "xml", "defusedxml", "tomllib", "csv",
+                                                 "plotly", "dask", "inspector.series", "inspector.footprint",
+                                                 "inspector.report.diff_html"))}
+
+
+
+def test_a_command_imports_with_the_collector_paused_and_then_restored():
+    import gc
+
+    assert gc.isenabled()
+    with options.importing():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with options.importing():
+            pass
+        assert not gc.isenabled()  # left as it was found
+    finally:
+        gc.enable()
+
+
 # -- help -------------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("command", list(COMMANDS))

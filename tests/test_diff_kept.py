@@ -8,6 +8,7 @@ import io
 import shutil
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ from inspector.diff.engine import delta_candidates, load_sides
 from inspector.diff.pairing import pair_inventories
 from inspector.store import StoreConfig
 from inspector.walker import Walker
-from tests.conftest import count_walks
+from tests.conftest import count_walks, made_dirs
 
 NO_STORE = StoreConfig(None)
 
@@ -82,16 +83,34 @@ def test_files_over_the_kept_size_are_read_by_a_second_walk(releases: tuple[Path
     assert contents == _contents(*releases, keep=0)
 
 
+
+def test_estimates_from_kept_content_make_no_temporary_directory(releases: tuple[Path, Path],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    made = made_dirs(monkeypatch)
+    contents = _contents(*releases, keep=64 << 20)
+    assert made == []
+    assert contents.deltas and not contents.notes
+
+
+def test_the_second_walks_spool_into_a_private_directory_removed_afterwards(releases: tuple[Path, Path],
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    made = made_dirs(monkeypatch)
+    _contents(*releases, keep=0)
+    assert len(made) == 1 and not Path(made[0]).exists()
+
+
 def test_kept_content_keeps_the_first_occurrence_of_a_path_within_its_bounds() -> None:
     kept = KeptContent(max_file=10, budget=12)
     try:
+        def sha(data: bytes) -> str:
+            return hashlib.sha256(data).hexdigest()
+
         for logical, data in (("img!/a", b"first"), ("img!/a", b"again"), ("img!/big", b"x" * 11),
                               ("img!/b", b"12345678"), ("img!/c", b"c")):
             sink = kept(logical, None)
             if sink is not None:
                 sink.write(data)
-        def sha(data: bytes) -> str:
-            return hashlib.sha256(data).hexdigest()
+                sink.done(sha(data))  # as the walker says once it has hashed the content
 
         first = kept.get("a", sha(b"first"))
         assert first is not None and first.read() == b"first"
@@ -99,6 +118,38 @@ def test_kept_content_keeps_the_first_occurrence_of_a_path_within_its_bounds() -
         assert kept.get("big", sha(b"x" * 11)) is None  # over max_file
         assert kept.get("b", sha(b"12345678")) is None  # 5 + 8 bytes would be over the budget
         assert kept.get("c", sha(b"c")) is not None
+    finally:
+        kept.close()
+
+
+
+def test_kept_content_is_recorded_under_the_walkers_digest_only_once_written_whole() -> None:
+    kept = KeptContent(max_file=100)
+    try:
+        broken = kept("img!/broken", None)
+        assert broken is not None
+        broken.write(b"half of it")  # the walk failed here: done() never comes
+        whole = kept("img!/whole", None)
+        assert whole is not None
+        whole.write(b"all of it")
+        whole.done(hashlib.sha256(b"all of it").hexdigest())
+        assert kept.get("broken", hashlib.sha256(b"half of it").hexdigest()) is None
+        stored = kept.get("whole", hashlib.sha256(b"all of it").hexdigest())
+        assert stored is not None and stored.read() == b"all of it"
+    finally:
+        kept.close()
+
+
+def test_a_walk_tells_each_kept_file_its_digest(releases: tuple[Path, Path]) -> None:
+    old, _ = releases
+    kept = KeptContent(64 << 20)
+    try:
+        inv = Walker(capture=kept).inventory(old)
+        leaves = [e for e in inv.entries if e.is_leaf_file]
+        assert leaves
+        for e in leaves:
+            stored = kept.get(e.path.partition("!/")[2], e.sha256)
+            assert stored is not None and hashlib.sha256(stored.read()).hexdigest() == e.sha256
     finally:
         kept.close()
 
@@ -126,3 +177,70 @@ def test_problems_of_both_sides_are_reported_when_content_is_kept(tmp_path: Path
 
     r = diff_images(broken("old", pseudo_random("p-old", 4_000)), broken("new", pseudo_random("p-new", 4_000)))
     assert {p.side for p in r.problems} == {"old", "new"}
+
+
+
+class _Recorded:
+    """A stand-in for the estimates' thread pool: records the tasks in the order they are submitted, and
+    runs them when the first result is asked for, in that order or (``reverse``) last submitted first."""
+
+    submitted: list[Any] = []
+
+    def __init__(self, max_workers: int, reverse: bool = False) -> None:
+        self.reverse = reverse
+        self.tasks: list[tuple[Any, tuple[Any, ...]]] = []
+        self.results: dict[int, Any] = {}
+
+    def __enter__(self) -> _Recorded:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def submit(self, fn: Any, *args: Any) -> Any:
+        index = len(self.tasks)
+        self.tasks.append((fn, args))
+        type(self).submitted.append(args[0])
+        pool = self
+
+        class Result:
+            def result(self) -> Any:
+                if not pool.results:
+                    order = range(len(pool.tasks))
+                    for i in reversed(order) if pool.reverse else order:
+                        task, task_args = pool.tasks[i]
+                        pool.results[i] = task(*task_args)
+                return pool.results[index]
+
+        return Result()
+
+
+def test_the_estimates_are_the_same_whatever_order_they_are_made_in(releases: tuple[Path, Path],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from inspector.diff import delta
+
+    usual = _contents(*releases, keep=64 << 20)
+    monkeypatch.setattr(delta, "ThreadPoolExecutor", lambda max_workers: _Recorded(max_workers, reverse=True))
+    assert _contents(*releases, keep=64 << 20) == usual
+    assert usual.code_deltas and usual.data_deltas and usual.compressed
+
+
+def test_the_longest_estimates_are_started_first(releases: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+                                                 ) -> None:
+    from inspector.diff import delta
+
+    _Recorded.submitted = []
+    monkeypatch.setattr(delta, "ThreadPoolExecutor", _Recorded)
+    _contents(*releases, keep=64 << 20)
+
+    def reads(task: Any) -> int:  # the bytes an estimate reads
+        if task.func is delta._section_delta:
+            sections = task.args[3]
+            return sum(n for _, n in sections.old) + sum(n for _, n in sections.new)
+        if task.func is delta._delta_size:
+            return delta._size(task.args[1]) + delta._size(task.args[2])
+        return delta._size(task.args[0])  # an added file's compressed size
+
+    sizes = [reads(task) for task in _Recorded.submitted]
+    assert len(sizes) == 5  # two modified files, the code and data deltas of one, an added file
+    assert sizes == sorted(sizes, reverse=True)

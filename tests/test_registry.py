@@ -25,6 +25,13 @@ def test_the_wim_magic_is_the_readers() -> None:
     assert WIM_MAGIC == wim.MAGIC
 
 
+def test_the_vmtar_magic_is_the_readers() -> None:
+    from inspector.unpack import archive, vmtar
+
+    assert archive.VMTAR_MAGIC == vmtar.MAGIC
+    assert ((257, vmtar.MAGIC),) in [magics for h, magics in REGISTRY if getattr(h, "name", "") == "vmtar"]
+
+
 def test_walking_a_tar_imports_none_of_the_lazy_readers(tmp_path):
     import io
     import tarfile
@@ -40,3 +47,23 @@ def test_walking_a_tar_imports_none_of_the_lazy_readers(tmp_path):
     loaded = set(out.split())
     assert not {h.where.partition(":")[0] for h, _ in LAZY} & loaded
     assert "inspector.unpack.archive" in loaded
+
+
+def test_walking_a_deb_asks_no_other_ar_reader_so_imports_none_of_the_lazy_ones(built):
+    deb = built("xen-deb-series")[0]
+    code = ("import sys; from inspector.walker import walk; walk(sys.argv[1]); "
+            "print(' '.join(sorted(m for m in sys.modules if m.startswith('inspector.unpack.'))))")
+    out = subprocess.run([sys.executable, "-c", code, str(deb)], check=True, capture_output=True, text=True).stdout
+    loaded = set(out.split())
+    assert "inspector.unpack.deb" in loaded
+    assert not {h.where.partition(":")[0] for h, _ in LAZY} & loaded
+
+
+def test_a_deb_head_is_read_as_a_deb_with_no_other_reading(built):
+    from inspector.unpack.base import SniffInfo
+    from inspector.unpack.registry import Dispatcher
+
+    deb = built("xen-deb-series")[0]
+    readings = Dispatcher().readings(SniffInfo(head=deb.read_bytes()[:65536], name=deb.name, size=None))
+    assert readings.handler is not None and readings.handler.name == "deb"
+    assert readings.others == ()

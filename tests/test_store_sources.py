@@ -148,3 +148,23 @@ def test_capture_hooks_need_the_walks_in_this_process(tmp_path):
         p.write_bytes(b"x")
     with pytest.raises(ValueError, match="this process"):
         list(sources.walk_many(images, jobs=2, captures=[lambda _path, _size: None, None]))
+
+
+def test_without_a_store_a_walk_here_is_used_as_walked_not_encoded_and_decoded(built, monkeypatch):
+    images = built("corpus-small")[:2]
+    expected = [walk(p) for p in images]
+
+    def no_encoding(*a: object, **k: object) -> bytes:
+        raise AssertionError("encoded an inventory that nothing stores")
+
+    monkeypatch.setattr(sources.portable, "encode", no_encoding)
+    assert sources.load_many(images, jobs=1, store=StoreConfig(None)) == expected
+
+
+def test_without_a_store_a_walk_here_names_the_image_it_cannot_open_as_a_pool_walk_does(built, tmp_path):
+    missing = str(tmp_path / "sub" / ".." / "missing.iso")
+    with pytest.raises(WalkError) as here:
+        sources.load_many([built("corpus-small")[1], missing], jobs=1, store=StoreConfig(None))
+    with pytest.raises(WalkError) as stored:
+        sources.load_many([built("corpus-small")[1], missing], jobs=1, store=StoreConfig(tmp_path / "s.sqlite"))
+    assert str(here.value) == str(stored.value) and str(here.value).startswith(missing + ": cannot open")

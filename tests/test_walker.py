@@ -14,6 +14,7 @@ import pytest
 from inspector.limits import Limits, WalkError
 from inspector.model import EntryKind
 from inspector.walker import Walker, walk
+from tests.conftest import made_dirs
 
 
 def _tar(files: dict[str, bytes]) -> bytes:
@@ -161,6 +162,33 @@ def test_walk_writes_nothing_outside_its_private_temp_dir(tmp_path: Path, monkey
     assert "x.tgz!/x.tar!/nested.zip!/a" in {e.path for e in inv.entries}
     assert list(tmp.iterdir()) == []
     assert hashlib.sha256(p.read_bytes()).hexdigest() == before
+
+
+
+def test_a_walk_that_spools_nothing_makes_no_private_temp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    made = made_dirs(monkeypatch)
+    p = tmp_path / "x.tgz"
+    p.write_bytes(gzip.compress(_tar({"nested.zip": _zip({"a": b"x" * 100})}), mtime=0))
+    inv = walk(p)
+    assert "x.tgz!/x.tar!/nested.zip!/a" in {e.path for e in inv.entries}
+    assert made == []
+
+
+def test_a_walk_that_spools_makes_its_private_temp_dir_then_removes_it(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    import inspector.walker as walker_module
+
+    made = made_dirs(monkeypatch)
+    monkeypatch.setattr(walker_module, "MEMORY_SPOOL", 10)  # the nested ZIP (read seeking) goes to a spool file
+    p = tmp_path / "x.tgz"
+    p.write_bytes(gzip.compress(_tar({"nested.zip": _zip({"a": os.urandom(4 << 20)})}), mtime=0))
+    inv = walk(p)
+    assert "x.tgz!/x.tar!/nested.zip!/a" in {e.path for e in inv.entries}
+    assert len(made) == 1
+    assert not os.path.exists(made[0])
 
 
 def test_symlinks_and_dirs_carry_no_content_hash(tmp_path: Path) -> None:

@@ -76,10 +76,11 @@ def diff(
 
       inspector diff old.iso new.iso --fail-on 'replaced>50MB' --fail-on 'churn>5%'
     """
-    from inspector.diff.gate import RuleError, evaluate, load_rules_file, parse_rule, parse_size
-    from inspector.diff.model import DiffOptions
-    from inspector.report import diff_text
-    from inspector.report.common import terminal_width
+    with options.importing():
+        from inspector.diff.gate import RuleError, evaluate, load_rules_file, parse_rule, parse_size
+        from inspector.diff.model import DiffOptions
+        from inspector.report import diff_text
+        from inspector.report.common import terminal_width
 
     out.check([old, new])
     try:
@@ -135,9 +136,10 @@ def exit_code(result: DiffResult, gate: list[Any] | None, strict: bool) -> int:
 
 def _run(old: Path, new: Path, opts: DiffOptions, limits: Limits, cfg: StoreConfig, show: bool) -> DiffResult:
     """Load both sides (with progress bars on a terminal), pair, estimate deltas and total."""
-    from inspector.diff.engine import DiffInputError, estimate, load_sides
-    from inspector.diff.engine import diff_inventories as _diff_inventories
-    from inspector.diff.pairing import pair_inventories
+    with options.importing():
+        from inspector.diff.engine import DiffInputError, estimate, load_sides
+        from inspector.diff.engine import diff_inventories as _diff_inventories
+        from inspector.diff.pairing import pair_inventories
 
     with options.progress_bars([f"old: {old.name}", f"new: {new.name}"], show) as bars:
         try:

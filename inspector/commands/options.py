@@ -11,6 +11,7 @@ command's ``--help`` stays instant.
 
 from __future__ import annotations
 
+import gc
 import inspect
 import sys
 from collections import Counter
@@ -389,6 +390,20 @@ def progress_bar(label: str, enabled: bool) -> Iterator[ProgressFn | None]:
     """A rich progress bar on stderr when it is a terminal; ``None`` (no bar) otherwise."""
     with progress_bars([label], enabled) as many:
         yield (lambda done, total: many(0, done, total)) if many is not None else None
+
+
+@contextmanager
+def importing() -> Iterator[None]:
+    """The cyclic garbage collector paused while a command imports what it runs: imports make thousands
+    of long-lived objects (classes, functions) and each collection meanwhile frees nothing (a diff's
+    imports triggered two or three full passes of the younger generations, about 1 ms each)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @contextmanager

@@ -18,15 +18,17 @@ Memory is bounded by the zstd window (twice the size bound at most).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
 import sqlite3
 import tempfile
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, BinaryIO
@@ -128,17 +130,19 @@ def _extents(src: Content, extents: Extents) -> bytes:
 class KeptContent:
     """A capture hook (``Walker(capture=...)``) keeping every leaf file's content seen by one walk.
 
-    The first occurrence of each path is kept, each file up to ``max_file`` bytes, ``budget`` bytes in all,
-    in one unlinked spool file (nothing but this process can see it; it goes away with it). The delta
+    The first occurrence of each path that is read whole is kept, each file up to ``max_file`` bytes,
+    ``budget`` bytes in all, in one unlinked spool file (nothing but this process can see it; it goes away
+    with it), under the digest the walker tells it (``done``: it is not hashed twice). The delta
     estimates then read the modified and added files from here (``get``) instead of walking the image a
     second time: for a small pair that second walk (decompressing everything again) cost more than the
-    estimates themselves. Whatever was not kept is read by the second walk as before.
+    estimates themselves. Whatever was not kept is read by the second walk as before. The spool file is
+    made when the first file is kept, by the walk's own thread (the two sides' walks run at once).
     """
 
     def __init__(self, max_file: int, budget: int = KEEP_BUDGET) -> None:
         self.max_file = max_file
         self.budget = budget
-        self._fh = tempfile.TemporaryFile(prefix="inspector-kept-", buffering=0)  # noqa: SIM115 - close()
+        self._fh: BinaryIO | None = None
         self._files: dict[str, Stored] = {}
         self._active: _KeptSink | None = None
         self._end = 0
@@ -149,6 +153,8 @@ class KeptContent:
         rel = relative(logical)
         if rel in self._files or (size is not None and size > self.max_file) or self._end >= self.budget:
             return None
+        if self._fh is None:
+            self._fh = tempfile.TemporaryFile(prefix="inspector-kept-", buffering=0)  # noqa: SIM115 - close()
         self._active = _KeptSink(self, rel, self._end)
         return self._active
 
@@ -158,16 +164,21 @@ class KeptContent:
         if sink.dropped or sink.count + n > self.max_file or self._end + n > self.budget:
             sink.dropped = True
             return
+        assert self._fh is not None  # made before the first sink was handed out
         self._fh.write(data)
-        sink.sha.update(data)
         sink.count += n
         self._end += n
 
+    def _done(self, sink: _KeptSink, sha256: str) -> None:
+        """Record a file written whole, under the walker's digest of it (``CaptureFn``)."""
+        if sink is self._active and not sink.dropped:
+            assert self._fh is not None
+            self._files[sink.rel] = Stored(self._fh.fileno(), sink.offset, sink.count, sha256)
+
     def finish(self) -> None:
-        """Record the file being kept (the walker says nothing when a file ends: the next call, or this)."""
-        sink, self._active = self._active, None
-        if sink is not None and not sink.dropped:
-            self._files[sink.rel] = Stored(self._fh.fileno(), sink.offset, sink.count, sink.sha.hexdigest())
+        """Forget the sink of the file being kept: it was recorded when the walker said it was done; a file
+        whose reading failed (never done) is not kept (its bytes stay in the spool, unread)."""
+        self._active = None
 
     def get(self, rel: str, sha256: str | None) -> Stored | None:
         """The kept content of the file at relative path ``rel``, if it is the content with that digest."""
@@ -179,7 +190,9 @@ class KeptContent:
         """Drop the spool."""
         self._active = None
         self._files.clear()
-        self._fh.close()
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
 
 
 class _KeptSink:
@@ -187,13 +200,16 @@ class _KeptSink:
 
     def __init__(self, owner: KeptContent, rel: str, offset: int) -> None:
         self.owner, self.rel, self.offset = owner, rel, offset
-        self.sha = hashlib.sha256()
         self.count = 0
         self.dropped = False
 
     def write(self, data: Any) -> int:
         self.owner._write(self, data)
         return len(data)
+
+    def done(self, sha256: str) -> None:
+        """The walker's word that the file was written whole, with its digest."""
+        self.owner._done(self, sha256)
 
 
 # -- estimators ---------------------------------------------------------------------------------------
@@ -492,9 +508,7 @@ def collect_contents(
     known = cache.get(keys) if cache else {}
     _reuse_known(plan, keys, known)
     if plan.want_old or plan.want_added:
-        with tempfile.TemporaryDirectory(prefix="inspector-diff-") as tmp:
-            os.chmod(tmp, 0o700)
-            _capture_and_estimate(old_image, new_image, plan, method, level, limits, tmp, kept)
+        _capture_and_estimate(old_image, new_image, plan, method, level, limits, kept)
     if cache:
         cache.put(_fresh_estimates(keys, known, plan))
     return ContentPair(method, MappingProxyType(plan.deltas), MappingProxyType(plan.compressed),
@@ -591,30 +605,40 @@ def _from_kept(plan: _Plan, kept: tuple[KeptContent | None, KeptContent | None],
 
 
 def _capture_and_estimate(old_image: Path | None, new_image: Path, plan: _Plan, method: str, level: int,
-                          limits: Limits | None, tmp: str,
+                          limits: Limits | None,
                           kept: tuple[KeptContent | None, KeptContent | None] = (None, None)) -> None:
     """The wanted content from ``kept``, else from both capturing walks at once (the old one in a thread:
-    old modified files and new modified files go to ``tmp``, added files stream straight into their
-    estimator); then the deltas are estimated."""
+    old modified files and new modified files go to a private temporary directory, made only for those
+    walks; added files stream straight into their estimator); then the deltas are estimated."""
     found = _from_kept(plan, kept, old_image is not None)
+    with contextlib.ExitStack() as stack:
+        spooled: Mapping[str, _HashingFile] = {}
+        if found.walk_old or found.walk_new or found.walk_added:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="inspector-diff-"))
+            os.chmod(tmp, 0o700)
+            spooled = _walk_for_content(old_image, new_image, plan, found, level, limits, tmp)
+        _estimate_deltas(plan, found, spooled, method, level)
+
+
+def _walk_for_content(old_image: Path | None, new_image: Path, plan: _Plan, found: _Found, level: int,
+                      limits: Limits | None, tmp: str) -> Mapping[str, _HashingFile]:
+    """The second walks: what ``found`` still lacks, captured from both images at once (the old one in a
+    thread) into ``tmp``; the old content is checked into ``found``, the new modified files returned."""
     old_files: dict[str, _HashingFile] = {}
-    spooled: Mapping[str, _HashingFile] = {}
-    if found.walk_old or found.walk_new or found.walk_added:
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            old_walk = (pool.submit(_capture_old, old_image, found.walk_old, limits, tmp, old_files)
-                        if found.walk_old and old_image is not None else None)
-            cap = _NewCapture(found.walk_new, found.walk_added, level, tmp)
-            try:
-                if found.walk_new or found.walk_added:
-                    Walker(limits, capture=cap).inventory(new_image)
-            finally:
-                cap.finish()
-                if old_walk is not None:
-                    old_walk.result()
-        _note_added(plan, cap, found.walk_added)
-        found.old.update(_check_old(plan, found.walk_old, old_files))
-        spooled = cap.spooled
-    _estimate_deltas(plan, found, spooled, method, level)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        old_walk = (pool.submit(_capture_old, old_image, found.walk_old, limits, tmp, old_files)
+                    if found.walk_old and old_image is not None else None)
+        cap = _NewCapture(found.walk_new, found.walk_added, level, tmp)
+        try:
+            if found.walk_new or found.walk_added:
+                Walker(limits, capture=cap).inventory(new_image)
+        finally:
+            cap.finish()
+            if old_walk is not None:
+                old_walk.result()
+    _note_added(plan, cap, found.walk_added)
+    found.old.update(_check_old(plan, found.walk_old, old_files))
+    return cap.spooled
 
 
 def _capture_old(image: Path, want: Mapping[str, tuple[str, str]], limits: Limits | None, tmp: str,
@@ -678,38 +702,51 @@ def _estimate_deltas(plan: _Plan, found: _Found, spooled: Mapping[str, _HashingF
         else:
             todo.append((nrel, old, f.path))
 
-    def one(job: tuple[str, Content, Content]) -> tuple[str, int | str, dict[str, int]]:
-        nrel, old, new = job
+    # One task per estimate, the longest first (by the bytes it reads): the two workers then finish
+    # together. One task per file (its whole delta, then its code and data deltas) left a worker idle at
+    # the end. Every estimate depends on its two contents only, so the order changes no figure.
+    work: dict[_Slot, Callable[[], int]] = {}
+    cost: dict[_Slot, int] = {}
+    for nrel, old, new in todo:
         orel = pair_of[nrel]
-        whole: int | str | None = plan.get(("file", orel, nrel))
-        try:
-            if whole is None:
-                whole = _delta_size(method, old, new, level)
-        except (OSError, RuntimeError, MemoryError, zstandard.ZstdError) as exc:
-            whole = f"delta failed: {exc}"
-        return nrel, whole, _section_estimates(plan, orel, nrel, old, new, method, level)
-
-    def compressed(job: tuple[str, Content]) -> tuple[str, int | str]:
-        rel, content = job
-        try:
-            return rel, zstd_size(content, level)
-        except (OSError, RuntimeError, MemoryError, zstandard.ZstdError) as exc:
-            return rel, f"delta failed: {exc}"
-
+        if plan.get(("file", orel, nrel)) is None:
+            work["file", orel, nrel] = partial(_delta_size, method, old, new, level)
+            cost["file", orel, nrel] = _size(old) + _size(new)
+        for sd in plan.sections.get(nrel, ()):
+            if plan.get((sd.what, orel, nrel)) is None:
+                work[sd.what, orel, nrel] = partial(_section_delta, method, old, new, sd, level)
+                cost[sd.what, orel, nrel] = sum(n for _, n in sd.old) + sum(n for _, n in sd.new)
+    for rel, content in found.added.items():
+        work["added", "", rel] = partial(zstd_size, content, level)
+        cost["added", "", rel] = _size(content)
     with ThreadPoolExecutor(max_workers=2) as pool:  # zstd and bsdiff4 release the GIL
-        sizes = pool.map(compressed, list(found.added.items()))
-        for nrel, outcome, sections in pool.map(one, todo):
-            if isinstance(outcome, str):
-                plan.notes[nrel] = outcome
-            else:
-                plan.deltas[(pair_of[nrel], nrel)] = outcome
-            for what, size in sections.items():
-                plan.put((what, pair_of[nrel], nrel), size)
-        for rel, size_or_reason in sizes:
-            if isinstance(size_or_reason, str):
-                plan.notes[rel] = size_or_reason
-            else:
-                plan.compressed[rel] = size_or_reason
+        running = {slot: pool.submit(_attempt, work[slot]) for slot in sorted(work, key=lambda s: -cost[s])}
+        outcome = {slot: future.result() for slot, future in running.items()}
+    for nrel, _, _ in todo:  # recorded file by file, as they were made before
+        orel = pair_of[nrel]
+        whole = outcome.get(("file", orel, nrel))
+        if isinstance(whole, str):
+            plan.notes[nrel] = whole
+        elif whole is not None:
+            plan.deltas[(orel, nrel)] = whole
+        for sd in plan.sections.get(nrel, ()):
+            size = outcome.get((sd.what, orel, nrel))
+            if isinstance(size, int):  # a section delta that failed is left out: the change says None
+                plan.put((sd.what, orel, nrel), size)
+    for rel in found.added:
+        size_or_reason = outcome["added", "", rel]
+        if isinstance(size_or_reason, str):
+            plan.notes[rel] = size_or_reason
+        else:
+            plan.compressed[rel] = size_or_reason
+
+
+def _attempt(estimate: Callable[[], int]) -> int | str:
+    """An estimate, or why it failed."""
+    try:
+        return estimate()
+    except (OSError, RuntimeError, MemoryError, zstandard.ZstdError) as exc:
+        return f"delta failed: {exc}"
 
 
 def _delta_size(method: str, old: Content, new: Content, level: int) -> int:
@@ -719,19 +756,10 @@ def _delta_size(method: str, old: Content, new: Content, level: int) -> int:
     return zstd_delta_size(old, new, level)
 
 
-def _section_estimates(plan: _Plan, orel: str, nrel: str, old: Content, new: Content, method: str,
-                       level: int) -> dict[str, int]:
-    """The not yet known section deltas of one modified executable (``code``/``data`` -> estimate): the
-    same method over the concatenated bytes of those sections in each file (one that fails is left out)."""
-    out: dict[str, int] = {}
-    for sd in plan.sections.get(nrel, ()):
-        if plan.get((sd.what, orel, nrel)) is not None:
-            continue
-        try:
-            out[sd.what] = _delta_size(method, _extents(old, sd.old), _extents(new, sd.new), level)
-        except (OSError, RuntimeError, MemoryError, zstandard.ZstdError):
-            continue  # left out: the change says None and the totals count the new size (an upper bound)
-    return out
+def _section_delta(method: str, old: Content, new: Content, sd: _SectionDelta, level: int) -> int:
+    """The delta of one kind of sections of a modified executable: the same method over the concatenated
+    bytes of those sections in each file."""
+    return _delta_size(method, _extents(old, sd.old), _extents(new, sd.new), level)
 
 
 def _fresh_estimates(keys: Mapping[str, list[_Slot]], known: Mapping[str, int], plan: _Plan) -> dict[str, int]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import operator
 import re
-import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,6 +107,8 @@ def parse_rule(text: str) -> Rule:
 
 def load_rules_file(path: Path) -> list[Rule]:
     """Rules from a TOML file: ``fail-on = ["replaced>50MB", "churn>5%"]`` (``rules`` also accepted)."""
+    import tomllib  # here: only a diff given --rules reads TOML
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:

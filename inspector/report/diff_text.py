@@ -6,7 +6,6 @@ and gate rules always cover the whole diff.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import fnmatch
 import io
@@ -304,6 +303,8 @@ def _csv_cell(value: Any) -> Any:
 
 def to_csv(changes: Sequence[Change]) -> str:
     """One RFC 4180 row per listed change, header first."""
+    import csv  # here: only a diff asked for --csv writes it
+
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_FIELDS + CSV_CODE_FIELDS)

@@ -9,10 +9,10 @@ their own handlers) is asked about every member.
 Order matters where magics overlap: ISO before the disk-image readers (hybrid ISOs carry an MBR), vmtar
 before tar (same header layout).
 
-Readers of formats a walk rarely meets (ISO, UDF, ZIP, WIM, disks, FAT, VIB, MSU) are listed as
+Readers of formats a walk rarely meets (ISO, UDF, ZIP, WIM, disks, FAT, VIB, MSU, vmtar) are listed as
 ``LazyHandler``s: their modules are imported the first time a member's magic points at them, so starting
 up (``inspector diff a.deb b.deb``, an inventory of a small ZIP) does not import every reader. Such a line
-names the handler's ``name`` and ``needs_seekable`` (and, for WIM, its magic); ``tests/test_registry.py``
+names the handler's ``name`` and ``needs_seekable`` (and, for WIM and vmtar, its magic); ``tests/test_registry.py``
 checks them against the handler itself.
 """
 
@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from inspector.unpack import archive, bzimage, compressed, deb, tar, vmtar
+from inspector.unpack import archive, bzimage, compressed, deb, tar
 from inspector.unpack.base import Handler, Member, SniffInfo, UnpackContext
 
 
@@ -92,7 +92,8 @@ REGISTRY: tuple[tuple[Handler, Magics], ...] = (
     (_lazy("vib:VibHandler", "vib", False), _AR),  # before ar: an ar whose first member is descriptor.xml
     (archive.AR, _AR),
     (archive.CPIO, _CPIO),
-    (vmtar.VmtarHandler(), ((257, vmtar.MAGIC),)),  # before tar: same header layout, data elsewhere
+    # before tar: same header layout, data elsewhere (``vmtar.MAGIC``, the libarchive reader's VMTAR_MAGIC)
+    (_lazy("vmtar:VmtarHandler", "vmtar", False), ((257, archive.VMTAR_MAGIC),)),
     (tar.TarHandler(), _ANYWHERE),  # our own header parser; libarchive (archive.TAR) reads what it does not
     (bzimage.BzImageHandler(), ((bzimage.MAGIC_OFFSET, bzimage.MAGIC),)),  # before disk: a bzImage ends its
     (_lazy("disk:DiskHandler", "disk", True), _BOOT_SECTOR),                # first sector with 55 AA too
@@ -184,13 +185,16 @@ class Dispatcher:
         seen: set[str] = set()
         for index in self.candidates(info.head):
             handler = self.handlers[index]
+            if chosen is not None:
+                # the chosen reader's own family, or one already noted: whether it matches changes nothing,
+                # so it is not asked (asking a lazy reader imports it: a .deb would import the VIB reader)
+                family = self._family[index]
+                if family == self._family[chosen] or family in seen:
+                    continue
             if not handler.match(info):
                 continue
             if chosen is None:
                 chosen = index
-                continue
-            family = self._family[index]
-            if family == self._family[chosen] or family in seen:
                 continue
             seen.add(family)
             if frozenset({self.handlers[chosen].name, handler.name}) not in _HYBRIDS:
