@@ -537,7 +537,7 @@ class Walker:
             for child in members:
                 state.budget.add_member()
                 admitted = self._admit(state, ctx, child, seen, logical)
-                seen = bounded(seen, state.tmpdir)
+                seen = bounded(seen)
                 if admitted:
                     try:
                         self._visit(state, child, f"{logical}{NEST}{child.name}", depth + 1)
