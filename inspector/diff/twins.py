@@ -6,9 +6,10 @@ and a place in the sort, and keeps every entry of both sides in memory at once. 
 inventories once, in step, and matches leaf files by path on the way (a file waits in a small table only
 until its counterpart on the other side comes by, which in two walks of similar images is soon); a pair
 that ``same_file`` calls unchanged becomes a *twin*: two indices and a count and byte sums for its
-directory (a ``TwinGroup``), not objects. The remaining entries (the ``rest``) go to the trie as before,
-and each trie node holds the number of twins directly below it, so member counts are those of the whole
-inventory.
+directory (a ``TwinGroup``), not objects. Both sides are read as rows (``entrylog.rows``: a stored
+inventory's records as they are), so a twin is never built as an ``Entry`` at all. The remaining entries
+(the ``rest``) go to the trie as before, and each trie node holds the number of twins directly below it,
+so member counts are those of the whole inventory.
 
 A twin is only set aside when the trie would have paired it by path as unchanged, which ``pairing`` makes
 sure of after the passes: its parents on both sides are interior (a directory, an opened container, or
@@ -26,13 +27,15 @@ from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from itertools import islice
+from typing import Any
 
+from inspector import entrylog
 from inspector.binaries.model import META_KEY as _BINARY
 from inspector.diff.model import same_file
 from inspector.model import NEST, Entry, EntryKind, Inventory
 
-_FILE = EntryKind.FILE
-_DIR = EntryKind.DIR
+_FILE = EntryKind.FILE.value
+_DIR = EntryKind.DIR.value
 
 
 class TwinsInDoubt(Exception):
@@ -138,9 +141,11 @@ class _Found:
         self.seen: set[int] = set()
 
 
-#: A file waiting for its counterpart: (index, entry, parent's relative path, nest, whether an entry of the
+#: An entry as ``entrylog.rows`` gives it: a twin is never built as an ``Entry``, only the rest are.
+_Row = tuple[Any, ...]
+#: A file waiting for its counterpart: (index, row, parent's relative path, nest, whether an entry of the
 #: parent came before it).
-_Waiting = tuple[int, Entry, str, bool, bool]
+_Waiting = tuple[int, _Row, str, bool, bool]
 
 
 class _Side:
@@ -148,13 +153,13 @@ class _Side:
 
     def __init__(self, inv: Inventory, old_side: bool, blocked: set[str], found: _Found) -> None:
         self.old_side = old_side
-        self.entries = enumerate(inv.entries)
+        self.entries = enumerate(entrylog.rows(inv.entries))
         self.prefix = inv.root.path + NEST
         self.blocked = blocked
         self.found = found
         self.other: _Side = self
         self.waiting: dict[str, _Waiting] = {}
-        self.rest: list[tuple[int, Entry]] = []
+        self.rest: list[tuple[int, Entry]] = []  # built as they come: twins never are
         self.interior: set[str] = set()  # relative paths of the directories and opened containers seen so far
 
     def take(self, n: int) -> int:
@@ -168,28 +173,27 @@ class _Side:
         mine_index, theirs_index = ((found.old_index.append, found.new_index.append) if old_side
                                     else (found.new_index.append, found.old_index.append))
         group_of = found.group_of.append
+        entry_of = entrylog.entry_of
         count = 0
         for index, e in islice(self.entries, n):
             count += 1
-            path = e.path
-            kind = e.kind
-            if kind is not _FILE or not path.startswith(prefix):
-                if kind is _DIR and path.startswith(prefix):
+            path, kind, _, _, _, sha256, _, _, _, _, container, opened, meta = e
+            if kind != _FILE or not path.startswith(prefix):
+                if kind == _DIR and path.startswith(prefix):
                     interior.add(path[cut:])
-                rest((index, e))
+                rest((index, entry_of(e)))
                 continue
-            if e.container and e.opened:
+            if container and opened:
                 interior.add(path[cut:])
-                rest((index, e))
+                rest((index, entry_of(e)))
                 continue
-            meta = e.meta
-            if e.sha256 is None or (meta and (meta.get("incomplete") or binary in meta)):
-                rest((index, e))
+            if sha256 is None or (meta and (meta.get("incomplete") or binary in meta)):
+                rest((index, entry_of(e)))
                 continue
             rel = path[cut:]
             pos = rel.rfind("/")
             if pos <= 0 or (blocked and rel in blocked):
-                rest((index, e))  # in the image itself, or where a problem points
+                rest((index, entry_of(e)))  # in the image itself, or where a problem points
                 continue
             other = theirs.pop(rel, None)
             if other is None:
@@ -200,14 +204,14 @@ class _Side:
                 continue
             o_e, n_e = (e, other[1]) if old_side else (other[1], e)
             if not same_file(o_e, n_e):
-                rest((index, e))
-                self.other.rest.append((other[0], other[1]))
+                rest((index, entry_of(e)))
+                self.other.rest.append((other[0], entry_of(other[1])))
                 continue
             parent, nest = other[2], other[3]  # the same relative path: the same parent
             g = by_parent[nest].get(parent)
             if g is None:
                 g = by_parent[nest][parent] = len(groups)
-                groups.append(_Group(parent, nest, rel[len(parent):], n_e.path))
+                groups.append(_Group(parent, nest, rel[len(parent):], n_e[0]))
             group = groups[g]
             early = parent in interior
             if not (early if old_side else other[4]):
@@ -215,8 +219,8 @@ class _Side:
             if not (other[4] if old_side else early):
                 group.new_implied = True
             group.count += 1
-            group.old_bytes += o_e.size or 0
-            group.new_bytes += n_e.size or 0
+            group.old_bytes += o_e[2] or 0
+            group.new_bytes += n_e[2] or 0
             mine_index(index)
             theirs_index(other[0])
             group_of(g)
@@ -225,7 +229,10 @@ class _Side:
 
     def the_rest(self) -> tuple[Entry, ...]:
         """The entries that are not twins, in inventory order (once both sides are read)."""
-        self.rest.extend((index, e) for index, e, _, _, _ in self.waiting.values())
+        entry_of = entrylog.entry_of
+        while self.waiting:  # emptied as it goes: the rows are dropped as their entries are made
+            index, e, _, _, _ = self.waiting.popitem()[1]
+            self.rest.append((index, entry_of(e)))
         self.rest.sort(key=lambda item: item[0])
         return tuple(e for _, e in self.rest)
 
