@@ -335,8 +335,6 @@ def _block_rows(data: bytes, start: int, lengths: list[int], per_block: int, cou
         rows = list(zip(*[block[i] for i in order], meta, strict=True))
         chunks = [rows[i:i + record] for i in range(0, n, record)]
         chunks.reverse()  # popped from the end, in order
-        # the rows are then the only holders of their values: ``marshal.dumps`` tracks an object it
-        # may meet twice (more than one reference) in a table, which made it three times slower
-        del block, meta, rows
+        del block, meta, rows  # the rows are then the only holders of their values (``_RowRecords.append``)
         while chunks:
             yield chunks.pop()

@@ -435,11 +435,11 @@ def _twin_components(state: PairingState, twins: Twins) -> tuple[str, ...]:
     old, new, comps = state.old, state.new, state.components
     assert comps is not None
     for trie in (old, new):
-        if any(hash(rel) in twins.paths for rel in trie.index):
+        if not {hash(rel) for rel in trie.index}.isdisjoint(twins.paths):
             raise TwinsInDoubt("a node at a twin's path")
     for rest in (twins.old_rest, twins.new_rest):
         cut = len(rest[0].path) + len(NEST)
-        if any(hash(e.path[cut:]) in twins.paths for e in rest):
+        if not {hash(e.path[cut:]) for e in rest}.isdisjoint(twins.paths):
             raise TwinsInDoubt("another entry at a twin's path")
     out = []
     for g in twins.groups:

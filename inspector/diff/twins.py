@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Sequence
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
@@ -73,8 +72,9 @@ class Twins:
     old_index: array[int] = field(default_factory=lambda: array("q"))
     new_index: array[int] = field(default_factory=lambda: array("q"))
     group: array[int] = field(default_factory=lambda: array("l"))
-    #: ``hash`` of every twin's relative path: another entry or node there puts the twins in doubt.
-    paths: AbstractSet[int] = frozenset()
+    #: ``hash`` of every twin's relative path, in no order (an array: a set of a million is 60 MB): another
+    #: entry or node there puts the twins in doubt.
+    paths: array[int] = field(default_factory=lambda: array("q"))
 
     def __len__(self) -> int:
         return len(self.group)
@@ -110,14 +110,15 @@ def set_aside(old: Inventory, new: Inventory) -> Twins:
     blocked = _problem_paths(old) | _problem_paths(new)
     found = _Found()
     o, n = _Side(old, True, blocked, found), _Side(new, False, blocked, found)
-    o.other, n.other = n, o
-    while o.take(_BATCH) + n.take(_BATCH):
+    while o.take(_BATCH, n) + n.take(_BATCH, o):
         pass
     if len(found.seen) != len(found.group_of):  # a path twice on both sides (or two paths with one hash)
         raise TwinsInDoubt("two twins with one path")
     groups = tuple(TwinGroup(g.parent, g.nest, g.key, g.path, g.count, g.old_bytes, g.new_bytes, g.old_implied,
                              g.new_implied) for g in found.groups)
-    return Twins(o.the_rest(), n.the_rest(), groups, found.old_index, found.new_index, found.group_of, found.seen)
+    paths = array("q", found.seen)
+    found.seen.clear()
+    return Twins(o.the_rest(), n.the_rest(), groups, found.old_index, found.new_index, found.group_of, paths)
 
 
 class _Group:
@@ -157,16 +158,15 @@ class _Side:
         self.prefix = inv.root.path + NEST
         self.blocked = blocked
         self.found = found
-        self.other: _Side = self
         self.waiting: dict[str, _Waiting] = {}
         self.rest: list[tuple[int, Entry]] = []  # built as they come: twins never are
         self.interior: set[str] = set()  # relative paths of the directories and opened containers seen so far
 
-    def take(self, n: int) -> int:
+    def take(self, n: int, other_side: _Side) -> int:
         """Read up to ``n`` more entries: a file that may be a twin meets its counterpart waiting on the
         other side, or waits; the other entries go to the rest. Returns how many were read."""
         rest, interior, blocked, mine, theirs = self.rest.append, self.interior, self.blocked, self.waiting, \
-            self.other.waiting
+            other_side.waiting
         prefix, cut, old_side, binary = self.prefix, len(self.prefix), self.old_side, _BINARY
         found = self.found
         groups, by_parent, seen_add = found.groups, found.by_parent, found.seen.add
@@ -205,7 +205,7 @@ class _Side:
             o_e, n_e = (e, other[1]) if old_side else (other[1], e)
             if not same_file(o_e, n_e):
                 rest((index, entry_of(e)))
-                self.other.rest.append((other[0], entry_of(other[1])))
+                other_side.rest.append((other[0], entry_of(other[1])))
                 continue
             parent, nest = other[2], other[3]  # the same relative path: the same parent
             g = by_parent[nest].get(parent)
