@@ -18,6 +18,7 @@ import pytest
 from inspector import entrylog
 from inspector.diff import DiffOptions, DiffResult, diff_inventories
 from inspector.diff import pairing as pairing_module
+from inspector.diff import twins as twins_module
 from inspector.diff.model import ChangeList, ChangeStatus, same_file
 from inspector.diff.pairing import pair_inventories
 from inspector.model import Entry, EntryKind, Inventory, Problem, ProblemKind
@@ -160,6 +161,16 @@ def test_problems_and_incomplete_entries_give_the_same_diff(monkeypatch):
 def test_a_path_twice_on_one_side_pairs_everything_the_usual_way(monkeypatch):
     old = _side("1.0", [*_common(), _file("docs/d5.txt", sha256="again")])
     new = _side("1.1", _common())
+    assert _twins(old, new, monkeypatch) == 0
+    _assert_same(old, new, monkeypatch)
+
+
+def test_a_path_twice_on_both_sides_pairs_everything_the_usual_way(monkeypatch):
+    # far enough apart that the first twin is found before either side reads the second
+    twice = [_file("docs/twice.txt"), *_package("pad", 2 * twins_module._BATCH), _file("docs/twice.txt")]
+    old, new = _side("1.0", [*_common(), *twice]), _side("1.1", [*_common(), *twice])
+    with pytest.raises(twins_module.TwinsInDoubt, match="two twins with one path"):
+        twins_module.set_aside(old, new)
     assert _twins(old, new, monkeypatch) == 0
     _assert_same(old, new, monkeypatch)
 

@@ -112,13 +112,12 @@ def set_aside(old: Inventory, new: Inventory) -> Twins:
     o, n = _Side(old, True, blocked, found), _Side(new, False, blocked, found)
     while o.take(_BATCH, n) + n.take(_BATCH, o):
         pass
-    if len(found.seen) != len(found.group_of):  # a path twice on both sides (or two paths with one hash)
+    if len(set(found.paths)) != len(found.paths):  # a path twice on both sides (or two paths with one hash)
         raise TwinsInDoubt("two twins with one path")
     groups = tuple(TwinGroup(g.parent, g.nest, g.key, g.path, g.count, g.old_bytes, g.new_bytes, g.old_implied,
                              g.new_implied) for g in found.groups)
-    paths = array("q", found.seen)
-    found.seen.clear()
-    return Twins(o.the_rest(), n.the_rest(), groups, found.old_index, found.new_index, found.group_of, paths)
+    return Twins(o.the_rest(), n.the_rest(), groups, found.old_index, found.new_index, found.group_of,
+                 found.paths)
 
 
 class _Group:
@@ -139,7 +138,7 @@ class _Found:
         self.groups: list[_Group] = []
         self.by_parent: tuple[dict[str, int], dict[str, int]] = ({}, {})  # below a directory, a container
         self.old_index, self.new_index, self.group_of = array("q"), array("q"), array("l")
-        self.seen: set[int] = set()
+        self.paths = array("q")  # hash of each twin's relative path
 
 
 #: An entry as ``entrylog.rows`` gives it: a twin is never built as an ``Entry``, only the rest are.
@@ -169,7 +168,7 @@ class _Side:
             other_side.waiting
         prefix, cut, old_side, binary = self.prefix, len(self.prefix), self.old_side, _BINARY
         found = self.found
-        groups, by_parent, seen_add = found.groups, found.by_parent, found.seen.add
+        groups, by_parent, path_hash = found.groups, found.by_parent, found.paths.append
         mine_index, theirs_index = ((found.old_index.append, found.new_index.append) if old_side
                                     else (found.new_index.append, found.old_index.append))
         group_of = found.group_of.append
@@ -191,12 +190,12 @@ class _Side:
                 rest((index, entry_of(e)))
                 continue
             rel = path[cut:]
-            pos = rel.rfind("/")
-            if pos <= 0 or (blocked and rel in blocked):
-                rest((index, entry_of(e)))  # in the image itself, or where a problem points
-                continue
-            other = theirs.pop(rel, None)
+            other = theirs.pop(rel, None)  # waiting there: it passed the tests below with this same path
             if other is None:
+                pos = rel.rfind("/")
+                if pos <= 0 or (blocked and rel in blocked):
+                    rest((index, entry_of(e)))  # in the image itself, or where a problem points
+                    continue
                 nest = rel[pos - 1] == "!"
                 parent = rel[:pos - 1] if nest else rel[:pos]
                 if mine.setdefault(rel, (index, e, parent, nest, parent in interior))[0] != index:
@@ -224,7 +223,7 @@ class _Side:
             mine_index(index)
             theirs_index(other[0])
             group_of(g)
-            seen_add(hash(rel))
+            path_hash(hash(rel))
         return count
 
     def the_rest(self) -> tuple[Entry, ...]:
