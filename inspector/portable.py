@@ -188,10 +188,21 @@ def _encode_blocks(inv: Inventory, out: BinaryIO, level: int) -> dict[str, Any]:
 
 def _block(chunk: list[Entry]) -> bytes:
     """One block of the blocked layout: the chunk's columns and its metadata rows, as one JSON line."""
-    columns: list[Any] = [[e.kind.value for e in chunk] if name == "kind" else [getattr(e, name) for e in chunk]
-                          for name in _COLUMNS]
-    columns.append([[i, dict(e.meta)] for i, e in enumerate(chunk) if e.meta])
+    columns = [_column(chunk, name) for name in _COLUMNS]
+    columns.append(_meta_rows(chunk, 0))
     return _json(columns) + b"\n"
+
+
+def _column(chunk: list[Entry], name: str) -> list[Any]:
+    """The values of one column for a chunk of entries (the kind as its value)."""
+    if name == "kind":
+        return [e.kind.value for e in chunk]
+    return [getattr(e, name) for e in chunk]
+
+
+def _meta_rows(chunk: list[Entry], first_index: int) -> list[list[Any]]:
+    """``[index, metadata]`` of each entry of the chunk that has metadata (indices from ``first_index``)."""
+    return [[first_index + i, dict(e.meta)] for i, e in enumerate(chunk) if e.meta]
 
 
 def _json(obj: Any) -> bytes:
@@ -201,12 +212,8 @@ def _json(obj: Any) -> bytes:
 def _spool_chunk(chunk: list[Entry], first_index: int, spools: Mapping[str, IO[bytes]]) -> None:
     """Append one chunk of entries to every column file (comma-separated JSON values, no brackets)."""
     for name in _COLUMNS:
-        if name == "kind":
-            values: list[Any] = [e.kind.value for e in chunk]
-        else:
-            values = [getattr(e, name) for e in chunk]
-        _append(spools[name], _json(values)[1:-1])
-    meta = [[first_index + i, dict(e.meta)] for i, e in enumerate(chunk) if e.meta]
+        _append(spools[name], _json(_column(chunk, name))[1:-1])
+    meta = _meta_rows(chunk, first_index)
     if meta:
         _append(spools["meta"], _json(meta)[1:-1])
 
