@@ -115,6 +115,23 @@ def diff_stored(store: Path, old_sha: str, new_sha: str) -> None:
           f"peak RSS once loaded {loaded_rss / 1024:.0f} MiB")
 
 
+def current_format(store: Path, old_sha: str) -> None:
+    """Print whether the stored pair is in the layout this build writes (child process): a pair kept from
+    an earlier build would measure the reader of the older layout."""
+    from inspector import portable
+    from inspector.store import InventoryStore
+
+    with InventoryStore(store) as st:
+        data = st.get(old_sha, "bench")
+    if data is None:
+        print("missing")
+        return
+    header = portable.read_header(data)
+    big = int(header["entries"]) >= portable.BLOCKED_FROM
+    print("current" if header["format_version"] == (portable.BLOCKED_VERSION if big else portable.FORMAT_VERSION)
+          else f"format-{header['format_version']}")
+
+
 def measure(cmd: list[str]) -> tuple[float, int, str, float]:
     """(wall seconds, peak RSS KiB, stdout, CPU seconds) of a child process."""
     t0 = time.perf_counter()
@@ -129,12 +146,15 @@ def measure(cmd: list[str]) -> tuple[float, int, str, float]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--entries", type=int, default=1_000_000)
-    ap.add_argument("--keep", type=Path, help="store directory to keep (reused when it holds the pair)")
+    ap.add_argument("--keep", type=Path, help="store directory to keep (reused when it holds the pair in the layout "
+                    "this build writes)")
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         if args.child[0] == "store":
             store_pair(int(args.child[1]), Path(args.child[2]))
+        elif args.child[0] == "format":
+            current_format(Path(args.child[1]), args.child[2])
         else:
             diff_stored(Path(args.child[1]), args.child[2], args.child[3])
         return 0
@@ -144,9 +164,12 @@ def main() -> int:
         store = where / f"scale-{args.entries}.sqlite"
         me = [sys.executable, str(Path(__file__).resolve()), "--child"]
         old_sha, new_sha = _sha("iso", "1.0"), _sha("iso", "1.1")  # the roots' digests (see ``generate``)
-        if args.keep and store.exists():
+        kept = measure([*me, "format", str(store), old_sha])[2] if args.keep and store.exists() else "missing"
+        if kept == "current":
             print(f"reusing the pair stored in {store}")
         else:
+            if kept != "missing":
+                print(f"the pair stored in {store} is in an older layout ({kept}): generating it again")
             wall, rss, out, _ = measure([*me, "store", str(args.entries), str(store)])
             n_old, n_new, old_sha, new_sha = out.split()
             print(f"generated and stored {int(n_old):,} + {int(n_new):,} entries in {wall:.1f} s "

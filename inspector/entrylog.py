@@ -20,7 +20,7 @@ import os
 import pickle
 import tempfile
 from array import array
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import chain
 from types import MappingProxyType
 from typing import IO, Any, overload
@@ -71,13 +71,45 @@ def _from_row(row: Any) -> Entry:
     meta = row[12]
     if isinstance(meta, bytes):
         meta = pickle.loads(meta)  # noqa: S301 - a record this process wrote
-    meta = _EMPTY_META if meta is None else MappingProxyType(meta)
+    if meta is None:
+        meta = _EMPTY_META
+    elif not isinstance(meta, MappingProxyType):  # a row of ``rows`` made from an entry keeps its mapping
+        meta = MappingProxyType(meta)
     values = (*row[:1], _KINDS[row[1]], *row[2:12], meta)
     if not _FAST_BUILD:  # pragma: no cover - only if Entry changes shape
         return Entry(**dict(zip(_FIELDS, values, strict=True)))
     e = object.__new__(Entry)
     e.__dict__.update(zip(_FIELDS, values, strict=True))
     return e
+
+
+def entry_of(row: tuple[Any, ...]) -> Entry:
+    """The entry of a row from ``rows``."""
+    return _from_row(row)
+
+
+def _row(e: Entry) -> tuple[Any, ...]:
+    """An entry as a row in the record layout, its metadata left as it is (a mapping)."""
+    return (e.path, e.kind._value_, e.size, e.depth, e.stored_size, e.sha256, e.detected, e.mode, e.mtime,
+            e.link_target, e.container, e.opened, e.meta)
+
+
+def _record_row(record: bytes | memoryview) -> tuple[Any, ...]:
+    """The row of one ``_encode`` record (pickled metadata loaded)."""
+    row = marshal.loads(record)
+    if isinstance(row[12], bytes):
+        return (*row[:12], pickle.loads(row[12]))  # noqa: S301 - a record this process wrote
+    return row
+
+
+def rows(entries: Sequence[Entry]) -> Iterator[tuple[Any, ...]]:
+    """The entries of ``entries`` in order as rows in the record layout (``_encode``'s tuple: the kind's
+    value first after the path, ``meta`` last: a dict, a mapping or None), without building an entry for
+    what is kept as rows: for a pass that looks at every entry but keeps few of them (``entry_of`` builds
+    one). Entries on the heap are turned into rows."""
+    if isinstance(entries, FrozenEntries):
+        return entries.rows()
+    return map(_row, entries)
 
 
 def _from_rows(rows: list[Any]) -> list[Entry]:
@@ -217,6 +249,14 @@ class _Records:
 
     def iterate(self, start: int, stop: int) -> Iterator[Entry]:
         """Entries ``start`` to ``stop - 1`` in order, read in large chunks (late-filled records one by one)."""
+        return self._each(start, stop, _decode, lambda e: e)
+
+    def rows(self) -> Iterator[tuple[Any, ...]]:
+        """Every entry as a row (see ``rows``)."""
+        return self._each(0, len(self), _record_row, _row)
+
+    def _each(self, start: int, stop: int, decode: Callable[[bytes | memoryview], Any],
+              kept_as: Callable[[Entry], Any]) -> Iterator[Any]:
         offsets, lengths, kept, fd = self.offsets, self.lengths, self.kept, self.fd
         chunk = memoryview(b"")
         base = 0
@@ -224,16 +264,16 @@ class _Records:
             length = lengths[i]
             if length <= 0:
                 if length == 0:
-                    yield kept[i]
+                    yield kept_as(kept[i])
                 else:
-                    yield _decode(os.pread(fd, -length, offsets[i]))
+                    yield decode(os.pread(fd, -length, offsets[i]))
                 continue
             off = offsets[i] - base
             if off < 0 or off + length > len(chunk):
                 base = offsets[i]
                 chunk = memoryview(os.pread(fd, max(_CHUNK, length), base))
                 off = 0
-            yield _decode(chunk[off:])
+            yield decode(chunk[off:])
 
 
 #: Rows per record of ``from_rows`` (one ``marshal`` record holds this many entries).
@@ -265,9 +305,11 @@ def from_rows(chunks: Iterable[list[tuple[Any, ...]]], directory: str | None = N
             records.append(rows)  # the usual case: rows come a record's worth at a time
             continue
         pending.extend(rows)
+        del rows
         while len(pending) >= ROWS_PER_RECORD:
-            records.append(pending[:ROWS_PER_RECORD])
-            del pending[:ROWS_PER_RECORD]
+            record = pending[:ROWS_PER_RECORD]
+            del pending[:ROWS_PER_RECORD]  # before the record is marshalled: see ``_RowRecords.append``
+            records.append(record)
     if records is None:
         return tuple(heap)
     if pending:
@@ -292,7 +334,12 @@ class _RowRecords:
         self._cached_rows: list[Any] = []
 
     def append(self, rows: list[tuple[Any, ...]]) -> None:
-        """Add one record of ``ROWS_PER_RECORD`` rows (fewer for the last)."""
+        """Add one record of ``ROWS_PER_RECORD`` rows (fewer for the last).
+
+        ``marshal`` keeps every object it meets that has more than one reference in a table (to write it
+        once), which made a record three times slower to write: the rows should be referenced only by
+        ``rows`` (and their values only by the rows).
+        """
         try:
             record = b"m" + marshal.dumps(rows)
         except ValueError:  # metadata marshal cannot take (rows from JSON never get here)
@@ -331,10 +378,15 @@ class _RowRecords:
 
     def iterate(self, start: int, stop: int) -> Iterator[Entry]:
         """Entries ``start`` to ``stop - 1`` in order, read a megabyte or more at a time."""
-        return chain.from_iterable(self._lists(start, stop))
+        return chain.from_iterable(map(_from_rows, self._lists(start, stop)))
 
-    def _lists(self, start: int, stop: int) -> Iterator[list[Entry]]:
-        """The entries of ``iterate``, a record's worth at a time (no generator step per entry)."""
+    def rows(self) -> Iterator[tuple[Any, ...]]:
+        """Every entry as a row (see ``rows``): the records as they are."""
+        return chain.from_iterable(self._lists(0, self.count))
+
+    def _lists(self, start: int, stop: int) -> Iterator[list[Any]]:
+        """The rows of entries ``start`` to ``stop - 1``, a record's worth at a time (no generator step per
+        entry)."""
         if start >= stop:
             return
         offsets, fd = self.offsets, self.fd
@@ -349,7 +401,7 @@ class _RowRecords:
                 rows = self._rows(j, block[offsets[j] - offsets[k]:offsets[j + 1] - offsets[k]])
                 lo = start - j * ROWS_PER_RECORD if j == first else 0
                 hi = stop - j * ROWS_PER_RECORD if j == last else len(rows)
-                yield _from_rows(rows[lo:hi] if lo or hi != len(rows) else rows)
+                yield rows[lo:hi] if lo or hi != len(rows) else rows
             k = end
 
 
@@ -410,6 +462,11 @@ class FrozenEntries(_EntrySequence):
         if self._spilled is None or stop <= heap:
             return head
         return chain(head, self._spilled.iterate(max(start, heap) - heap, stop - heap))
+
+    def rows(self) -> Iterator[tuple[Any, ...]]:
+        """Every entry as a row (see ``rows``)."""
+        head = map(_row, self._heap)
+        return head if self._spilled is None else chain(head, self._spilled.rows())
 
 
 class _Slice(_EntrySequence):

@@ -18,6 +18,19 @@ Layout of format version 1::
                    "container": [...], "opened": [...]}           (null where unknown)
       3. meta     [[entry index, {format metadata}], ...]        (only entries whose meta is not empty)
 
+Format version 2 (written for inventories of ``BLOCKED_FROM`` entries or more, which are read back as a
+stream) keeps the same columns, cut into blocks of ``BLOCK_ENTRIES`` entries, each its own zstd frame, so a
+reader parses one block at a time with one C-level ``json.loads`` and never spools the columns::
+
+    8 bytes   the same magic
+    frame     the header line (as above, with "format_version": 2, "block_entries": B and
+              "blocks": [compressed length of each block frame, ...])
+    frames    one per block, in entry order; decompressed, one UTF-8 JSON line:
+              [[path values...], [kind values...], ... (the twelve columns above, in that order),
+               [[index within the block, {format metadata}], ...]]
+
+Readers accept both versions: stores and ``.inv`` files written before version 2 read as before.
+
 The same bytes are what the inventory store keeps per image, so a stored inventory, a shared ``.inv`` file
 and the result a worker process sends back are one format. A reader refuses a newer ``format_version``
 or another model ``schema_version`` with a one-line reason.
@@ -46,6 +59,12 @@ from inspector.model import SCHEMA_VERSION, Entry, EntryKind, Inventory, Problem
 
 MAGIC = b"\x89INV\r\n\x1a\n"
 FORMAT_VERSION = 1
+#: The blocked layout (see the module docstring), written for inventories of ``BLOCKED_FROM`` entries or more.
+BLOCKED_VERSION = 2
+#: Entries per block of the blocked layout (a multiple of ``entrylog.ROWS_PER_RECORD``).
+BLOCK_ENTRIES = 4096
+#: Largest decompressed block accepted (a block is a few megabytes; a hostile one must not exhaust memory).
+MAX_BLOCK = 256 * 1024**2
 SUFFIX = ".inv"
 #: Largest decompressed payload accepted (a hostile file must not exhaust memory): ~20M entries' worth.
 MAX_PAYLOAD = 4 * 1024**3
@@ -89,6 +108,8 @@ def encode_to(inv: Inventory, out: BinaryIO, level: int = 3) -> dict[str, Any]:
     followed by the columns copied from those files. The bytes are the same as encoding the whole
     document at once.
     """
+    if len(inv.entries) >= BLOCKED_FROM:
+        return _encode_blocks(inv, out, level)
     summary = Summariser()
     with contextlib.ExitStack() as stack:
         spools = {name: stack.enter_context(tempfile.TemporaryFile(prefix="inspector-inv-"))
@@ -105,18 +126,7 @@ def encode_to(inv: Inventory, out: BinaryIO, level: int = 3) -> dict[str, Any]:
         if chunk:
             _spool_chunk(chunk, count, spools)
             count += len(chunk)
-        header = {
-            "format": "inspector.inv",
-            "format_version": FORMAT_VERSION,
-            "schema_version": SCHEMA_VERSION,
-            "created_by": f"inspector {__version__}",
-            "source": inv.source,
-            "root_sha256": summary.root.sha256 if summary.root is not None else None,
-            "entries": count,
-            "complete": inv.complete,
-            "totals": dataclasses.asdict(summary.totals(inv.problems, inv.complete)),
-            "problems": [[p.path, p.reason, p.kind] for p in inv.problems],
-        }
+        header = _header(inv, summary, count, FORMAT_VERSION)
         out.write(MAGIC)
         cctx = zstandard.ZstdCompressor(level=level)
         with cctx.stream_writer(out, closefd=False) as zw:
@@ -132,6 +142,69 @@ def encode_to(inv: Inventory, out: BinaryIO, level: int = 3) -> dict[str, Any]:
     return header
 
 
+def _header(inv: Inventory, summary: Summariser, count: int, version: int) -> dict[str, Any]:
+    """The header line of an inventory whose entries were summed by ``summary``."""
+    return {
+        "format": "inspector.inv",
+        "format_version": version,
+        "schema_version": SCHEMA_VERSION,
+        "created_by": f"inspector {__version__}",
+        "source": inv.source,
+        "root_sha256": summary.root.sha256 if summary.root is not None else None,
+        "entries": count,
+        "complete": inv.complete,
+        "totals": dataclasses.asdict(summary.totals(inv.problems, inv.complete)),
+        "problems": [[p.path, p.reason, p.kind] for p in inv.problems],
+    }
+
+
+def _encode_blocks(inv: Inventory, out: BinaryIO, level: int) -> dict[str, Any]:
+    """``encode_to`` in the blocked layout: each block compressed into an anonymous temporary file as the
+    entries come, then the header (which needs the totals and the blocks' lengths) and the blocks."""
+    summary = Summariser()
+    cctx = zstandard.ZstdCompressor(level=level)
+    lengths: list[int] = []
+    count = 0
+    with tempfile.TemporaryFile(prefix="inspector-inv-") as spool:
+        chunk: list[Entry] = []
+        for e in inv.entries:
+            summary.add(e)
+            chunk.append(e)
+            if len(chunk) >= BLOCK_ENTRIES:
+                lengths.append(spool.write(cctx.compress(_block(chunk))))
+                count += len(chunk)
+                chunk = []
+        if chunk:
+            lengths.append(spool.write(cctx.compress(_block(chunk))))
+            count += len(chunk)
+        header = _header(inv, summary, count, BLOCKED_VERSION)
+        header["block_entries"] = BLOCK_ENTRIES
+        header["blocks"] = lengths
+        out.write(MAGIC)
+        out.write(cctx.compress(_json(header) + b"\n"))
+        _copy(spool, out)
+    return header
+
+
+def _block(chunk: list[Entry]) -> bytes:
+    """One block of the blocked layout: the chunk's columns and its metadata rows, as one JSON line."""
+    columns = [_column(chunk, name) for name in _COLUMNS]
+    columns.append(_meta_rows(chunk, 0))
+    return _json(columns) + b"\n"
+
+
+def _column(chunk: list[Entry], name: str) -> list[Any]:
+    """The values of one column for a chunk of entries (the kind as its value)."""
+    if name == "kind":
+        return [e.kind.value for e in chunk]
+    return [getattr(e, name) for e in chunk]
+
+
+def _meta_rows(chunk: list[Entry], first_index: int) -> list[list[Any]]:
+    """``[index, metadata]`` of each entry of the chunk that has metadata (indices from ``first_index``)."""
+    return [[first_index + i, dict(e.meta)] for i, e in enumerate(chunk) if e.meta]
+
+
 def _json(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8")
 
@@ -139,12 +212,8 @@ def _json(obj: Any) -> bytes:
 def _spool_chunk(chunk: list[Entry], first_index: int, spools: Mapping[str, IO[bytes]]) -> None:
     """Append one chunk of entries to every column file (comma-separated JSON values, no brackets)."""
     for name in _COLUMNS:
-        if name == "kind":
-            values: list[Any] = [e.kind.value for e in chunk]
-        else:
-            values = [getattr(e, name) for e in chunk]
-        _append(spools[name], _json(values)[1:-1])
-    meta = [[first_index + i, dict(e.meta)] for i, e in enumerate(chunk) if e.meta]
+        _append(spools[name], _json(_column(chunk, name))[1:-1])
+    meta = _meta_rows(chunk, first_index)
     if meta:
         _append(spools["meta"], _json(meta)[1:-1])
 
@@ -191,9 +260,9 @@ def read_header(data: bytes) -> dict[str, Any]:
 def _check_header(header: Any) -> None:
     if not isinstance(header, dict) or header.get("format") != "inspector.inv":
         raise WalkError("not a portable inventory (bad header)")
-    if header.get("format_version") != FORMAT_VERSION:
+    if header.get("format_version") not in (FORMAT_VERSION, BLOCKED_VERSION):
         raise WalkError(f"portable inventory format version {header.get('format_version')} "
-                        f"(this build reads {FORMAT_VERSION})")
+                        f"(this build reads {FORMAT_VERSION} and {BLOCKED_VERSION})")
     if header.get("schema_version") != SCHEMA_VERSION:
         raise WalkError(f"inventory schema version {header.get('schema_version')} (this build reads {SCHEMA_VERSION})")
 
@@ -204,6 +273,10 @@ def _check_header(header: Any) -> None:
 #: time in all (decoding is quicker, a diff slower: it builds each entry as it reads it), so the limit
 #: stays where the 200,000-entry diff was measured. A walk spills much earlier (``entrylog.SPILL_AFTER``).
 DECODE_IN_MEMORY = 250_000
+#: Inventories read back as a stream are written in the blocked layout (version 2): reading one costs a
+#: ``json.loads`` per block instead of spooling each column and zipping the spools back into rows (a
+#: 1,000,000-entry inventory: 1.0 s of CPU instead of 2.0 s, same size). Smaller ones keep version 1, byte for byte.
+BLOCKED_FROM = DECODE_IN_MEMORY + 1
 
 
 def decode(data: bytes) -> Inventory:
@@ -212,7 +285,12 @@ def decode(data: bytes) -> Inventory:
     An inventory with more entries than ``DECODE_IN_MEMORY`` is read as a stream into an entry log
     (``portable_reader``), so its entries end up on disk rather than in memory.
     """
-    if _FAST_BUILD and _entry_count(data) > DECODE_IN_MEMORY:
+    header = _readable_header(data)
+    if header is not None and header.get("format_version") == BLOCKED_VERSION:
+        from inspector import portable_reader
+
+        return portable_reader.decode_blocks(data, header, _COLUMNS, MAX_PAYLOAD)
+    if _FAST_BUILD and header is not None and int(header.get("entries", 0)) > DECODE_IN_MEMORY:
         from inspector import portable_reader
 
         with contextlib.suppress(portable_reader.Unstreamable):
@@ -244,12 +322,14 @@ def decode(data: bytes) -> Inventory:
             gc.enable()
 
 
-def _entry_count(data: bytes) -> int:
-    """The header's entry count (0 when it cannot be read: the whole-document reader then says why)."""
+def _readable_header(data: bytes) -> dict[str, Any] | None:
+    """The header (None when it cannot be read: the whole-document reader then says why)."""
     try:
-        return int(read_header(data).get("entries", 0))
+        header = read_header(data)
+        int(header.get("entries", 0))
     except (WalkError, ValueError, TypeError):
-        return 0  # the whole-document reader reports what is wrong, in its usual order
+        return None  # the whole-document reader reports what is wrong, in its usual order
+    return header
 
 
 def _build_entries(columns: dict[str, list[Any]], meta_rows: list[Any], count: int) -> tuple[Entry, ...]:

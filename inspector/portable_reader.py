@@ -241,3 +241,100 @@ def _rows(cols: list[Iterator[list[Any]]], metas: Iterator[Any], count: int) -> 
         raise WalkError("corrupt portable inventory (column lengths differ)")
     if next_meta is not None:
         raise WalkError("corrupt portable inventory (metadata for a missing entry)")
+
+
+def decode_blocks(data: bytes, header: dict[str, Any], columns: tuple[str, ...], limit: int) -> Inventory:
+    """Rebuild the inventory from ``.inv`` bytes in the blocked layout (format version 2, see ``portable``).
+
+    Each block is decompressed, parsed and checked whole, then handed to ``entrylog.from_rows`` as rows
+    (kept on disk past the first few thousand), so memory stays flat in the entry count and a damaged
+    file is a ``WalkError`` here, never later while its entries are read. ``header`` is the checked header;
+    ``limit`` bounds the decompressed bytes of all blocks together.
+    """
+    enabled = gc.isenabled()
+    gc.disable()  # millions of rows made and dropped, none cyclic: collection passes would only cost time
+    try:
+        count = int(header["entries"])
+        per_block = int(header["block_entries"])
+        lengths = [int(n) for n in header["blocks"]]
+        if per_block <= 0 or per_block % entrylog.ROWS_PER_RECORD or any(n <= 0 for n in lengths):
+            raise WalkError("corrupt portable inventory (bad block table)")
+        start = _blocks_start(data)
+        if start + sum(lengths) != len(data):
+            raise WalkError("truncated portable inventory" if start + sum(lengths) > len(data)
+                            else "corrupt portable inventory (bytes after the last block)")
+        if len(lengths) != -(-count // per_block):
+            raise WalkError("corrupt portable inventory (block count does not match the entries)")
+        from inspector.entrylog import _FIELDS as record_layout
+
+        order = [columns.index(name) for name in record_layout[:-1]]  # columns -> the entry log's record layout
+        entries = entrylog.from_rows(_block_rows(data, start, lengths, per_block, count, order, limit))
+        problems = tuple(
+            Problem(path=str(p), reason=str(r), kind=ProblemKind(str(k))) for p, r, k in header["problems"])
+        return Inventory(source=str(header["source"]), entries=entries, problems=problems)
+    except WalkError:
+        raise
+    except zstandard.ZstdError as exc:
+        raise WalkError(f"corrupt portable inventory ({exc})") from None
+    except (ValueError, KeyError, TypeError, IndexError, UnicodeDecodeError) as exc:
+        raise WalkError(f"corrupt portable inventory ({type(exc).__name__}: {exc})") from None
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _blocks_start(data: bytes) -> int:
+    """Offset of the first block: just after the header's frame, which follows the magic."""
+    from inspector import portable
+
+    view = memoryview(data)
+    d = zstandard.ZstdDecompressor().decompressobj()
+    pos = len(portable.MAGIC)
+    while not d.eof:
+        if pos >= len(data):
+            raise WalkError("truncated portable inventory")
+        piece = view[pos:pos + (1 << 16)]
+        d.decompress(piece)
+        pos += len(piece)
+    return pos - len(d.unused_data)
+
+
+def _block_rows(data: bytes, start: int, lengths: list[int], per_block: int, count: int, order: list[int],
+                limit: int) -> Iterator[list[tuple[Any, ...]]]:
+    """The rows of each block in the entry log's record layout, ``entrylog.ROWS_PER_RECORD`` at a time."""
+    from inspector import portable
+
+    view = memoryview(data)
+    dctx = zstandard.ZstdDecompressor()
+    left = limit
+    record = entrylog.ROWS_PER_RECORD
+    kinds, kind_at = _KIND_VALUES, order[1]  # the kind is the second field of a record
+    for k, length in enumerate(lengths):
+        frame = view[start:start + length]
+        start += length
+        size = zstandard.frame_content_size(frame)
+        if size < 0 or size > min(portable.MAX_BLOCK, left):
+            raise WalkError("portable inventory block of unknown or excessive size; refused")
+        left -= size
+        block = json.loads(dctx.decompress(frame, max_output_size=size))
+        n = per_block if k < len(lengths) - 1 else count - k * per_block
+        if not isinstance(block, list) or len(block) != len(order) + 1 or any(
+                not isinstance(c, list) or len(c) != n for c in block[:-1]):
+            raise WalkError("corrupt portable inventory (column lengths differ)")
+        if not kinds.issuperset(block[kind_at]):
+            raise WalkError("corrupt portable inventory (unknown kind)")
+        meta: list[Any] = [None] * n
+        last = -1
+        for row in block[-1]:
+            if not isinstance(row, list) or len(row) != 2 or not isinstance(row[0], int) or not last < row[0] < n:
+                raise WalkError("corrupt portable inventory (metadata rows out of order)")
+            if not isinstance(row[1], dict):
+                raise WalkError("corrupt portable inventory (meta is not an object)")
+            last = row[0]
+            meta[last] = row[1]
+        rows = list(zip(*[block[i] for i in order], meta, strict=True))
+        chunks = [rows[i:i + record] for i in range(0, n, record)]
+        chunks.reverse()  # popped from the end, in order
+        del block, meta, rows  # the rows are then the only holders of their values (``_RowRecords.append``)
+        while chunks:
+            yield chunks.pop()

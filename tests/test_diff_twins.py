@@ -7,6 +7,7 @@ the JSON document listing every change and the default one, CSV, text, Markdown 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from collections.abc import Callable
@@ -14,9 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from inspector import entrylog
 from inspector.diff import DiffOptions, DiffResult, diff_inventories
 from inspector.diff import pairing as pairing_module
-from inspector.diff.model import ChangeList, ChangeStatus
+from inspector.diff import twins as twins_module
+from inspector.diff.model import ChangeList, ChangeStatus, same_file
 from inspector.diff.pairing import pair_inventories
 from inspector.model import Entry, EntryKind, Inventory, Problem, ProblemKind
 from inspector.report.diff_html import render_diff_html
@@ -162,6 +165,16 @@ def test_a_path_twice_on_one_side_pairs_everything_the_usual_way(monkeypatch):
     _assert_same(old, new, monkeypatch)
 
 
+def test_a_path_twice_on_both_sides_pairs_everything_the_usual_way(monkeypatch):
+    # far enough apart that the first twin is found before either side reads the second
+    twice = [_file("docs/twice.txt"), *_package("pad", 2 * twins_module._BATCH), _file("docs/twice.txt")]
+    old, new = _side("1.0", [*_common(), *twice]), _side("1.1", [*_common(), *twice])
+    with pytest.raises(twins_module.TwinsInDoubt, match="two twins with one path"):
+        twins_module.set_aside(old, new)
+    assert _twins(old, new, monkeypatch) == 0
+    _assert_same(old, new, monkeypatch)
+
+
 def test_a_wrapper_whose_one_member_is_unchanged_pairs_the_same(monkeypatch):
     def rows(version: str) -> list[tuple[str, dict[str, object]]]:
         return [*_common(), (f"notes-{version}.gz", {"sha256": f"gz{version}", "container": "gzip", "opened": True}),
@@ -256,3 +269,39 @@ def test_random_release_pairs_give_the_same_diff(seed: int, monkeypatch: pytest.
         rel = rng.choice(new_rows)[0]
         problems = (Problem(f"rel-1.1.iso!/{rel}{rng.choice(['', '/inner'])}", "bad", ProblemKind.ERROR),)
     _assert_same(_side("1.0", old_rows), _side("1.1", new_rows, problems), monkeypatch)
+
+
+def test_same_file_compares_exactly_the_digest_mode_mtime_and_link_target_of_two_rows():
+    base = Entry("img!/a/f", EntryKind.FILE, 10, 1, sha256="1" * 64, mode=0o644, mtime=5.0, link_target=None,
+                 stored_size=3, detected="text", container=None, opened=False)
+    row = next(entrylog.rows((base,)))
+    assert same_file(row, row)
+    for field, value in (("sha256", "2" * 64), ("mode", 0o755), ("mtime", 6.0), ("link_target", "x")):
+        other = next(entrylog.rows((dataclasses.replace(base, **{field: value}),)))
+        assert not same_file(row, other) and not same_file(other, row), field
+    for field, value in (("size", 11), ("stored_size", 4), ("detected", "data"), ("depth", 2)):
+        other = next(entrylog.rows((dataclasses.replace(base, **{field: value}),)))
+        assert same_file(row, other), field
+
+
+def test_inventories_kept_on_disk_give_the_same_diff_as_on_the_heap(monkeypatch):
+    old, new = scale_pair()[:2]
+    monkeypatch.setattr(pairing_module, "TWINS_FROM", 0)
+    monkeypatch.setattr(entrylog, "SPILL_AFTER", 50)
+
+    def walked(inv: Inventory) -> Inventory:  # as a walk keeps them: one record per entry past the heap
+        log = entrylog.EntryLog()
+        for e in inv.entries:
+            log.fill(log.reserve(), e)
+        return dataclasses.replace(inv, entries=log.freeze())
+
+    def stored(inv: Inventory) -> Inventory:  # as a stored inventory is read: records of rows
+        rows = [(*r[:12], dict(r[12]) if r[12] else None) for r in entrylog.rows(inv.entries)]
+        return dataclasses.replace(inv, entries=entrylog.from_rows([rows]))
+
+    expected = _documents(diff_inventories(old, new, DiffOptions(delta=False)))
+    for keep in (walked, stored):
+        a, b = keep(old), keep(new)
+        assert not isinstance(a.entries, tuple)
+        assert _twins(a, b, monkeypatch) > 0
+        assert _documents(diff_inventories(a, b, DiffOptions(delta=False))) == expected, keep.__name__

@@ -156,3 +156,31 @@ def test_rows_whose_metadata_marshal_cannot_encode_read_back_exactly(monkeypatch
     when = datetime.datetime(2024, 1, 2, 3, 4, 5)
     expected = [_entry(i, meta={"when": when}) for i in range(5)]
     assert list(entrylog.from_rows([[_row(e) for e in expected]])) == expected
+
+
+def _as_rows(entries) -> list[tuple[object, ...]]:
+    """``entrylog.rows`` with each row's metadata as a plain dict (heap rows keep the entry's mapping)."""
+    return [(*r[:12], dict(r[12]) if r[12] else None) for r in entrylog.rows(entries)]
+
+
+def test_rows_of_every_kind_of_sequence_are_the_entries_in_order_and_build_them_back():
+    log = EntryLog(spill_after=3)  # a walk's entries: heap, spilled records, late-filled records
+    walked = _walk_order(log, 2000)
+    frozen_walk = log.freeze()
+    stored = entrylog.from_rows([[_row(e) for e in walked[i:i + 300]] for i in range(0, len(walked), 300)])
+    for entries in (tuple(walked), frozen_walk, stored):
+        assert _as_rows(entries) == [_row(e) for e in walked]
+        assert [entrylog.entry_of(r) for r in entrylog.rows(entries)] == walked
+
+
+def test_rows_keep_metadata_marshal_cannot_encode_and_entries_that_were_kept_whole():
+    log = EntryLog(spill_after=0)
+    when = datetime.datetime(2024, 5, 1, tzinfo=datetime.UTC)
+    odd = _entry(1, meta=MappingProxyType({"when": when}))
+    unpicklable = _entry(2, meta=MappingProxyType({"fn": print}))
+    for e in (odd, unpicklable, _entry(3)):
+        log.fill(log.reserve(), e)
+    frozen = log.freeze()
+    rows = list(entrylog.rows(frozen))
+    assert rows[0][12] == {"when": when} and rows[1][12]["fn"] is print and not rows[2][12]
+    assert [entrylog.entry_of(r) for r in rows] == list(frozen)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import overload
+from typing import Any, overload
 
 from inspector.model import NEST, Entry, Problem
 
@@ -175,12 +175,16 @@ class DiffOptions:
     delta_level: int = 3
 
 
-def same_file(old: Entry, new: Entry) -> bool:
+def same_file(old: tuple[Any, ...], new: tuple[Any, ...]) -> bool:
     """Whether two leaf files paired by path are unchanged by every rule of a diff: the same content digest,
     mode, mtime and link target (the fields a change's status and ``changed_meta`` are made of; the
-    engine reads them in this order and calls ``meta_changes`` only when one of the last three differs)."""
-    return (old.sha256 == new.sha256 and old.mode == new.mode and old.mtime == new.mtime
-            and old.link_target == new.link_target)
+    engine reads them in this order and calls ``meta_changes`` only when one of the last three differs).
+
+    Both are rows in the entry log's record layout (``entrylog.rows``): the unchanged files of a large
+    diff are told apart before any of them is built as an ``Entry``.
+    """
+    # sha256, mode, mtime, link_target (``entrylog._FIELDS``)
+    return old[5] == new[5] and old[7] == new[7] and old[8] == new[8] and old[9] == new[9]
 
 
 class ChangeList(Sequence[Change]):

@@ -6,9 +6,10 @@ and a place in the sort, and keeps every entry of both sides in memory at once. 
 inventories once, in step, and matches leaf files by path on the way (a file waits in a small table only
 until its counterpart on the other side comes by, which in two walks of similar images is soon); a pair
 that ``same_file`` calls unchanged becomes a *twin*: two indices and a count and byte sums for its
-directory (a ``TwinGroup``), not objects. The remaining entries (the ``rest``) go to the trie as before,
-and each trie node holds the number of twins directly below it, so member counts are those of the whole
-inventory.
+directory (a ``TwinGroup``), not objects. Both sides are read as rows (``entrylog.rows``: a stored
+inventory's records as they are), so a twin is never built as an ``Entry`` at all. The remaining entries
+(the ``rest``) go to the trie as before, and each trie node holds the number of twins directly below it,
+so member counts are those of the whole inventory.
 
 A twin is only set aside when the trie would have paired it by path as unchanged, which ``pairing`` makes
 sure of after the passes: its parents on both sides are interior (a directory, an opened container, or
@@ -23,16 +24,17 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Sequence
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from itertools import islice
+from typing import Any
 
+from inspector import entrylog
 from inspector.binaries.model import META_KEY as _BINARY
 from inspector.diff.model import same_file
 from inspector.model import NEST, Entry, EntryKind, Inventory
 
-_FILE = EntryKind.FILE
-_DIR = EntryKind.DIR
+_FILE = EntryKind.FILE.value
+_DIR = EntryKind.DIR.value
 
 
 class TwinsInDoubt(Exception):
@@ -70,8 +72,9 @@ class Twins:
     old_index: array[int] = field(default_factory=lambda: array("q"))
     new_index: array[int] = field(default_factory=lambda: array("q"))
     group: array[int] = field(default_factory=lambda: array("l"))
-    #: ``hash`` of every twin's relative path: another entry or node there puts the twins in doubt.
-    paths: AbstractSet[int] = frozenset()
+    #: ``hash`` of every twin's relative path, in no order (an array: a set of a million is 60 MB): another
+    #: entry or node there puts the twins in doubt.
+    paths: array[int] = field(default_factory=lambda: array("q"))
 
     def __len__(self) -> int:
         return len(self.group)
@@ -107,14 +110,14 @@ def set_aside(old: Inventory, new: Inventory) -> Twins:
     blocked = _problem_paths(old) | _problem_paths(new)
     found = _Found()
     o, n = _Side(old, True, blocked, found), _Side(new, False, blocked, found)
-    o.other, n.other = n, o
-    while o.take(_BATCH) + n.take(_BATCH):
+    while o.take(_BATCH, n) + n.take(_BATCH, o):
         pass
-    if len(found.seen) != len(found.group_of):  # a path twice on both sides (or two paths with one hash)
+    if len(set(found.paths)) != len(found.paths):  # a path twice on both sides (or two paths with one hash)
         raise TwinsInDoubt("two twins with one path")
     groups = tuple(TwinGroup(g.parent, g.nest, g.key, g.path, g.count, g.old_bytes, g.new_bytes, g.old_implied,
                              g.new_implied) for g in found.groups)
-    return Twins(o.the_rest(), n.the_rest(), groups, found.old_index, found.new_index, found.group_of, found.seen)
+    return Twins(o.the_rest(), n.the_rest(), groups, found.old_index, found.new_index, found.group_of,
+                 found.paths)
 
 
 class _Group:
@@ -135,12 +138,14 @@ class _Found:
         self.groups: list[_Group] = []
         self.by_parent: tuple[dict[str, int], dict[str, int]] = ({}, {})  # below a directory, a container
         self.old_index, self.new_index, self.group_of = array("q"), array("q"), array("l")
-        self.seen: set[int] = set()
+        self.paths = array("q")  # hash of each twin's relative path
 
 
-#: A file waiting for its counterpart: (index, entry, parent's relative path, nest, whether an entry of the
+#: An entry as ``entrylog.rows`` gives it: a twin is never built as an ``Entry``, only the rest are.
+_Row = tuple[Any, ...]
+#: A file waiting for its counterpart: (index, row, parent's relative path, nest, whether an entry of the
 #: parent came before it).
-_Waiting = tuple[int, Entry, str, bool, bool]
+_Waiting = tuple[int, _Row, str, bool, bool]
 
 
 class _Side:
@@ -148,51 +153,49 @@ class _Side:
 
     def __init__(self, inv: Inventory, old_side: bool, blocked: set[str], found: _Found) -> None:
         self.old_side = old_side
-        self.entries = enumerate(inv.entries)
+        self.entries = enumerate(entrylog.rows(inv.entries))
         self.prefix = inv.root.path + NEST
         self.blocked = blocked
         self.found = found
-        self.other: _Side = self
         self.waiting: dict[str, _Waiting] = {}
-        self.rest: list[tuple[int, Entry]] = []
+        self.rest: list[tuple[int, Entry]] = []  # built as they come: twins never are
         self.interior: set[str] = set()  # relative paths of the directories and opened containers seen so far
 
-    def take(self, n: int) -> int:
+    def take(self, n: int, other_side: _Side) -> int:
         """Read up to ``n`` more entries: a file that may be a twin meets its counterpart waiting on the
         other side, or waits; the other entries go to the rest. Returns how many were read."""
         rest, interior, blocked, mine, theirs = self.rest.append, self.interior, self.blocked, self.waiting, \
-            self.other.waiting
+            other_side.waiting
         prefix, cut, old_side, binary = self.prefix, len(self.prefix), self.old_side, _BINARY
         found = self.found
-        groups, by_parent, seen_add = found.groups, found.by_parent, found.seen.add
+        groups, by_parent, path_hash = found.groups, found.by_parent, found.paths.append
         mine_index, theirs_index = ((found.old_index.append, found.new_index.append) if old_side
                                     else (found.new_index.append, found.old_index.append))
         group_of = found.group_of.append
+        entry_of = entrylog.entry_of
         count = 0
         for index, e in islice(self.entries, n):
             count += 1
-            path = e.path
-            kind = e.kind
-            if kind is not _FILE or not path.startswith(prefix):
-                if kind is _DIR and path.startswith(prefix):
+            path, kind, _, _, _, sha256, _, _, _, _, container, opened, meta = e
+            if kind != _FILE or not path.startswith(prefix):
+                if kind == _DIR and path.startswith(prefix):
                     interior.add(path[cut:])
-                rest((index, e))
+                rest((index, entry_of(e)))
                 continue
-            if e.container and e.opened:
+            if container and opened:
                 interior.add(path[cut:])
-                rest((index, e))
+                rest((index, entry_of(e)))
                 continue
-            meta = e.meta
-            if e.sha256 is None or (meta and (meta.get("incomplete") or binary in meta)):
-                rest((index, e))
+            if sha256 is None or (meta and (meta.get("incomplete") or binary in meta)):
+                rest((index, entry_of(e)))
                 continue
             rel = path[cut:]
-            pos = rel.rfind("/")
-            if pos <= 0 or (blocked and rel in blocked):
-                rest((index, e))  # in the image itself, or where a problem points
-                continue
-            other = theirs.pop(rel, None)
+            other = theirs.pop(rel, None)  # waiting there: it passed the tests below with this same path
             if other is None:
+                pos = rel.rfind("/")
+                if pos <= 0 or (blocked and rel in blocked):
+                    rest((index, entry_of(e)))  # in the image itself, or where a problem points
+                    continue
                 nest = rel[pos - 1] == "!"
                 parent = rel[:pos - 1] if nest else rel[:pos]
                 if mine.setdefault(rel, (index, e, parent, nest, parent in interior))[0] != index:
@@ -200,14 +203,14 @@ class _Side:
                 continue
             o_e, n_e = (e, other[1]) if old_side else (other[1], e)
             if not same_file(o_e, n_e):
-                rest((index, e))
-                self.other.rest.append((other[0], other[1]))
+                rest((index, entry_of(e)))
+                other_side.rest.append((other[0], entry_of(other[1])))
                 continue
             parent, nest = other[2], other[3]  # the same relative path: the same parent
             g = by_parent[nest].get(parent)
             if g is None:
                 g = by_parent[nest][parent] = len(groups)
-                groups.append(_Group(parent, nest, rel[len(parent):], n_e.path))
+                groups.append(_Group(parent, nest, rel[len(parent):], n_e[0]))
             group = groups[g]
             early = parent in interior
             if not (early if old_side else other[4]):
@@ -215,17 +218,20 @@ class _Side:
             if not (other[4] if old_side else early):
                 group.new_implied = True
             group.count += 1
-            group.old_bytes += o_e.size or 0
-            group.new_bytes += n_e.size or 0
+            group.old_bytes += o_e[2] or 0
+            group.new_bytes += n_e[2] or 0
             mine_index(index)
             theirs_index(other[0])
             group_of(g)
-            seen_add(hash(rel))
+            path_hash(hash(rel))
         return count
 
     def the_rest(self) -> tuple[Entry, ...]:
         """The entries that are not twins, in inventory order (once both sides are read)."""
-        self.rest.extend((index, e) for index, e, _, _, _ in self.waiting.values())
+        entry_of = entrylog.entry_of
+        while self.waiting:  # emptied as it goes: the rows are dropped as their entries are made
+            index, e, _, _, _ = self.waiting.popitem()[1]
+            self.rest.append((index, entry_of(e)))
         self.rest.sort(key=lambda item: item[0])
         return tuple(e for _, e in self.rest)
 
