@@ -35,11 +35,13 @@ from inspector.entrylog import EntryLog, with_first
 from inspector.limits import Limits, WalkError
 from inspector.model import NEST, Entry, Inventory, ProblemKind
 from inspector.serialize import inventory_from_dict
-from inspector.store import ImageStat, InventoryStore, StoreConfig, engine_key
+from inspector.store.config import StoreConfig, engine_key
 from inspector.walker import CaptureFn, ProgressFn, Walker
 
 if TYPE_CHECKING:
     import multiprocessing.context
+
+    from inspector.store.db import ImageStat
 
 log = logging.getLogger("inspector.store")
 
@@ -96,6 +98,8 @@ def load_inventory(
         cached = _lookup(cfg, path, engine)
         if cached is not None:
             return cached
+    from inspector.store.db import ImageStat  # here: with --no-store, sqlite and the store are never imported
+
     try:
         image = ImageStat.of(path)
     except OSError:
@@ -108,6 +112,8 @@ def load_inventory(
 
 def _lookup(cfg: StoreConfig, path: Path, engine: str) -> Inventory | None:
     try:
+        from inspector.store.db import InventoryStore
+
         with InventoryStore(cfg.path) as st:  # type: ignore[arg-type]
             data = st.lookup(path, engine)
     except OSError:
@@ -144,6 +150,8 @@ def save_inventory(cfg: StoreConfig, inv: Inventory, engine: str, image: ImageSt
             header = portable.encode_to(inv, spool)
             length = spool.tell()
             spool.seek(0)
+            from inspector.store.db import InventoryStore
+
             with InventoryStore(cfg.path) as st:  # type: ignore[arg-type]
                 st.put_file(spool, length, engine=engine, **_stored_fields(header), image=image)
         return True
@@ -170,6 +178,8 @@ def save(cfg: StoreConfig, data: bytes, engine: str, image: ImageStat | None) ->
         return False
     header = portable.read_header(data)
     try:
+        from inspector.store.db import InventoryStore
+
         with InventoryStore(cfg.path) as st:  # type: ignore[arg-type]
             st.put(data, engine=engine, **_stored_fields(header), image=image)
         return True
@@ -234,6 +244,8 @@ def walk_encoded(path: str, limits: Limits | None = None, progress: Any = None, 
     ``capture`` is the walker's capture hook (in this process only). Raises ``WalkError`` when the image
     cannot be opened at all.
     """
+    from inspector.store.db import ImageStat
+
     t0 = time.monotonic()
     try:
         image = ImageStat.of(Path(path))

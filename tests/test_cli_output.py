@@ -90,6 +90,16 @@ def test_inventory_imports_neither_plotly_dask_diff_nor_series(two):
                                                  "inspector.footprint"))}
 
 
+def test_inventory_of_a_zip_without_the_store_loads_neither_libarchive_nor_sqlite(two):
+    mods = _modules_after("inventory", str(two), "--no-store", "--list", "none")
+    assert "inspector.unpack.zip" in mods
+    assert not {m for m in mods if m.startswith(("libarchive", "sqlite3", "_sqlite3", "inspector.store.db"))}
+
+
+def test_inventory_with_the_store_loads_it(two, tmp_path):
+    mods = _modules_after("inventory", str(two), "--store", str(tmp_path / "s.sqlite"), "--list", "none")
+    assert "inspector.store.db" in mods
+
 
 def test_a_diff_of_two_debs_imports_only_what_its_outputs_need(built):
     old, new = built("xen-deb-series")[:2]

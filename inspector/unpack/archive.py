@@ -8,15 +8,13 @@ and their data is streamed block by block, never extracted. The format is fixed 
 from __future__ import annotations
 
 import ctypes
+import functools
 import io
 import struct
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, cast
-
-import libarchive
-import libarchive.exception
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from inspector.limits import Unsupported, WalkError
 from inspector.model import EntryKind, ProblemKind
@@ -24,6 +22,9 @@ from inspector.names import checked_member_path, display_name, member_path, unsa
 from inspector.seennames import SeenNames, bounded
 from inspector.streams import CHUNK, HEAD_SIZE, Stream
 from inspector.unpack.base import FormatError, Member, SniffInfo, UnpackContext
+
+if TYPE_CHECKING:
+    from libarchive.exception import ArchiveError
 
 TAR_MAGICS = (b"ustar\x0000", b"ustar  \x00", b"ustar\x00")
 VMTAR_MAGIC = b"visor  \x00"
@@ -51,12 +52,12 @@ class _EntryReader(io.RawIOBase):
     def _failed(self, retcode: int) -> BaseException:
         if self._guard is not None and self._guard.error is not None:
             return self._guard.error  # the stream under the archive failed: its reason
-        return FormatError(f"corrupt member data: {_lib.reason(self._archive_p, retcode, self._offset)}")
+        return FormatError(f"corrupt member data: {_libarchive().reason(self._archive_p, retcode, self._offset)}")
 
     def read(self, size: int = -1) -> bytes:
         if size is None or size < 0 or size > len(self._scratch):
             return super().read(size) if size is not None and size >= 0 else self.readall()
-        got = _lib.read_data(self._archive_p, self._scratch, size)
+        got = _libarchive().read_data(self._archive_p, self._scratch, size)
         if got < 0:
             raise self._failed(got) from None
         return ctypes.string_at(self._scratch, got)
@@ -66,7 +67,7 @@ class _EntryReader(io.RawIOBase):
         n = len(view)
         if n == 0:
             return 0
-        got = _lib.read_data(self._archive_p, (ctypes.c_char * n).from_buffer(view), n)
+        got = _libarchive().read_data(self._archive_p, (ctypes.c_char * n).from_buffer(view), n)
         if got < 0:
             raise self._failed(got) from None
         return int(got)
@@ -80,6 +81,8 @@ class _Libarchive:
     """
 
     def __init__(self) -> None:
+        import libarchive.ffi
+
         lib = ctypes.CDLL(libarchive.ffi.libarchive._name)
         vp, c_int, i64 = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64
 
@@ -123,7 +126,12 @@ class _Libarchive:
         return f"{text} (after {where} bytes of the archive)" if where > 0 else text
 
 
-_lib = _Libarchive()
+@functools.cache
+def _libarchive() -> _Libarchive:
+    """libarchive's calls, bound on first use: importing libarchive-c (ctypes prototypes, the library) costs
+    about 9 ms at start-up, which the walks that meet no format read through it (ZIP, ISO 9660, UDF, the tar
+    our own reader reads) no longer pay."""
+    return _Libarchive()
 #: libarchive return codes (archive.h).
 ARCHIVE_EOF, ARCHIVE_OK, ARCHIVE_WARN, ARCHIVE_FAILED = 1, 0, -20, -25
 #: Size of the per-archive scratch buffer for small reads (a member's head, a whole tiny member).
@@ -143,7 +151,7 @@ def _content(archive_p: int, scratch: ctypes.Array[ctypes.c_char], guard: _Guard
     """
     if size is None or size > len(scratch):
         return None, lambda: _EntryReader(archive_p, scratch, guard, offset)
-    got = _lib.read_data(archive_p, scratch, size) if size else 0
+    got = _libarchive().read_data(archive_p, scratch, size) if size else 0
     if got == size:
         data = ctypes.string_at(scratch, size) if size else b""
         return data, lambda: io.BytesIO(data)
@@ -424,6 +432,9 @@ class LibarchiveHandler:
         ``offset`` keeps positions in libarchive's messages those of the whole archive, ``links`` the
         members seen so far.
         """
+        import libarchive  # here, not at import: see _libarchive
+        import libarchive.exception
+
         if preamble:
             stream = cast(BinaryIO, Prefixed(preamble, stream))  # libarchive-c reads with readinto
         watch = _ArHeaderWatch() if self.name == "ar" else None
@@ -448,7 +459,7 @@ class LibarchiveHandler:
 
     def _members(self, archive_p: int, guard: _GuardedReader, ctx: UnpackContext, offset: int,
                  links: HardLinkCheck | None, skip: bool = False) -> Iterator[Member]:
-        lib = _lib
+        lib = _libarchive()
         entry = lib.entry_new()
         scratch = ctypes.create_string_buffer(SCRATCH)
         if links is None and self.name == "tar":
@@ -523,7 +534,7 @@ class LibarchiveHandler:
         return FormatError(f"{self.name}: {reason}")
 
 
-def _archive_error_text(exc: libarchive.exception.ArchiveError) -> str:
+def _archive_error_text(exc: ArchiveError) -> str:
     """A libarchive-c exception in words: its message, never its errno/retcode/pointer repr."""
     msg = getattr(exc, "msg", None)
     if isinstance(msg, bytes):
