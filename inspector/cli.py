@@ -142,8 +142,20 @@ def main() -> None:
 
     Usage errors exit 2, Ctrl-C exits 130, and an unexpected exception (a bug) exits 2 asking for a report.
     """
+    import contextlib
+    import signal
     import sys
 
+    interrupts: list[int] = []
+
+    def interrupt(signum: int, frame: object) -> None:
+        # Remembered as well as raised: a KeyboardInterrupt that lands in a finalizer (a stream's __del__)
+        # is printed as "ignored" and the command would end as if nothing happened.
+        interrupts.append(signum)
+        raise KeyboardInterrupt
+
+    with contextlib.suppress(ValueError):  # not the main thread: Python's own handler stays
+        signal.signal(signal.SIGINT, interrupt)
     try:
         code = app(prog_name="inspector", standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as exc:
@@ -166,6 +178,8 @@ def main() -> None:
         text = " ".join(str(exc).split())[:300]
         sys.stderr.write(f"inspector: internal error: {type(exc).__name__}: {text} (please report)\n")
         code = 2
+    if interrupts:
+        code = 130
     if code == 130:
         sys.stderr.write("inspector: interrupted\n")
     sys.exit(code if isinstance(code, int) else 0)

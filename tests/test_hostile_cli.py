@@ -139,3 +139,27 @@ def test_problems_and_not_compared_lines_share_one_screenful(capsys) -> None:
     assert len(lines) == MAX_PROBLEM_LINES + 1
     assert sum("not compared" in line for line in lines) == MAX_PROBLEM_LINES - 5
     assert lines[-1].startswith("inspector: ... and 15 more (15 other)")
+
+
+def test_ctrl_c_that_lands_in_a_finalizer_still_ends_the_command_as_interrupted(tmp_path: Path) -> None:
+    # Python prints a KeyboardInterrupt raised inside __del__ as "ignored" and goes on; the command must
+    # still end with the interrupt's exit code and message, not as if nothing had happened.
+    image = tmp_path / "one.tar"
+    image.write_bytes(tar_bytes({"a.txt": b"a"}, compress=None))
+    code = (
+        "import os, signal, sys\n"
+        "import inspector.cli as cli, inspector.walker as walker\n"
+        "class Finalized:\n"
+        "    def __del__(self):\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "walk = walker.Walker.inventory\n"
+        "def inventory(self, path):\n"
+        "    Finalized()\n"
+        "    return walk(self, path)\n"
+        "walker.Walker.inventory = inventory\n"
+        "sys.argv = ['inspector', 'inventory', sys.argv[1], '--no-store', '--list', 'none']\n"
+        "cli.main()\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code, str(image)], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 130
+    assert res.stderr.strip().splitlines()[-1] == "inspector: interrupted"
