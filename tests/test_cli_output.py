@@ -90,10 +90,11 @@ def test_inventory_imports_neither_plotly_dask_diff_nor_series(two):
                                                  "inspector.footprint"))}
 
 
-def test_inventory_of_a_zip_without_the_store_loads_neither_libarchive_nor_sqlite(two):
+def test_inventory_of_a_zip_without_the_store_loads_neither_libarchive_sqlite_nor_the_vib_reader(two):
     mods = _modules_after("inventory", str(two), "--no-store", "--list", "none")
     assert "inspector.unpack.zip" in mods
-    assert not {m for m in mods if m.startswith(("libarchive", "sqlite3", "_sqlite3", "inspector.store.db"))}
+    assert not {m for m in mods if m.startswith(("libarchive", "sqlite3", "_sqlite3", "inspector.store.db",
+                                                 "inspector.unpack.vib", "xml", "defusedxml"))}
 
 
 def test_inventory_with_the_store_loads_it(two, tmp_path):

@@ -19,15 +19,19 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any, BinaryIO, cast
-from xml.etree.ElementTree import Element
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from inspector.limits import WalkError
 from inspector.names import display_name
 from inspector.unpack.base import FormatError, Member, UnpackContext
-from inspector.unpack.vib import MAX_XML, VerifyingReader, check_against, flag, parse_xml, text
 from inspector.unpack.zip import ZipHandler, checked_directory, open_member
 from inspector.unpack.zipcentral import CentralRecord, Directory, directory_contains, locate, records, stored_name
+
+if TYPE_CHECKING:
+    from xml.etree.ElementTree import Element
+
+    from inspector.unpack.vib import VerifyingReader
 
 #: Largest nested metadata.zip read into memory.
 MAX_METADATA_ZIP = 64 * 1024 * 1024
@@ -158,6 +162,14 @@ def _read_small(stream: BinaryIO, record: CentralRecord, name: str, cap: int, wi
         raise FormatError(f"{name} unreadable: {exc}") from None
 
 
+def _vib() -> ModuleType:
+    """The VIB reader (its XML parsing and checks), imported once a ZIP turns out to be a depot: xml and
+    defusedxml cost every other ZIP about 4 ms of start-up."""
+    from inspector.unpack import vib
+
+    return vib
+
+
 class DepotHandler(ZipHandler):
     """The ZIP reader, plus depot metadata when the ZIP is an ESXi offline bundle."""
 
@@ -173,6 +185,7 @@ class DepotHandler(ZipHandler):
         ctx.meta["depot"] = depot.to_meta()
         ctx.meta["label"] = depot.label
         wanted = depot.by_path()
+        vib = _vib()
         found: set[str] = set()
         for member in super().members(stream, ctx):
             ref = wanted.get(member.name)
@@ -187,12 +200,12 @@ class DepotHandler(ZipHandler):
             inner_open = member.open
 
             def opener(inner_open: Any = inner_open, box: list[VerifyingReader] = box) -> BinaryIO:
-                box.append(VerifyingReader(inner_open()))
+                box.append(vib.VerifyingReader(inner_open()))
                 return box[-1]  # type: ignore[return-value]
 
             yield Member(**{**member.__dict__, "meta": meta, "open": opener})
             if box:
-                check_against(member.name, box[0], ref.packed_size, ref.sha256, "the bundle metadata", ctx.problem)
+                vib.check_against(member.name, box[0], ref.packed_size, ref.sha256, "the bundle metadata", ctx.problem)
         for path, ref in sorted(wanted.items()):
             if path not in found:
                 where = f" (bulletin {', '.join(ref.bulletins)})" if ref.bulletins else ""
@@ -227,13 +240,14 @@ class DepotHandler(ZipHandler):
 
     def _metadata_urls(self, stream: BinaryIO, directory: Directory, roots: dict[str, CentralRecord], window: int,
                        ctx: UnpackContext) -> list[tuple[str, CentralRecord]]:
+        vib = _vib()
         urls: list[str] = []
         if "vendor-index.xml" in roots:
             try:
-                index = _read_small(stream, roots["vendor-index.xml"], "vendor-index.xml", MAX_XML, window)
-                root = parse_xml(index, "vendor-index.xml")
+                index = _read_small(stream, roots["vendor-index.xml"], "vendor-index.xml", vib.MAX_XML, window)
+                root = vib.parse_xml(index, "vendor-index.xml")
                 for meta in root.iter("metadata"):
-                    url = text(meta, "url")
+                    url = vib.text(meta, "url")
                     if url:
                         url = url.rsplit("/", 1)[-1] if "://" in url else url.lstrip("./")
                         if url not in urls:
@@ -247,6 +261,7 @@ class DepotHandler(ZipHandler):
         return chosen
 
     def _read_metadata_zip(self, data: bytes, url: str, depot: DepotMeta, window: int, ctx: UnpackContext) -> None:
+        vib = _vib()
         mz = io.BytesIO(data)
         try:
             directory = checked_directory(cast(BinaryIO, mz))
@@ -258,9 +273,9 @@ class DepotHandler(ZipHandler):
             if isinstance(name, bytes):
                 name = display_name(name)
             where = f"{url}!/{name}"
-            cap = MAX_VMWARE_XML if name == "vmware.xml" else MAX_XML
+            cap = MAX_VMWARE_XML if name == "vmware.xml" else vib.MAX_XML
             try:
-                root = parse_xml(_read_small(cast(BinaryIO, mz), record, name, cap, window), name)
+                root = vib.parse_xml(_read_small(cast(BinaryIO, mz), record, name, cap, window), name)
             except FormatError as exc:
                 ctx.problem(where, str(exc), "error")
                 continue
@@ -274,19 +289,20 @@ class DepotHandler(ZipHandler):
                 self._profile(root, depot)
 
     def _vmware_xml(self, root: Element, depot: DepotMeta) -> None:
+        vib = _vib()
         for b in root.iter("bulletin"):
             bul = self._bulletin(b, depot)
             for v in b.iterfind("vibList/vib"):
-                vib_id = text(v, "vibID")
+                vib_id = vib.text(v, "vibID")
                 if not vib_id:
                     continue
                 ref = depot.vibs.setdefault(vib_id, VibRef(vib_id))
-                ref.relative_path = text(v, "vibFile/relativePath", ref.relative_path)
-                ref.packed_size = _int(text(v, "vibFile/packedSize")) or ref.packed_size
+                ref.relative_path = vib.text(v, "vibFile/relativePath", ref.relative_path)
+                ref.packed_size = _int(vib.text(v, "vibFile/packedSize")) or ref.packed_size
                 for c in v.iterfind("vibFile/checksum"):
-                    if (text(c, "checksumType") or "").lower() == "sha-256":
-                        ref.sha256 = (text(c, "checksum") or "").lower() or ref.sha256
-                reboot = flag(v, "postInstall/rebootRequired")
+                    if (vib.text(c, "checksumType") or "").lower() == "sha-256":
+                        ref.sha256 = (vib.text(c, "checksum") or "").lower() or ref.sha256
+                reboot = vib.flag(v, "postInstall/rebootRequired")
                 if reboot is not None:
                     ref.reboot_required = reboot
                 if bul is not None and vib_id not in bul.vibs:
@@ -296,16 +312,17 @@ class DepotHandler(ZipHandler):
 
     @staticmethod
     def _bulletin(b: Element, depot: DepotMeta) -> Bulletin | None:
-        bid = text(b, "id")
+        vib = _vib()
+        bid = vib.text(b, "id")
         if not bid:
             return None
         bul = depot.bulletins.setdefault(bid, Bulletin(bid))
         for attr, tag in (("vendor", "vendor"), ("summary", "summary"), ("release_date", "releaseDate"),
                           ("severity", "severity"), ("category", "category"), ("release_type", "releaseType")):
-            value = text(b, tag)
+            value = vib.text(b, tag)
             if value is not None:
                 setattr(bul, attr, value)
-        reboot = flag(b, "rebootRequired")
+        reboot = vib.flag(b, "rebootRequired")
         if reboot is not None:
             bul.reboot_required = reboot
         for vid in b.iterfind("vibList/vibID"):
@@ -315,30 +332,32 @@ class DepotHandler(ZipHandler):
 
     @staticmethod
     def _vib_xml(root: Element, depot: DepotMeta) -> None:
+        vib = _vib()
         if root.tag != "vib":
             return
-        vib_id = "_".join(text(root, tag, "") or "" for tag in ("vendor", "type", "name", "version"))
+        vib_id = "_".join(vib.text(root, tag, "") or "" for tag in ("vendor", "type", "name", "version"))
         ref = depot.vibs.setdefault(vib_id, VibRef(vib_id))
-        ref.relative_path = ref.relative_path or text(root, "relative-path")
-        ref.packed_size = ref.packed_size or _int(text(root, "packed-size"))
+        ref.relative_path = ref.relative_path or vib.text(root, "relative-path")
+        ref.packed_size = ref.packed_size or _int(vib.text(root, "packed-size"))
         for c in root.findall("checksum"):
             if c.get("checksum-type") == "sha-256" and c.text and not ref.sha256:
                 ref.sha256 = c.text.strip().lower()
-        live = flag(root, "live-install-allowed")
+        live = vib.flag(root, "live-install-allowed")
         if ref.reboot_required is None and live is not None:
             ref.reboot_required = not live
 
     @staticmethod
     def _profile(p: Element, depot: DepotMeta) -> None:
-        name = text(p, "name")
+        vib = _vib()
+        name = vib.text(p, "name")
         if any(x.get("name") == name for x in depot.profiles):
             return
         vibs = [t.text.strip() for t in p.iter("vibID") if t.text] or [
             t.text.strip() for t in p.iter("vib-id") if t.text]
         depot.profiles.append({
             "name": name,
-            "creator": text(p, "creator"),
-            "acceptance_level": text(p, "acceptanceLevel") or text(p, "acceptancelevel"),
+            "creator": vib.text(p, "creator"),
+            "acceptance_level": vib.text(p, "acceptanceLevel") or vib.text(p, "acceptancelevel"),
             "vibs": len(vibs),
         })
 
