@@ -26,26 +26,22 @@ EXACT_NAMES = 1_000_000
 #: Pending name records written to the file at once.
 _WRITE_BATCH = 1 << 20
 _LENGTH = struct.Struct("<I")
-_EMPTY = 0
 
 
 class SeenNames:
     """Member names seen so far in one container; ``remember`` says whether a name is new.
 
     ``exact`` names (``EXACT_NAMES`` by default) are held as a set: ``holding``, when a caller that kept a
-    plain set (C-speed for the many containers that never get there) hands it over (``bounded``).
-    ``directory`` is where the spill file goes once ``exact`` names are held (the system's temporary
-    directory by default); the file is unlinked at once and closed by ``close``.
+    plain set (C-speed for the many containers that never get there) hands it over (``bounded``). Further
+    names go to a file in the system's temporary directory, unlinked at once (as the entry log's) and
+    closed by ``close``.
     """
 
-    __slots__ = ("_exact", "_limit", "_directory", "_slots", "_keys", "_offsets", "_mask", "_file", "_written",
-                 "_pending")
+    __slots__ = ("_exact", "_limit", "_slots", "_keys", "_offsets", "_mask", "_file", "_written", "_pending")
 
-    def __init__(self, exact: int | None = None, directory: str | None = None, holding: set[str] | None = None
-                 ) -> None:
+    def __init__(self, exact: int | None = None, holding: set[str] | None = None) -> None:
         self._exact: set[str] = set() if holding is None else holding
         self._limit = max(0, EXACT_NAMES if exact is None else exact)
-        self._directory = directory
         #: Past ``_limit``, name number n (in the order remembered) has hash ``_keys[n]`` and its record at
         #: ``_offsets[n]`` in the file (4-byte length, then UTF-8 with surrogates kept); ``_slots`` is the
         #: open-addressing table over them: n + 1 per used slot, 0 when free, at most half full.
@@ -143,7 +139,7 @@ class SeenNames:
         if not self._pending:
             return
         if self._file is None:
-            self._file = tempfile.TemporaryFile(prefix="inspector-names-", dir=self._directory)  # noqa: SIM115
+            self._file = tempfile.TemporaryFile(prefix="inspector-names-")  # noqa: SIM115
         self._file.seek(self._written)
         self._file.write(self._pending)
         self._written += len(self._pending)
@@ -163,7 +159,7 @@ class SeenNames:
         return raw.decode("utf-8", "surrogatepass")
 
 
-def bounded(names: set[str] | SeenNames, directory: str | None = None) -> set[str] | SeenNames:
+def bounded(names: set[str] | SeenNames) -> set[str] | SeenNames:
     """``names`` while it is a set of fewer than ``EXACT_NAMES``; past that, a ``SeenNames`` holding it.
 
     The hot loops (the walker's duplicate check, tar's hard-link check) remember names in a plain set and
@@ -171,14 +167,13 @@ def bounded(names: set[str] | SeenNames, directory: str | None = None) -> set[st
     instead of about 130.
     """
     if len(names) >= EXACT_NAMES and type(names) is set:
-        return SeenNames(directory=directory, holding=names)
+        return SeenNames(holding=names)
     return names
 
 
 def _key(name: str) -> int:
-    """The table key of ``name``: its str hash (computed once and cached by Python), never ``_EMPTY``."""
-    key = hash(name)
-    return key if key != _EMPTY else 1
+    """The table key of ``name``: its str hash (computed once and cached by Python)."""
+    return hash(name)
 
 
 __all__ = ["EXACT_NAMES", "SeenNames", "bounded"]

@@ -464,6 +464,12 @@ class ReadWindow:
         self._next = offset + n
         return data
 
+    def whole(self, offset: int, n: int) -> bytes | None:
+        """The ``n`` bytes at ``offset``, or None when the stream ends before them (the caller's reader then
+        reads the content itself and says where it broke off)."""
+        data = self.read(offset, n)
+        return data if len(data) == n else None
+
 
 class SeekableRaw(io.RawIOBase):
     """Base of readers over ``length`` bytes that can seek anywhere cheaply (no decompression needed).

@@ -55,3 +55,9 @@ def test_a_read_larger_than_the_window_is_whole() -> None:
     window = ReadWindow(io.BytesIO(_DATA), size=16)
     window.read(0, 1)
     assert window.read(1, 5000) == _DATA[1:5001]
+
+
+def test_whole_gives_the_bytes_or_none_when_the_stream_ends_first() -> None:
+    window = ReadWindow(io.BytesIO(b"abcdef"), size=4)
+    assert window.whole(1, 3) == b"bcd"
+    assert window.whole(4, 3) is None

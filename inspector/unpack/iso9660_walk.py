@@ -189,8 +189,7 @@ def _small_content(window: ReadWindow, pieces: list[tuple[int, int]], stored: in
     sniffs. None (the walker opens ``ExtentsReader``, which says why) when the image gives fewer bytes."""
     if len(pieces) != 1 or not 0 < stored <= HEAD_SIZE:
         return None
-    data = window.read(pieces[0][0], stored)
-    return data if len(data) == stored else None
+    return window.whole(pieces[0][0], stored)
 
 
 def _fail(exc: Exception) -> Callable[[], BinaryIO]:

@@ -375,8 +375,7 @@ def _small_content(window: ReadWindow, pieces: list[Piece], length: int) -> byte
     piece = pieces[0]
     if piece.image_offset is None or piece.file_offset != 0 or piece.length < length:
         return None
-    data = window.read(piece.image_offset, length)
-    return data if len(data) == length else None
+    return window.whole(piece.image_offset, length)
 
 
 class PieceReader(SeekableRaw):
