@@ -47,9 +47,7 @@ _FAST_BUILD = tuple(Entry.__dataclass_fields__) == _FIELDS and not hasattr(Entry
 def _encode(e: Entry) -> bytes | None:
     """One entry as a marshal record (``None`` when its metadata holds something neither marshal nor pickle takes)."""
     meta: Any = dict(e.meta) if e.meta else None
-    # kind._value_: the value without the enum property lookup (this runs once per spilled entry)
-    row = (e.path, e.kind._value_, e.size, e.depth, e.stored_size, e.sha256, e.detected, e.mode, e.mtime,
-           e.link_target, e.container, e.opened, meta)
+    row = (*_row(e)[:-1], meta)  # the record layout, its metadata as a plain dict for marshal
     try:
         return marshal.dumps(row)
     except ValueError:
@@ -89,7 +87,8 @@ def entry_of(row: tuple[Any, ...]) -> Entry:
 
 
 def _row(e: Entry) -> tuple[Any, ...]:
-    """An entry as a row in the record layout, its metadata left as it is (a mapping)."""
+    """An entry as a row in the record layout (the one place that lays it out), its metadata left as it is
+    (a mapping). ``kind._value_``: the value without the enum property lookup (once per entry)."""
     return (e.path, e.kind._value_, e.size, e.depth, e.stored_size, e.sha256, e.detected, e.mode, e.mtime,
             e.link_target, e.container, e.opened, e.meta)
 
