@@ -22,6 +22,7 @@ import tempfile
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import chain
+from operator import attrgetter
 from types import MappingProxyType
 from typing import IO, Any, overload
 
@@ -44,10 +45,15 @@ _FAST_BUILD = tuple(Entry.__dataclass_fields__) == _FIELDS and not hasattr(Entry
     Entry, "__slots__")
 
 
-def _encode(e: Entry) -> bytes | None:
-    """One entry as a marshal record (``None`` when its metadata holds something neither marshal nor pickle takes)."""
-    meta: Any = dict(e.meta) if e.meta else None
-    row = (*_row(e)[:-1], meta)  # the record layout, its metadata as a plain dict for marshal
+def _encode(row: tuple[Any, ...]) -> bytes | None:
+    """One row (the record layout) as a marshal record (``None`` when its metadata holds something neither
+    marshal nor pickle takes)."""
+    meta = row[12]
+    if not meta:
+        return marshal.dumps(row if meta is None else (*row[:12], None))
+    if type(meta) is not dict:
+        meta = dict(meta)
+        row = (*row[:12], meta)  # its metadata as a plain dict for marshal
     try:
         return marshal.dumps(row)
     except ValueError:
@@ -56,7 +62,7 @@ def _encode(e: Entry) -> bytes | None:
         pickled = pickle.dumps(meta, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:  # noqa: BLE001 - any unpicklable value: the entry stays on the heap instead
         return None
-    return marshal.dumps((*row[:-1], pickled))
+    return marshal.dumps((*row[:12], pickled))
 
 
 def _decode(record: bytes | memoryview) -> Entry:
@@ -86,11 +92,21 @@ def entry_of(row: tuple[Any, ...]) -> Entry:
     return _from_row(row)
 
 
-def _row(e: Entry) -> tuple[Any, ...]:
-    """An entry as a row in the record layout (the one place that lays it out), its metadata left as it is
-    (a mapping). ``kind._value_``: the value without the enum property lookup (once per entry)."""
-    return (e.path, e.kind._value_, e.size, e.depth, e.stored_size, e.sha256, e.detected, e.mode, e.mtime,
-            e.link_target, e.container, e.opened, e.meta)
+#: The record layout (the one place that lays it out): an entry's fields in ``_FIELDS`` order, the kind as
+#: its value (``kind._value_``: without the enum property lookup, once per entry), ``meta`` last.
+_LAYOUT = tuple("kind._value_" if name == "kind" else name for name in _FIELDS)
+#: An entry as a row in the record layout, its metadata left as it is (a mapping).
+row_of: Callable[[Entry], tuple[Any, ...]] = attrgetter(*_LAYOUT)
+_row = row_of
+
+
+def make_row(path: str, kind: EntryKind, size: int | None, depth: int, stored_size: int | None, sha256: str | None,
+             detected: str | None, mode: int | None, mtime: float | None, link_target: str | None,
+             container: str | None, opened: bool, meta: dict[str, Any] | None) -> tuple[Any, ...]:
+    """The row of the entry these values make (``Entry``'s fields in order; ``meta`` a dict of the caller's
+    own, or None for none): what the walker files for a member without building its ``Entry``."""
+    return (path, kind._value_, size, depth, stored_size, sha256, detected, mode, mtime, link_target, container,
+            opened, meta or None)
 
 
 def _record_row(record: bytes | memoryview) -> tuple[Any, ...]:
@@ -177,16 +193,51 @@ class EntryLog:
             self._lengths.append(0)
         return slot
 
+    def add_row(self, row: tuple[Any, ...]) -> int:
+        """Reserve the next slot and fill it with the entry of ``row`` (the record layout: ``make_row``) in one
+        step, for an entry complete when it is found (a leaf); the slot. Past the heap the entry is never
+        built: the row is the record."""
+        slot = self._reserved
+        if slot < self._spill_after:
+            self.reserve()
+            self.fill_row(slot, row)
+            return slot
+        self._reserved = slot + 1
+        record = _encode(row)
+        if record is None:
+            self._offsets.append(0)
+            self._lengths.append(0)
+            self._kept[slot - self._spill_after] = _from_row(row)
+            return slot
+        self._offsets.append(self._end)
+        self._lengths.append(len(record))  # the last slot reserved: in file order
+        self._end += len(record)
+        self._pending.append(record)
+        if len(self._pending) >= _WRITE_BATCH:
+            self._flush()
+        return slot
+
+    def fill_row(self, slot: int, row: tuple[Any, ...]) -> None:
+        """Put the entry of ``row`` (the record layout: ``make_row``) into a slot from ``reserve``."""
+        if slot < self._spill_after:
+            self.fill(slot, _from_row(row))
+        else:
+            self._spill(slot, row)
+
     def fill(self, slot: int, entry: Entry) -> None:
         """Put ``entry`` into a slot from ``reserve``."""
         if slot < self._spill_after:
             self._heap[slot] = entry
             self._weight += 1 + (meta_weight(entry.meta) if entry.meta else 0)
-            return
+        else:
+            self._spill(slot, _row(entry))
+
+    def _spill(self, slot: int, row: tuple[Any, ...]) -> None:
+        """Record a spilled slot's row (late when later slots were reserved since)."""
         index = slot - self._spill_after
-        record = _encode(entry)
+        record = _encode(row)
         if record is None:
-            self._kept[index] = entry
+            self._kept[index] = _from_row(row)
             self._lengths[index] = 0
             return
         self._offsets[index] = self._end

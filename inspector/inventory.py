@@ -8,9 +8,15 @@ container's members (what they occupy compressed inside it).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from inspector.binaries.model import META_KEY as BINARY_META
+from inspector.entrylog import entry_of, row_of, rows
 from inspector.model import NEST, Entry, EntryKind, Inventory, Problem
+
+#: Kinds as the record layout holds them (``EntryKind`` values).
+_FILE, _DIR, _SYMLINK, _HARDLINK = (k.value for k in (EntryKind.FILE, EntryKind.DIR, EntryKind.SYMLINK,
+                                                      EntryKind.HARDLINK))
 
 
 @dataclass(frozen=True)
@@ -71,73 +77,92 @@ class Summariser:
         self._opened: dict[str, tuple[int, Entry]] = {}
         #: Per container path: [direct members, their stored bytes, leaf bytes below, leaf files below].
         self._below: dict[str, list[int]] = {}
+        #: The counters of the container of the last entry added and of those around it (``_counters``).
+        self._chain_of: str | None = None
+        self._chain: list[list[int]] = []
 
     def add(self, e: Entry, index: int | None = None) -> None:
-        """Count one entry: the next one of the inventory, or the one at ``index`` (index 0 is the image itself).
+        """Count one entry: the next one of the inventory, or the one at ``index`` (``add_row``)."""
+        self.add_row(row_of(e), index)
+
+    def add_row(self, row: tuple[Any, ...], index: int | None = None) -> None:
+        """Count the entry of one row in the entry log's record layout (``entrylog.row_of``, ``make_row``): the
+        next one of the inventory, or the one at ``index`` (index 0 is the image itself).
 
         The walker adds each entry when it is complete, a container after its members: it says where.
-        (Called once per entry of a walk: ``Entry.is_leaf_file`` and ``unread`` are spelled out here.)
+        (Called once per entry of a walk, on rows rather than entries: ``Entry.is_leaf_file`` and ``unread``
+        are spelled out here.)
         """
         if index is None:
             index = self._added
         self._added += 1
+        (path, kind, size, depth, stored_size, sha256, _detected, _mode, _mtime, _link_target, container, opened,
+         meta) = row
         if index == 0:
-            self.root = e
-        if e.depth > self.max_depth:
-            self.max_depth = e.depth
-        kind = e.kind
-        is_file = kind is EntryKind.FILE
+            self.root = entry_of(row)
+        if depth > self.max_depth:
+            self.max_depth = depth
+        is_file = kind == _FILE
         if is_file:
             pass
-        elif kind is EntryKind.DIR:
+        elif kind == _DIR:
             self.dirs += 1
-        elif kind is EntryKind.SYMLINK or kind is EntryKind.HARDLINK:
+        elif kind in (_SYMLINK, _HARDLINK):
             self.links += 1
         else:
             self.other += 1
-        opened = False
-        if e.container:
-            if e.opened:
-                opened = True
+        is_opened = False
+        if container:
+            if opened:
+                is_opened = True
                 self.containers += 1
-                self._opened[e.path] = (index, e)
+                self._opened[path] = (index, entry_of(row))
             else:
                 self.unopened += 1
         counted = False
-        if is_file and not opened:  # a leaf file
-            if e.sha256 is None:  # unread
+        if is_file and not is_opened:  # a leaf file
+            if sha256 is None:  # unread
                 self.unread += 1
             else:
                 counted = True
                 self.files += 1
-                self.unpacked += e.size or 0
-                binary = e.meta.get(BINARY_META) if e.meta else None
+                self.unpacked += size or 0
+                binary = meta.get(BINARY_META) if meta else None
                 if binary is not None:
                     self.executables += 1
                     self.code += binary.get("code_bytes", 0)
                     self.data += binary.get("data_bytes", 0)
                     self.writable_code += binary.get("writable_code_bytes", 0)
-        parent, nest, _name = e.path.rpartition(NEST)
+        parent, nest, _name = path.rpartition(NEST)
         if not nest:
             return
-        below = self._below
-        acc = below.get(parent)
-        if acc is None:
-            acc = below[parent] = [0, 0, 0, 0]
+        if parent == self._chain_of:  # most entries follow one of their container's other members
+            chain = self._chain
+        else:
+            chain = self._chain = self._counters(parent)
+            self._chain_of = parent
+        acc = chain[0]
         acc[0] += 1
         if is_file:
-            acc[1] += e.stored_size if e.stored_size is not None else (e.size or 0)
+            acc[1] += stored_size if stored_size is not None else (size or 0)
         if counted:
-            size = e.size or 0
-            while True:
+            size = size or 0
+            for acc in chain:
                 acc[2] += size
                 acc[3] += 1
-                parent, nest, _name = parent.rpartition(NEST)
-                if not nest:
-                    break
-                acc = below.get(parent)
-                if acc is None:
-                    acc = below[parent] = [0, 0, 0, 0]
+
+    def _counters(self, parent: str) -> list[list[int]]:
+        """The counters (``_below``) of container ``parent`` and of each container around it, innermost first."""
+        chain = []
+        below = self._below
+        while True:
+            acc = below.get(parent)
+            if acc is None:
+                acc = below[parent] = [0, 0, 0, 0]
+            chain.append(acc)
+            parent, nest, _name = parent.rpartition(NEST)
+            if not nest:
+                return chain
 
     def totals(self, problems: tuple[Problem, ...], complete: bool) -> Totals:
         """The image-wide totals of everything added (``problems`` and ``complete`` from the inventory)."""
@@ -189,8 +214,8 @@ def summarise(inv: Inventory) -> tuple[Totals, list[ContainerSummary]]:
     cached = inv.__dict__.get(_SUMMARY)
     if cached is None:
         s = Summariser()
-        for e in inv.entries:
-            s.add(e)
+        for row in rows(inv.entries):
+            s.add_row(row)
         cached = (s.totals(inv.problems, inv.complete), tuple(s.container_summaries()))
         inv.__dict__[_SUMMARY] = cached
     return cached[0], list(cached[1])

@@ -13,21 +13,20 @@ import io
 import os
 import stat
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, BinaryIO, cast
 
 from inspector.binaries.headers import BinaryFormatError
 from inspector.binaries.model import META_KEY as BINARY_META
 from inspector.binaries.model import BinaryInfo
 from inspector.binaries.reader import ANALYSED_TYPES, IN_MEMORY_MAX, read_binary, read_binary_file
-from inspector.entrylog import EntryLog
+from inspector.entrylog import EntryLog, make_row
 from inspector.inventory import Summariser, remember_summary
 from inspector.limits import BudgetExhausted, Limits, WalkError
-from inspector.model import NEST, Entry, EntryKind, Inventory, Problem, ProblemKind, frozen_meta
+from inspector.model import NEST, EntryKind, Inventory, Problem, ProblemKind
 from inspector.seennames import SeenNames, bounded
 from inspector.sniff import detect_type
 from inspector.streams import (
@@ -43,7 +42,7 @@ from inspector.streams import (
     read_head,
 )
 from inspector.unpack.base import Handler, Member, SniffInfo, UnpackContext
-from inspector.unpack.registry import HANDLERS, Dispatcher
+from inspector.unpack.registry import HANDLERS, Dispatcher, Readings
 
 #: Recognised container formats that no unpacker opens (yet): reported as unopened containers.
 UNOPENED_CONTAINERS = frozenset({"squashfs", "qcow", "vmdk", "vhdx"})
@@ -131,10 +130,14 @@ class _WalkState:
     def __post_init__(self) -> None:
         self.binaries = _BinarySpace(self.tmpdir)
 
-    def fill(self, slot: int, entry: Entry) -> None:
-        """Put a finished entry in its slot, and count it."""
-        self.entries.fill(slot, entry)
-        self.summary.add(entry, slot)
+    def fill(self, slot: int, row: tuple[Any, ...]) -> None:
+        """Put a finished entry (its row: ``entrylog.make_row``) in its slot, and count it."""
+        self.entries.fill_row(slot, row)
+        self.summary.add_row(row, slot)
+
+    def add(self, row: tuple[Any, ...]) -> None:
+        """Put a finished entry (its row) in the next slot (one with no members), and count it."""
+        self.summary.add_row(row, self.entries.add_row(row))
 
     def problem(self, path: str, reason: str, kind: str = ProblemKind.ERROR, limit: str | None = None) -> None:
         self.problems.append(Problem(path=path, reason=" ".join(reason.split()), kind=ProblemKind(kind),
@@ -179,36 +182,47 @@ class _Scan:
         """Whether the container's reader already reported that its content ended early."""
         return bool(self.meta and self.meta.get("incomplete"))
 
-    def entry(self, path: str, depth: int, complete: bool) -> Entry:
-        """The entry for this member: hash and counted size only when its content was read to the end."""
-        member = self.member
-        sha = None
-        size = member.size
-        stored = member.stored_size
+    def row(self, path: str, depth: int, complete: bool) -> tuple[Any, ...]:
+        """The entry (row) for this member: hash and counted size only when its content was read to the end."""
         if complete:
-            sha = self.sha256
-            if self.count is not None:
-                size = self.count
-            if member.compressed_progress is not None:
-                stored = member.compressed_progress()
-        # By position (made per member; keywords cost half as much again), in Entry's field order.
-        return Entry(path, member.kind, size, depth, stored, sha, self.detected, member.mode, member.mtime,
-                     member.link_target, self.container, self.opened,
-                     _frozen(self.meta if self.meta is not None else member.meta))
+            return _file_row(self.member, path, depth, self.sha256, self.count, self.detected, self.container,
+                             self.opened, self.meta)
+        return _file_row(self.member, path, depth, None, None, self.detected, self.container, self.opened,
+                         self.meta, complete=False)
 
 
-_NO_META: Mapping[str, Any] = MappingProxyType({})
+#: What ``Walker._take_small_leaf`` learns of a leaf read whole: (sha256, detected type, container it was
+#: recognised as but not opened, the member's meta with what the walk added when it added something). A plain
+#: tuple: made once per small file.
+_SmallLeaf = tuple[str, str, "str | None", "dict[str, Any] | None"]
 
 
-def _frozen(meta: Mapping[str, Any]) -> Mapping[str, Any]:
-    """A read-only copy of an entry's metadata (one shared empty mapping for the many members without)."""
-    return frozen_meta(meta) if meta else _NO_META
+#: Detected types a leaf is more than hashed for: an unopened container is said, an executable's sections read.
+_NOTED_LEAVES = UNOPENED_CONTAINERS | ANALYSED_TYPES
+
+def _file_row(member: Member, path: str, depth: int, sha256: str | None, count: int | None, detected: str | None,
+              container: str | None, opened: bool, meta: dict[str, Any] | None, complete: bool = True
+              ) -> tuple[Any, ...]:
+    """The entry (as its row) of a file member: its counted size (``count``, None: the declared size stands) and
+    the stored bytes its reader counted only when the content was read to the end (``complete``); ``meta``
+    when the walk added to the member's (a dict of the walk's own, filed as it is)."""
+    size = member.size
+    stored = member.stored_size
+    if complete:
+        if count is not None:
+            size = count
+        if member.compressed_progress is not None:
+            stored = member.compressed_progress()
+    if meta is None and member.meta:
+        meta = dict(member.meta)  # a copy: the entry's own, whatever the reader does with its mapping
+    return make_row(path, member.kind, size, depth, stored, sha256, detected, member.mode, member.mtime,
+                    member.link_target, container, opened, meta)
 
 
-def _plain_entry(member: Member, path: str, depth: int) -> Entry:
-    """The entry of a member without content to read (directory, link, device)."""
-    return Entry(path=path, kind=member.kind, size=member.size, depth=depth, stored_size=member.stored_size,
-                 mode=member.mode, mtime=member.mtime, link_target=member.link_target, meta=_frozen(member.meta))
+def _plain_row(member: Member, path: str, depth: int) -> tuple[Any, ...]:
+    """The entry (as its row) of a member without content to read (directory, link, device)."""
+    return make_row(path, member.kind, member.size, depth, member.stored_size, None, None, member.mode,
+                    member.mtime, member.link_target, None, False, dict(member.meta) if member.meta else None)
 
 
 class _PositionTracker(io.RawIOBase):
@@ -345,23 +359,42 @@ class Walker:
         Reading failures are reported at ``logical``; the entry is still listed, without a hash, and
         ``_MemberReadError`` (this member lost) or ``_Abort`` (the walk stops) tells the caller.
         """
-        slot = state.entries.reserve()
         if member.kind is not EntryKind.FILE or member.open is None:
-            state.fill(slot, _plain_entry(member, logical, depth))
+            state.add(_plain_row(member, logical, depth))
             return
+        readings = None
+        data = member.data  # set when the reader read it with its header (a small member)
+        if data is not None:
+            readings = self.dispatch.readings(SniffInfo(data, member.name, member.size))
+            if readings.handler is None:
+                self._add_small_leaf(state, member, data, logical, depth)
+                return
+        slot = state.entries.reserve()
         scan = _Scan(member)
         try:
-            self._read_member(state, scan, logical, depth, root_path)
+            self._read_member(state, scan, logical, depth, root_path, readings)
         except (_MemberReadError, _Abort):
-            state.fill(slot, scan.entry(logical, depth, complete=False))
+            state.fill(slot, scan.row(logical, depth, complete=False))
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes a reported problem
-            state.fill(slot, scan.entry(logical, depth, complete=False))
+            state.fill(slot, scan.row(logical, depth, complete=False))
             raise _reported(state, logical, exc) from None
-        state.fill(slot, scan.entry(logical, depth, complete=True))
+        state.fill(slot, scan.row(logical, depth, complete=True))
 
-    def _read_member(self, state: _WalkState, scan: _Scan, logical: str, depth: int, root_path: str | None) -> None:
-        """Sniff the member, open it when a reader accepts it, and hash what is left of it."""
+    def _add_small_leaf(self, state: _WalkState, member: Member, data: bytes, logical: str, depth: int) -> None:
+        """The entry of a leaf whose content came whole with its header (most members of an archive of small
+        files), made from that bytes object without a stream; it has no members, so no slot is held open."""
+        try:
+            sha256, detected, container, meta = self._take_small_leaf(state, member, data, logical)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a reported problem
+            state.add(_file_row(member, logical, depth, None, None, None, None, False, None, complete=False))
+            raise _reported(state, logical, exc) from None
+        state.add(_file_row(member, logical, depth, sha256, len(data), detected, container, False, meta))
+
+    def _read_member(self, state: _WalkState, scan: _Scan, logical: str, depth: int, root_path: str | None,
+                     readings: Readings | None = None) -> None:
+        """Sniff the member, open it when a reader accepts it, and hash what is left of it (``readings``:
+        what the dispatcher said of content that came with the member, if it did)."""
         member = scan.member
         data = member.data  # set when the reader read it with its header (a small member)
         head = None
@@ -369,10 +402,12 @@ class Walker:
             scan.raw = member.open()  # type: ignore[misc]
             head = read_head(scan.raw)
             data = head.data
-        readings = self.dispatch.readings(SniffInfo(head=data, name=member.name, size=member.size))
+        if readings is None:
+            readings = self.dispatch.readings(SniffInfo(head=data, name=member.name, size=member.size))
         handler = readings.handler
         if handler is None and (head is None or head.whole):
-            self._take_small_leaf(state, scan, data, logical)
+            scan.sha256, scan.detected, scan.container, scan.meta = self._take_small_leaf(state, member, data, logical)
+            scan.count = len(data)
             return
         if head is None:
             head = Head(data, True)
@@ -392,26 +427,30 @@ class Walker:
         scan.sha256 = scan.root_hash.result() if scan.root_hash is not None else scan.ts.sha256
         scan.count = None if scan.root_hash is not None else scan.ts.count
 
-    def _take_small_leaf(self, state: _WalkState, scan: _Scan, data: bytes, logical: str) -> None:
-        """A leaf read whole by ``read_head`` (most members): counted, sniffed and hashed from one bytes object."""
-        member = scan.member
-        check_member_bytes(state.budget, len(data), len(data), _ratio_base(member))
-        scan.detected = detect_type(data)
+    def _take_small_leaf(self, state: _WalkState, member: Member, data: bytes, logical: str) -> _SmallLeaf:
+        """A leaf read whole (with its header, or by ``read_head``: most members): counted, sniffed and hashed
+        from one bytes object."""
+        n = len(data)
+        check_member_bytes(state.budget, n, n, _ratio_base(member))
+        detected = detect_type(data)
+        if detected not in _NOTED_LEAVES and self.capture is None:
+            return hashlib.sha256(data).hexdigest(), detected, None, None  # most small files
+        scan = _Scan(member, detected=detected)
         self._note_unopened(state, scan, logical)
         sink = None
         if self.capture is not None and scan.container is None:
             sink = self.capture(logical, member.size)
             if sink is not None:
                 sink.write(data)
-        scan.sha256 = hashlib.sha256(data).hexdigest()
-        scan.count = len(data)
+        sha256 = hashlib.sha256(data).hexdigest()
         if sink is not None:
-            _done(sink, scan.sha256)
-        if scan.detected in ANALYSED_TYPES:
-            if len(data) > self.limits.max_binary_bytes:
+            _done(sink, sha256)
+        if detected in ANALYSED_TYPES:
+            if n > self.limits.max_binary_bytes:
                 _binary_too_big(state, logical, self.limits.max_binary_bytes)
             else:
                 _note_sections(state, scan, logical, lambda detected: read_binary(detected, data))
+        return sha256, detected, scan.container, scan.meta
 
     @staticmethod
     def _note_unopened(state: _WalkState, scan: _Scan, logical: str) -> None:
@@ -486,19 +525,21 @@ class Walker:
     def _source_for(self, state: _WalkState, handler: Handler, scan: _Scan, root_path: str | None) -> _Source:
         """The stream ``handler`` reads: the tracked stream, or for a seeking reader something seekable.
 
-        The image file itself is hashed on a second handle in a background thread while the seeking
-        reader works (both release the GIL); a cheaply seekable member is hashed first, then seeked in;
+        The image file itself is hashed on a second handle in a background thread while the reader works
+        (both release the GIL), a streaming reader too: a tar of small files then parses on one core while
+        its 300 MB are hashed on the other; a cheaply seekable member is hashed first, then seeked in;
         anything else (a ZIP inside a ZIP, an ISO inside a tarball) is copied once, hashing on the way,
         to a bounded spool in our private temp dir.
         """
         ts, raw = scan.ts, scan.raw
         assert ts is not None and raw is not None
         if not handler.needs_seekable:
+            if root_path is not None and _cheap_seek(raw):
+                _hash_root_aside(scan, root_path)
+                ts.skip_hash()  # the stream still counts and limits what the reader takes
             return _Source(cast(BinaryIO, ts))  # handlers take a binary file; ours has the part they use
         if root_path is not None and _cheap_seek(raw):
-            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inspector-hash")
-            scan.root_hash = pool.submit(hash_file, root_path)
-            pool.shutdown(wait=False)
+            _hash_root_aside(scan, root_path)
             raw.seek(0)
             return _Source(cast(BinaryIO, raw))
         if _cheap_seek(raw):
@@ -662,6 +703,13 @@ class _BinaryCopy:
     def close(self) -> None:
         """Done with this executable (its space is left for the next one)."""
         self.spool = None
+
+
+def _hash_root_aside(scan: _Scan, root_path: str) -> None:
+    """Hash the image file on a second handle in a background thread (``scan.root_hash``)."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inspector-hash")
+    scan.root_hash = pool.submit(hash_file, root_path)
+    pool.shutdown(wait=False)
 
 
 def _binary_too_big(state: _WalkState, logical: str, limit: int) -> None:

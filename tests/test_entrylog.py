@@ -184,3 +184,41 @@ def test_rows_keep_metadata_marshal_cannot_encode_and_entries_that_were_kept_who
     rows = list(entrylog.rows(frozen))
     assert rows[0][12] == {"when": when} and rows[1][12]["fn"] is print and not rows[2][12]
     assert [entrylog.entry_of(r) for r in rows] == list(frozen)
+
+
+def test_adding_a_row_is_reserving_a_slot_and_filling_it_with_the_entry_on_either_side_of_the_threshold():
+    added, filled = EntryLog(spill_after=50), EntryLog(spill_after=50)
+    expected: list[Entry] = []
+    for log in (added, filled):
+        outer = log.reserve()
+        for i in range(120):
+            e = (_entry(i, meta=MappingProxyType({"when": datetime.date(2020, 1, 1)})) if i % 7 == 0
+                 else _entry(i, meta=MappingProxyType({"fn": print})) if i % 11 == 0 else _entry(i))
+            if log is added:
+                assert log.add_row(entrylog.row_of(e)) == i + 1
+                expected.append(e)
+            else:
+                log.fill(log.reserve(), e)
+        log.fill(outer, _entry(-1))
+    assert list(added.freeze()) == list(filled.freeze()) == [_entry(-1), *expected]
+
+
+def test_an_added_row_whose_metadata_cannot_be_recorded_is_kept_whole():
+    log = EntryLog(spill_after=0)
+    odd = _entry(1, meta=MappingProxyType({"fn": print, "when": datetime.date(2020, 1, 1)}))
+    unpicklable = _entry(2, meta=MappingProxyType({"fn": lambda: None}))
+    for e in (_entry(0), odd, unpicklable):
+        log.add_row(entrylog.row_of(e))
+    assert list(log.freeze()) == [_entry(0), odd, unpicklable]
+
+
+def test_a_row_made_from_values_is_the_row_of_the_entry_they_make():
+    meta = {"label": "x", "n": [1, 2]}
+    e = Entry("img!/a", EntryKind.FILE, 5, 1, 4, "ab" * 32, "text", 0o644, 1.5, None, None, False,
+              MappingProxyType(meta))
+    made = entrylog.make_row("img!/a", EntryKind.FILE, 5, 1, 4, "ab" * 32, "text", 0o644, 1.5, None, None, False,
+                             dict(meta))
+    assert made == entrylog.row_of(e)[:-1] + (meta,)
+    assert entrylog.entry_of(made) == e
+    assert entrylog.make_row("img!/b", EntryKind.DIR, 0, 1, None, None, None, None, None, None, None, False, {})[-1] \
+        is None

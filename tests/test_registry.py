@@ -67,3 +67,56 @@ def test_a_deb_head_is_read_as_a_deb_with_no_other_reading(built):
     readings = Dispatcher().readings(SniffInfo(head=deb.read_bytes()[:65536], name=deb.name, size=None))
     assert readings.handler is not None and readings.handler.name == "deb"
     assert readings.others == ()
+
+
+def _v7_tar_header(name: bytes) -> bytes:
+    """A v7 tar header (no magic: only its checksum says it is one)."""
+    import tarfile
+
+    h = bytearray(tarfile.TarInfo(name.decode()).tobuf(format=tarfile.GNU_FORMAT)[:512])
+    h[257:265] = bytes(8)
+    h[148:156] = b" " * 8
+    h[148:156] = b"%06o\x00 " % sum(h)
+    return bytes(h)
+
+
+def _asked_in_order(head: bytes):
+    """What the first handler that accepts ``head`` would be if every handler were asked, in registry order."""
+    from inspector.unpack.base import SniffInfo
+    from inspector.unpack.registry import HANDLERS
+
+    info = SniffInfo(head=head, name="m", size=len(head))
+    return next((h.name for h in HANDLERS if h.match(info)), None)
+
+
+def _chosen(head: bytes):
+    from inspector.unpack.base import SniffInfo
+    from inspector.unpack.registry import Dispatcher
+
+    handler = Dispatcher().find(SniffInfo(head=head, name="m", size=len(head)))
+    return None if handler is None else handler.name
+
+
+def test_the_dispatcher_chooses_as_asking_every_handler_would_for_any_length_of_content():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    placed = [(offset, magic) for _h, magics in REGISTRY for offset, magic in magics]
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.sampled_from(placed), st.binary(max_size=700), st.integers(0, 40_000))
+    def check(at, filler, cut):
+        offset, magic = at
+        head = bytearray(filler.ljust(offset + len(magic), b"\x00"))
+        head[offset:offset + len(magic)] = magic
+        head = bytes(head[:cut])
+        assert _chosen(head) == _asked_in_order(head)
+
+    check()
+
+
+def test_short_content_is_a_tar_only_when_long_enough_to_be_one():
+    header = _v7_tar_header(b"a.txt")
+    assert _chosen(header) == _asked_in_order(header) == "tar"
+    for cut in (0, 1, 100, 256, 261, 262, 300, 511):
+        assert _chosen(header[:cut]) == _asked_in_order(header[:cut]) is None

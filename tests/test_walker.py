@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from inspector.limits import Limits, WalkError
-from inspector.model import EntryKind
+from inspector.model import NEST, EntryKind
 from inspector.walker import Walker, walk
 from tests.conftest import made_dirs
 
@@ -267,3 +267,27 @@ def test_a_limit_met_while_draining_long_content_still_stops_it() -> None:
     with pytest.raises(LimitExceeded):
         ts.drain()
     assert ts.sha256 is not None  # the hash is the stream's again, whatever was read before the limit
+
+
+@pytest.mark.parametrize("wrap", [lambda b: b, lambda b: gzip.compress(b, mtime=0)], ids=["tar", "tar.gz"])
+def test_a_streamed_image_is_hashed_whole_beside_its_reader_even_past_the_end_of_its_archive(
+        tmp_path: Path, wrap) -> None:
+    data = wrap(_tar({"a.txt": b"alpha\n", "b.bin": bytes(range(256)) * 8}) + b"bytes after the archive")
+    p = tmp_path / "image"
+    p.write_bytes(data)
+    inv = walk(p)
+    assert inv.root.opened
+    assert (inv.root.sha256, inv.root.size) == (hashlib.sha256(data).hexdigest(), len(data))
+    assert {e.path.rsplit("/", 1)[-1]: e.sha256 for e in inv.entries if e.kind is EntryKind.FILE and e.depth} \
+        .get("a.txt") == hashlib.sha256(b"alpha\n").hexdigest()
+
+
+def test_a_small_member_that_exhausts_the_byte_budget_is_listed_unhashed_and_stops_the_walk(tmp_path: Path) -> None:
+    p = tmp_path / "x.tar"
+    p.write_bytes(_tar({"small": b"s" * 100, "big": b"b" * 3000, "after": b"a" * 10}))  # 10,240 bytes read first
+    inv = Walker(Limits(max_total_bytes=12_000)).inventory(p)
+    by_name = {e.path.rsplit(NEST, 1)[-1]: e for e in inv.entries[1:]}
+    assert by_name["small"].sha256 == hashlib.sha256(b"s" * 100).hexdigest()
+    assert by_name["big"].sha256 is None and by_name["big"].size == 3000
+    assert "after" not in by_name and not inv.complete
+    assert [(pr.path, pr.limit) for pr in inv.problems] == [("x.tar!/big", "max_total_bytes")]

@@ -89,6 +89,8 @@ class Handler(Protocol):
     name: str
     #: True when ``members`` needs ``seek``/``tell`` (the walker then spools non-seekable input).
     needs_seekable: bool
+    # Optional ``min_head: int``, for a handler listed without magics (asked about every member): it never
+    # accepts content shorter than that, so the dispatcher need not ask (tar: a magic at 257 or a header).
 
     def match(self, info: SniffInfo) -> bool:
         """Whether this handler reads content starting with ``info.head``."""

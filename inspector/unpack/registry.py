@@ -67,7 +67,8 @@ _CAB: Magics = ((0, b"MSCF\x00\x00\x00\x00"),)
 _AR: Magics = ((0, b"!<arch>\n"),)
 _CPIO: Magics = ((0, b"070701"), (0, b"070702"), (0, b"070707"), (0, b"\xc7\x71"), (0, b"\x71\xc7"))
 _BOOT_SECTOR: Magics = ((510, b"\x55\xaa"),)
-#: tar is also recognised by its header checksum alone (v7 tar has no magic): asked about every member.
+#: tar is also recognised by its header checksum alone (v7 tar has no magic): asked about every member
+#: long enough to be one (``Handler.min_head``).
 _ANYWHERE: Magics = ()
 
 #: ``wim.MAGIC`` (the WIM reader is imported only when a member starts with it).
@@ -131,6 +132,9 @@ class Dispatcher:
         #: offset-0 magics by their first byte: (magic, handler indices); other magics by where they lie.
         self._first: dict[int, list[tuple[bytes, tuple[int, ...]]]] = {}
         self._always: tuple[int, ...] = ()
+        #: Content shorter than this has no candidate but those of its first byte: every deep magic lies
+        #: further in, and every catch-all needs at least this much (``Handler.min_head``).
+        self._shortest = 0
         #: a handler's family: the first magic it was listed with (handlers sharing a magic are one family)
         self._family: dict[int, str] = {}
         first: dict[bytes, list[int]] = {}
@@ -153,20 +157,25 @@ class Dispatcher:
         self._deep_slices = tuple((offset, offset + length, {m: tuple(ix) for m, ix in table.items()})
                                   for (offset, length), table in deep.items())
         self._always = tuple(always)
+        self._shortest = min([offset for offset, _end, _table in self._deep_slices]
+                             + [getattr(self.handlers[i], "min_head", 0) for i in always], default=1 << 62)
 
     def candidates(self, head: bytes) -> Sequence[int]:
-        """Indices (registry order) of the handlers whose magic appears in ``head``, plus the catch-alls."""
-        found: list[int] | None = None
+        """Indices (registry order) of the handlers whose magic appears in ``head``, plus the catch-alls
+        when ``head`` is long enough for them."""
+        found: list[int] = []
         if head:
             for magic, indices in self._first.get(head[0], ()):
                 if head.startswith(magic):
-                    found = [*self._always, *indices] if found is None else found + list(indices)
-        for offset, end, table in self._deep_slices:
-            hit = table.get(head[offset:end])
-            if hit:
-                found = [*self._always, *hit] if found is None else found + list(hit)
-        if found is None:
-            return self._always
+                    found += indices
+        if len(head) >= self._shortest:  # most small files are shorter: their first byte decides alone
+            for offset, end, table in self._deep_slices:
+                hit = table.get(head[offset:end])
+                if hit:
+                    found += hit
+            if not found:
+                return self._always
+            found += self._always
         found.sort()
         return found
 
@@ -180,10 +189,13 @@ class Dispatcher:
 
     def readings(self, info: SniffInfo) -> Readings:
         """The handler that reads ``info`` and the other format families that would accept it too."""
+        candidates = self.candidates(info.head)
+        if not candidates:
+            return NO_READING
         chosen: int | None = None
         others: list[str] = []
         seen: set[str] = set()
-        for index in self.candidates(info.head):
+        for index in candidates:
             handler = self.handlers[index]
             if chosen is not None:
                 # the chosen reader's own family, or one already noted: whether it matches changes nothing,
