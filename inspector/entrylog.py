@@ -261,6 +261,11 @@ class EntryLog:
         if not self._offsets:
             return heap  # nothing spilled: a plain tuple, as cheap as it gets
         self._flush()
+        if self._lengths.count(0) == len(self._kept):  # every slot filled (kept ones have length 0 too)
+            offsets, lengths, kept = array("q", self._offsets), array("q", self._lengths), dict(self._kept)
+            if self._file is not None:
+                self._file.flush()
+            return FrozenEntries(heap, _Records(self._file, offsets, lengths, kept))
         offsets, lengths, kept = array("q"), array("q"), {}
         for i in range(len(self._offsets)):
             if i in self._kept:

@@ -41,7 +41,7 @@ from inspector.streams import (
     hash_file,
     read_head,
 )
-from inspector.unpack.base import Handler, Member, SniffInfo, UnpackContext
+from inspector.unpack.base import Handler, Member, UnpackContext
 from inspector.unpack.registry import HANDLERS, Dispatcher, Readings
 
 #: Recognised container formats that no unpacker opens (yet): reported as unopened containers.
@@ -365,7 +365,7 @@ class Walker:
         readings = None
         data = member.data  # set when the reader read it with its header (a small member)
         if data is not None:
-            readings = self.dispatch.readings(SniffInfo(data, member.name, member.size))
+            readings = self.dispatch.readings_of(data, member.name, member.size)
             if readings.handler is None:
                 self._add_small_leaf(state, member, data, logical, depth)
                 return
@@ -403,7 +403,7 @@ class Walker:
             head = read_head(scan.raw)
             data = head.data
         if readings is None:
-            readings = self.dispatch.readings(SniffInfo(head=data, name=member.name, size=member.size))
+            readings = self.dispatch.readings_of(data, member.name, member.size)
         handler = readings.handler
         if handler is None and (head is None or head.whole):
             scan.sha256, scan.detected, scan.container, scan.meta = self._take_small_leaf(state, member, data, logical)

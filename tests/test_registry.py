@@ -120,3 +120,19 @@ def test_short_content_is_a_tar_only_when_long_enough_to_be_one():
     assert _chosen(header) == _asked_in_order(header) == "tar"
     for cut in (0, 1, 100, 256, 261, 262, 300, 511):
         assert _chosen(header[:cut]) == _asked_in_order(header[:cut]) is None
+
+
+def test_content_shorter_than_a_tar_header_is_no_tar_even_with_the_ustar_magic(tmp_path):
+    import shutil
+    import subprocess
+    import tarfile
+
+    from inspector.walker import walk
+
+    cut = tarfile.TarInfo("a.txt").tobuf(format=tarfile.USTAR_FORMAT)[:300]  # "ustar" at 257, no whole header
+    assert _chosen(cut) is None
+    image = tmp_path / "short.bin"
+    image.write_bytes(cut)
+    assert walk(image).root.container is None
+    if shutil.which("bsdtar"):  # libarchive's tar reader does not bid on it either
+        assert subprocess.run(["bsdtar", "-tf", str(image)], capture_output=True).returncode != 0

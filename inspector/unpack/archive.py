@@ -397,6 +397,8 @@ class LibarchiveHandler:
     def match(self, info: SniffInfo) -> bool:
         h = info.head
         if self.name == "tar":
+            if len(h) < 512:  # no whole header: libarchive's tar reader does not bid either
+                return False
             magic = h[257:265]
             if magic == VMTAR_MAGIC:
                 return False

@@ -157,27 +157,44 @@ class Dispatcher:
         self._deep_slices = tuple((offset, offset + length, {m: tuple(ix) for m, ix in table.items()})
                                   for (offset, length), table in deep.items())
         self._always = tuple(always)
-        self._shortest = min([offset for offset, _end, _table in self._deep_slices]
-                             + [getattr(self.handlers[i], "min_head", 0) for i in always], default=1 << 62)
+        #: How long content must be for each catch-all to be asked (``Handler.min_head``), and for all of them.
+        self._always_needs = tuple(getattr(self.handlers[i], "min_head", 0) for i in always)
+        self._always_need_all = max(self._always_needs, default=0)
+        self._deep_slices = tuple(sorted(self._deep_slices, key=lambda s: s[0]))
+        self._shortest = min([offset for offset, _end, _table in self._deep_slices] + list(self._always_needs),
+                             default=1 << 62)
 
     def candidates(self, head: bytes) -> Sequence[int]:
         """Indices (registry order) of the handlers whose magic appears in ``head``, plus the catch-alls
-        when ``head`` is long enough for them."""
+        ``head`` is long enough for."""
         found: list[int] = []
         if head:
             for magic, indices in self._first.get(head[0], ()):
                 if head.startswith(magic):
                     found += indices
-        if len(head) >= self._shortest:  # most small files are shorter: their first byte decides alone
-            for offset, end, table in self._deep_slices:
+        n = len(head)
+        if n >= self._shortest:  # most small files are shorter: their first byte decides alone
+            for offset, end, table in self._deep_slices:  # by offset
+                if offset >= n:
+                    break
                 hit = table.get(head[offset:end])
                 if hit:
                     found += hit
-            if not found:
-                return self._always
-            found += self._always
-        found.sort()
+            if n >= self._always_need_all:
+                if not found:
+                    return self._always
+                found += self._always
+            else:
+                found += [i for i, need in zip(self._always, self._always_needs, strict=True) if n >= need]
+        if len(found) > 1:
+            found.sort()
         return found
+
+    def readings_of(self, head: bytes, name: str, size: int | None) -> Readings:
+        """``readings`` of content starting with ``head`` (its ``SniffInfo`` made only when some reader is asked)."""
+        if not self.candidates(head):
+            return NO_READING
+        return self.readings(SniffInfo(head=head, name=name, size=size))
 
     def find(self, info: SniffInfo) -> Handler | None:
         """The first handler (registry order) that accepts ``info``, or None for a leaf."""

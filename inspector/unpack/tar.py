@@ -373,8 +373,8 @@ class TarHandler:
 
     name = "tar"
     needs_seekable = False
-    #: No content shorter than this is a tar (``archive.TAR.match``: "ustar" at 257, or a whole header).
-    min_head = 257 + 5
+    #: No content shorter than one header is a tar (``archive.TAR.match``, as libarchive's bid).
+    min_head = 512
 
     def match(self, info: SniffInfo) -> bool:
         """A tar header at the start (ustar/GNU magic, or a valid v7 checksum), as libarchive's tar reader."""
