@@ -574,14 +574,17 @@ class Walker:
                             problem=report, meta=meta)
         members = handler.members(source.stream, ctx)
         seen: set[str] | SeenNames = set()
+        # Once per member of every container: the loop's lookups made once.
+        add_member, admit, visit, prefix, child_depth = state.budget.add_member, self._admit, self._visit, \
+            logical + NEST, depth + 1
         try:
             for child in members:
-                state.budget.add_member()
-                admitted = self._admit(state, ctx, child, seen, logical)
+                add_member()
+                admitted = admit(state, ctx, child, seen, logical)
                 seen = bounded(seen)
                 if admitted:
                     try:
-                        self._visit(state, child, f"{logical}{NEST}{child.name}", depth + 1)
+                        visit(state, child, prefix + child.name, child_depth)
                     except _MemberReadError:
                         continue  # reported at the member; the next member may still be readable
             scan.opened = True

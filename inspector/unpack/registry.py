@@ -192,8 +192,8 @@ class Dispatcher:
 
     def readings_of(self, head: bytes, name: str, size: int | None) -> Readings:
         """``readings`` of content starting with ``head`` (its ``SniffInfo`` made only when some reader is asked)."""
-        if not self.candidates(head):
-            return NO_READING
+        if (len(head) < self._shortest and (not head or head[0] not in self._first)) or not self.candidates(head):
+            return NO_READING  # most small files: no magic starts them, and they are too short for any other
         return self.readings(SniffInfo(head=head, name=name, size=size))
 
     def find(self, info: SniffInfo) -> Handler | None:
