@@ -21,7 +21,7 @@ import pickle
 import tempfile
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from itertools import chain
+from itertools import accumulate, chain
 from operator import attrgetter
 from types import MappingProxyType
 from typing import IO, Any, overload
@@ -178,6 +178,8 @@ class EntryLog:
         self._kept: dict[int, Entry] = {}  # spilled slots whose entry could not be encoded
         self._file: IO[bytes] | None = None
         self._pending: list[bytes] = []
+        #: Rows of the slots ``add_row`` filled last, not yet recorded (``_encode_rows``).
+        self._rows: list[tuple[Any, ...]] = []
         self._end = 0  # file offset after the last record, including those still pending
 
     def reserve(self) -> int:
@@ -189,6 +191,8 @@ class EntryLog:
         if slot < self._spill_after:
             self._heap.append(None)
         else:
+            if self._rows:
+                self._encode_rows()  # the slots before this one first
             self._offsets.append(0)
             self._lengths.append(0)
         return slot
@@ -203,19 +207,32 @@ class EntryLog:
             self.fill_row(slot, row)
             return slot
         self._reserved = slot + 1
-        record = _encode(row)
-        if record is None:
-            self._offsets.append(0)
-            self._lengths.append(0)
-            self._kept[slot - self._spill_after] = _from_row(row)
-            return slot
-        self._offsets.append(self._end)
-        self._lengths.append(len(record))  # the last slot reserved: in file order
-        self._end += len(record)
-        self._pending.append(record)
+        rows = self._rows
+        rows.append(row)
+        if len(rows) >= _WRITE_BATCH:
+            self._encode_rows()
+        return slot
+
+    def _encode_rows(self) -> None:
+        """Record the rows ``add_row`` left pending (slots in order after every slot recorded so far), a batch
+        at a time: one ``map`` of ``marshal.dumps`` and one extension of each slot array, not a call per row."""
+        rows, self._rows = self._rows, []
+        try:
+            records = list(map(marshal.dumps, rows))  # rows from make_row: their meta is a dict or None
+        except ValueError:  # metadata marshal cannot take (or a mapping): row by row, as a late fill is
+            for row in rows:
+                self._offsets.append(0)
+                self._lengths.append(0)
+                self._spill(self._spill_after + len(self._offsets) - 1, row, in_order=True)
+            return
+        lengths = list(map(len, records))
+        starts = list(accumulate(lengths, initial=self._end))
+        self._end = starts.pop()
+        self._offsets.extend(starts)
+        self._lengths.extend(lengths)
+        self._pending += records
         if len(self._pending) >= _WRITE_BATCH:
             self._flush()
-        return slot
 
     def fill_row(self, slot: int, row: tuple[Any, ...]) -> None:
         """Put the entry of ``row`` (the record layout: ``make_row``) into a slot from ``reserve``."""
@@ -232,8 +249,10 @@ class EntryLog:
         else:
             self._spill(slot, _row(entry))
 
-    def _spill(self, slot: int, row: tuple[Any, ...]) -> None:
-        """Record a spilled slot's row (late when later slots were reserved since)."""
+    def _spill(self, slot: int, row: tuple[Any, ...], in_order: bool = False) -> None:
+        """Record a spilled slot's row (late when later slots were reserved since, unless ``in_order``)."""
+        if self._rows and not in_order:
+            self._encode_rows()  # the records of the slots added before it first
         index = slot - self._spill_after
         record = _encode(row)
         if record is None:
@@ -241,7 +260,7 @@ class EntryLog:
             self._lengths[index] = 0
             return
         self._offsets[index] = self._end
-        self._lengths[index] = -len(record) if slot != self._reserved - 1 else len(record)
+        self._lengths[index] = len(record) if in_order or slot == self._reserved - 1 else -len(record)
         self._end += len(record)
         self._pending.append(record)
         if len(self._pending) >= _WRITE_BATCH:
@@ -258,6 +277,8 @@ class EntryLog:
     def freeze(self) -> Sequence[Entry]:
         """The filled entries in slot order (a slot never filled is skipped)."""
         heap = tuple(e for e in self._heap if e is not None)
+        if self._rows:
+            self._encode_rows()
         if not self._offsets:
             return heap  # nothing spilled: a plain tuple, as cheap as it gets
         self._flush()

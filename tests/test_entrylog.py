@@ -222,3 +222,26 @@ def test_a_row_made_from_values_is_the_row_of_the_entry_they_make():
     assert entrylog.entry_of(made) == e
     assert entrylog.make_row("img!/b", EntryKind.DIR, 0, 1, None, None, None, None, None, None, None, False, {})[-1] \
         is None
+
+
+def test_rows_added_between_containers_reserved_and_filled_late_read_back_in_slot_order():
+    odd = MappingProxyType({"when": datetime.date(2020, 1, 1)})
+    script = ["reserve", *["row"] * 3000, "reserve", *["row"] * 10, "fill", "row", "odd", *["row"] * 5000, "fill"]
+    added, filled = EntryLog(spill_after=0), EntryLog(spill_after=0)
+    for log in (added, filled):
+        open_slots: list[int] = []
+        expected: dict[int, Entry] = {}
+        for step, what in enumerate(script):
+            if what == "reserve":
+                open_slots.append(log.reserve())
+            elif what == "fill":
+                slot = open_slots.pop()
+                expected[slot] = _entry(slot, container="tar", opened=True)
+                log.fill(slot, expected[slot])
+            else:
+                e = _entry(step, meta=odd) if what == "odd" else _entry(step)
+                slot = log.add_row(entrylog.row_of(e)) if log is added else log.reserve()
+                if log is filled:
+                    log.fill(slot, e)
+                expected[slot] = e
+        assert list(log.freeze()) == [expected[s] for s in sorted(expected)]

@@ -185,7 +185,9 @@ class Dispatcher:
                     return self._always
                 found += self._always
             else:
-                found += [i for i, need in zip(self._always, self._always_needs, strict=True) if n >= need]
+                for index, need in zip(self._always, self._always_needs, strict=True):
+                    if n >= need:
+                        found.append(index)
         if len(found) > 1:
             found.sort()
         return found
