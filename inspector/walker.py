@@ -367,7 +367,14 @@ class Walker:
         if data is not None:
             readings = self.dispatch.readings_of(data, member.name, member.size)
             if readings.handler is None:
-                self._add_small_leaf(state, member, data, logical, depth)
+                # A leaf that came whole with its header (most members of an archive of small files): its
+                # entry made from that bytes object without a stream; it has no members, so no slot is held.
+                try:
+                    sha256, detected, container, meta = self._take_small_leaf(state, member, data, logical)
+                except Exception as exc:  # noqa: BLE001 - every failure becomes a reported problem
+                    state.add(_file_row(member, logical, depth, None, None, None, None, False, None, complete=False))
+                    raise _reported(state, logical, exc) from None
+                state.add(_file_row(member, logical, depth, sha256, len(data), detected, container, False, meta))
                 return
         slot = state.entries.reserve()
         scan = _Scan(member)
@@ -380,16 +387,6 @@ class Walker:
             state.fill(slot, scan.row(logical, depth, complete=False))
             raise _reported(state, logical, exc) from None
         state.fill(slot, scan.row(logical, depth, complete=True))
-
-    def _add_small_leaf(self, state: _WalkState, member: Member, data: bytes, logical: str, depth: int) -> None:
-        """The entry of a leaf whose content came whole with its header (most members of an archive of small
-        files), made from that bytes object without a stream; it has no members, so no slot is held open."""
-        try:
-            sha256, detected, container, meta = self._take_small_leaf(state, member, data, logical)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a reported problem
-            state.add(_file_row(member, logical, depth, None, None, None, None, False, None, complete=False))
-            raise _reported(state, logical, exc) from None
-        state.add(_file_row(member, logical, depth, sha256, len(data), detected, container, False, meta))
 
     def _read_member(self, state: _WalkState, scan: _Scan, logical: str, depth: int, root_path: str | None,
                      readings: Readings | None = None) -> None:
