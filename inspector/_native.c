@@ -40,6 +40,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <dlfcn.h>
 #include <string.h>
 
 #define BLOCK 512
@@ -486,7 +487,84 @@ done:
     return Py_XNewRef(result);
 }
 
+/* sha256_hex: OpenSSL's SHA-256 (the libcrypto Python's hashlib loads, found with dlopen when the module is
+ * imported, so building needs no OpenSSL headers), through its low-level SHA256_Init/Update/Final: for a
+ * small member, hashlib's object, its EVP context (an algorithm fetch in OpenSSL 3, as the one-shot SHA256()
+ * does too) and hexdigest cost more than the hash itself. */
+typedef int (*sha256_init_fn)(void *ctx);
+typedef int (*sha256_update_fn)(void *ctx, const void *data, size_t len);
+typedef int (*sha256_final_fn)(unsigned char *md, void *ctx);
+static sha256_init_fn sha_init = NULL;
+static sha256_update_fn sha_update = NULL;
+static sha256_final_fn sha_final = NULL;
+/* OpenSSL's SHA256_CTX is 112 bytes (8 + 2 + 16 words, two ints); room to spare, aligned. */
+typedef union { unsigned char bytes[256]; long long align; } sha256_ctx;
+
+static void
+find_sha256(void)
+{
+    static const char *names[] = {"libcrypto.so.3", "libcrypto.so", NULL};
+    for (int i = 0; names[i] != NULL; i++) {
+        void *lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+        if (lib == NULL)
+            continue;
+        sha_init = (sha256_init_fn)dlsym(lib, "SHA256_Init");
+        sha_update = (sha256_update_fn)dlsym(lib, "SHA256_Update");
+        sha_final = (sha256_final_fn)dlsym(lib, "SHA256_Final");
+        if (sha_init != NULL && sha_update != NULL && sha_final != NULL)
+            return;  /* the library stays loaded for the life of the process */
+        sha_init = NULL;
+        sha_update = NULL;
+        sha_final = NULL;
+        dlclose(lib);
+    }
+}
+
+static PyObject *
+sha256_hex(PyObject *self, PyObject *arg)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[32];
+    char out[64];
+    sha256_ctx ctx;
+    Py_buffer view;
+    int ok;
+    if (sha_init == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "sha256_hex: libcrypto's SHA256 functions were not found");
+        return NULL;
+    }
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (view.len >= 4096) {  /* as hashlib: other threads run while a large buffer is hashed */
+        Py_BEGIN_ALLOW_THREADS
+        ok = sha_init(&ctx) && sha_update(&ctx, view.buf, (size_t)view.len) && sha_final(md, &ctx);
+        Py_END_ALLOW_THREADS
+    }
+    else
+        ok = sha_init(&ctx) && sha_update(&ctx, view.buf, (size_t)view.len) && sha_final(md, &ctx);
+    PyBuffer_Release(&view);
+    if (!ok) {
+        PyErr_SetString(PyExc_RuntimeError, "sha256_hex: libcrypto's SHA256 failed");
+        return NULL;
+    }
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    return PyUnicode_FromStringAndSize(out, 64);
+}
+
+static PyObject *
+has_sha256(PyObject *self, PyObject *unused)
+{
+    return PyBool_FromLong(sha_init != NULL);
+}
+
 static PyMethodDef native_methods[] = {
+    {"sha256_hex", sha256_hex, METH_O,
+     "sha256_hex(data) -> str: hashlib.sha256(data).hexdigest(), by libcrypto's one-shot SHA256()."},
+    {"has_sha256", has_sha256, METH_NOARGS,
+     "has_sha256() -> bool: whether libcrypto's SHA256() was found (sha256_hex works)."},
     {"text_or_data", text_or_data, METH_VARARGS,
      "text_or_data(head, magics) -> 'text' | 'data' | None: sniff.detect_type(head) for a head that is not "
      "empty and starts with none of magics, else None."},
@@ -511,5 +589,6 @@ PyInit__native(void)
         return NULL;
     if (DATA == NULL && (DATA = PyUnicode_InternFromString("data")) == NULL)
         return NULL;
+    find_sha256();
     return PyModule_Create(&native_module);
 }

@@ -9,6 +9,7 @@ reference: a fast path recognises only a common form of its input and gives exac
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +21,16 @@ tar_plain_run: Callable[..., tuple[list[Any], int, int]] | None = None
 #: starts with none of ``magics``; None when ``detect_type`` must decide.
 text_or_data: Callable[[bytes, tuple[tuple[int, bytes], ...]], str | None] | None = None
 
+
+
+def _hashlib_sha256_hex(data: bytes | bytearray | memoryview) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+#: ``sha256_hex(data) -> str``: ``hashlib.sha256(data).hexdigest()``; compiled, libcrypto's SHA-256 without
+#: hashlib's per-call object and EVP context (0.41 -> 0.25 us for a 260-byte member). Always callable.
+sha256_hex: Callable[[bytes | bytearray | memoryview], str] = _hashlib_sha256_hex
+
 if os.environ.get("INSPECTOR_PURE_PYTHON", "") in ("", "0"):
     try:
         import inspector._native as _native
@@ -28,6 +39,8 @@ if os.environ.get("INSPECTOR_PURE_PYTHON", "") in ("", "0"):
     else:
         tar_plain_run = _native.tar_plain_run
         text_or_data = _native.text_or_data
+        if _native.has_sha256():  # libcrypto's SHA256_* found when the module was imported
+            sha256_hex = _native.sha256_hex
 
 
 def compiled() -> bool:
@@ -35,4 +48,4 @@ def compiled() -> bool:
     return tar_plain_run is not None
 
 
-__all__ = ["tar_plain_run", "text_or_data", "compiled"]
+__all__ = ["tar_plain_run", "text_or_data", "sha256_hex", "compiled"]

@@ -8,7 +8,6 @@ and temporary spools are handled here and nowhere else; nothing above this layer
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import os
 import stat
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
+from inspector import native
 from inspector.binaries.headers import BinaryFormatError
 from inspector.binaries.model import META_KEY as BINARY_META
 from inspector.binaries.model import BinaryInfo
@@ -431,7 +431,7 @@ class Walker:
         check_member_bytes(state.budget, n, n, _ratio_base(member))
         detected = detect_type(data)
         if detected not in _NOTED_LEAVES and self.capture is None:
-            return hashlib.sha256(data).hexdigest(), detected, None, None  # most small files
+            return native.sha256_hex(data), detected, None, None  # most small files
         scan = _Scan(member, detected=detected)
         self._note_unopened(state, scan, logical)
         sink = None
@@ -439,7 +439,7 @@ class Walker:
             sink = self.capture(logical, member.size)
             if sink is not None:
                 sink.write(data)
-        sha256 = hashlib.sha256(data).hexdigest()
+        sha256 = native.sha256_hex(data)
         if sink is not None:
             _done(sink, sha256)
         if detected in ANALYSED_TYPES:

@@ -48,15 +48,16 @@ needs_native = pytest.mark.skipif(_native is None, reason="inspector._native was
 @contextmanager
 def fast_paths(on: bool, run_most: int = tar._RUN_MOST) -> Iterator[None]:
     """Run the enclosed code with the compiled fast paths (``on``, ``run_most`` members a run) or without them."""
-    saved = native.tar_plain_run, native.text_or_data, tar._RUN_MOST
+    saved = native.tar_plain_run, native.text_or_data, native.sha256_hex, tar._RUN_MOST
     compiled = on and _native is not None
     native.tar_plain_run = _native.tar_plain_run if compiled else None
     native.text_or_data = _native.text_or_data if compiled else None
+    native.sha256_hex = _native.sha256_hex if compiled and _native.has_sha256() else native._hashlib_sha256_hex
     tar._RUN_MOST = run_most
     try:
         yield
     finally:
-        native.tar_plain_run, native.text_or_data, tar._RUN_MOST = saved
+        native.tar_plain_run, native.text_or_data, native.sha256_hex, tar._RUN_MOST = saved
 
 
 class ShortReads(io.RawIOBase):
@@ -352,6 +353,37 @@ def test_compiled_text_or_data_leaves_magics_and_empty_heads_to_detect_type(head
 
 
 # -- whole inventories ------------------------------------------------------------------------------------
+needs_libcrypto_sha256 = pytest.mark.skipif(_native is None or not _native.has_sha256(),
+                                             reason="inspector._native not built, or libcrypto's SHA256_* not found")
+
+
+@needs_libcrypto_sha256
+@settings(max_examples=500, deadline=None)
+@given(data=st.binary(max_size=9000))
+def test_compiled_sha256_is_hashlibs(data: bytes) -> None:
+    import hashlib
+
+    expected = hashlib.sha256(data).hexdigest()
+    assert _native.sha256_hex(data) == _native.sha256_hex(bytearray(data)) == expected
+    assert _native.sha256_hex(memoryview(b"x" + data)[1:]) == expected
+
+
+@needs_libcrypto_sha256
+@pytest.mark.parametrize("size", [0, 55, 56, 63, 64, 65, 4095, 4096, 1 << 20])
+def test_compiled_sha256_is_hashlibs_at_block_and_thread_release_edges(size: int) -> None:
+    import hashlib
+
+    data = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    assert _native.sha256_hex(data) == hashlib.sha256(data).hexdigest()
+
+
+def test_sha256_hex_is_always_callable_and_hashlibs_in_pure_python() -> None:
+    code = "from inspector import native; print(native.sha256_hex(b'abc'), native.sha256_hex.__module__)"
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "INSPECTOR_PURE_PYTHON": "1"},
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "inspector.native"]
+
+
 def same_inventory_both_ways(path: Path) -> None:
     with fast_paths(False):
         reference = Walker().inventory(path)
