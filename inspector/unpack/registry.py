@@ -132,7 +132,7 @@ class Dispatcher:
         #: offset-0 magics by their first byte: (magic, handler indices); other magics by where they lie.
         self._first: dict[int, list[tuple[bytes, tuple[int, ...]]]] = {}
         self._always: tuple[int, ...] = ()
-        #: Content shorter than this has no candidate but those of its first byte: every deep magic lies
+        #: Content shorter than this has no candidate but those of its first byte: every deep magic ends
         #: further in, and every catch-all needs at least this much (``Handler.min_head``).
         self._shortest = 0
         #: a handler's family: the first magic it was listed with (handlers sharing a magic are one family)
@@ -160,8 +160,9 @@ class Dispatcher:
         #: How long content must be for each catch-all to be asked (``Handler.min_head``), and for all of them.
         self._always_needs = tuple(getattr(self.handlers[i], "min_head", 0) for i in always)
         self._always_need_all = max(self._always_needs, default=0)
-        self._deep_slices = tuple(sorted(self._deep_slices, key=lambda s: s[0]))
-        self._shortest = min([offset for offset, _end, _table in self._deep_slices] + list(self._always_needs),
+        self._always_need_least = min(self._always_needs, default=0)
+        self._deep_slices = tuple(sorted(self._deep_slices, key=lambda s: s[1]))  # by where the magic ends
+        self._shortest = min([end for _offset, end, _table in self._deep_slices] + list(self._always_needs),
                              default=1 << 62)
 
     def candidates(self, head: bytes) -> Sequence[int]:
@@ -174,8 +175,8 @@ class Dispatcher:
                     found += indices
         n = len(head)
         if n >= self._shortest:  # most small files are shorter: their first byte decides alone
-            for offset, end, table in self._deep_slices:  # by offset
-                if offset >= n:
+            for offset, end, table in self._deep_slices:  # by where the magic ends: a magic must fit
+                if end > n:
                     break
                 hit = table.get(head[offset:end])
                 if hit:
@@ -184,7 +185,7 @@ class Dispatcher:
                 if not found:
                     return self._always
                 found += self._always
-            else:
+            elif n >= self._always_need_least:
                 for index, need in zip(self._always, self._always_needs, strict=True):
                     if n >= need:
                         found.append(index)
