@@ -39,10 +39,8 @@ _FIELDS = ("path", "kind", "size", "depth", "stored_size", "sha256", "detected",
            "container", "opened", "meta")
 _KINDS = {k.value: k for k in EntryKind}
 _EMPTY_META: MappingProxyType[str, Any] = MappingProxyType({})
-#: Entries are rebuilt without the dataclass ``__init__`` (several times faster) only while Entry is a
-#: plain frozen dataclass with exactly these fields; otherwise through the constructor.
-_FAST_BUILD = tuple(Entry.__dataclass_fields__) == _FIELDS and not hasattr(Entry, "__post_init__") and not hasattr(
-    Entry, "__slots__")
+#: Entries are rebuilt by position only while Entry has exactly these fields, in this order; otherwise by name.
+_FAST_BUILD = tuple(Entry.__dataclass_fields__) == _FIELDS
 
 
 def _encode(row: tuple[Any, ...]) -> bytes | None:
@@ -72,19 +70,21 @@ def _decode(record: bytes | memoryview) -> Entry:
 
 def _from_row(row: Any) -> Entry:
     """The entry of one row in the record layout (``_encode``'s tuple)."""
-    meta = row[12]
-    if isinstance(meta, bytes):
-        meta = pickle.loads(meta)  # noqa: S301 - a record this process wrote
+    (path, kind, size, depth, stored_size, sha256, detected, mode, mtime, link_target, container, opened,
+     meta) = row
     if meta is None:
         meta = _EMPTY_META
-    elif not isinstance(meta, MappingProxyType):  # a row of ``rows`` made from an entry keeps its mapping
-        meta = MappingProxyType(meta)
-    values = (*row[:1], _KINDS[row[1]], *row[2:12], meta)
+    else:
+        if isinstance(meta, bytes):
+            meta = pickle.loads(meta)  # noqa: S301 - a record this process wrote
+        if not isinstance(meta, MappingProxyType):  # a row of ``rows`` made from an entry keeps its mapping
+            meta = MappingProxyType(meta)
     if not _FAST_BUILD:  # pragma: no cover - only if Entry changes shape
-        return Entry(**dict(zip(_FIELDS, values, strict=True)))
-    e = object.__new__(Entry)
-    e.__dict__.update(zip(_FIELDS, values, strict=True))
-    return e
+        return Entry(**dict(zip(_FIELDS, (*row[:1], _KINDS[kind], *row[2:12], meta), strict=True)))
+    # By position, in Entry's field order (``_FAST_BUILD``): its ``__init__`` (``model.direct_init``) is
+    # cheaper than filling a bare instance's dict from a zip.
+    return Entry(path, _KINDS[kind], size, depth, stored_size, sha256, detected, mode, mtime, link_target,
+                 container, opened, meta)
 
 
 def entry_of(row: tuple[Any, ...]) -> Entry:
@@ -131,16 +131,13 @@ def _from_rows(rows: list[Any]) -> list[Entry]:
     """``_from_row`` of each row (inlined: once per entry when a large stored inventory is read)."""
     if not _FAST_BUILD:  # pragma: no cover - only if Entry changes shape
         return list(map(_from_row, rows))
-    new, kinds, empty = object.__new__, _KINDS, _EMPTY_META
+    kinds, empty, proxy = _KINDS, _EMPTY_META, MappingProxyType
     out: list[Entry] = []
     append = out.append
     for (path, kind, size, depth, stored_size, sha256, detected, mode, mtime, link_target, container, opened,
          meta) in rows:
-        e = new(Entry)
-        e.__dict__.update(path=path, kind=kinds[kind], size=size, depth=depth, stored_size=stored_size,
-                          sha256=sha256, detected=detected, mode=mode, mtime=mtime, link_target=link_target,
-                          container=container, opened=opened, meta=empty if meta is None else MappingProxyType(meta))
-        append(e)
+        append(Entry(path, kinds[kind], size, depth, stored_size, sha256, detected, mode, mtime, link_target,
+                     container, opened, empty if meta is None else proxy(meta)))
     return out
 
 
