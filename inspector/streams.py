@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -548,13 +549,22 @@ def copy_stream(src: Stream, dst: BinaryIO, limit: int) -> int:
         dst.write(chunk)
 
 
-def hash_file(path: str) -> str:
-    """SHA-256 of a file on disk, read in large chunks (hashlib releases the GIL while hashing)."""
+class HashStopped(Exception):
+    """``hash_file`` was told to stop before the end of the file (its caller no longer wants the digest)."""
+
+
+def hash_file(path: str, stop: threading.Event | None = None) -> str:
+    """SHA-256 of a file on disk, read in large chunks (hashlib releases the GIL while hashing).
+
+    ``stop``, once set, ends the reading with ``HashStopped`` (never a digest of part of the file).
+    """
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         buf = bytearray(CHUNK)
         view = memoryview(buf)
         while n := fh.readinto(buf):
+            if stop is not None and stop.is_set():
+                raise HashStopped(path)
             h.update(view[:n])
     return h.hexdigest()
 

@@ -12,8 +12,9 @@ import io
 import os
 import stat
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -165,8 +166,9 @@ class _Scan:
     opened: bool = False
     #: A copy of the member's meta, made when something is added (container metadata, notes).
     meta: dict[str, Any] | None = None
-    #: The image's hash, computed on a second handle while a seeking reader works on the first.
+    #: The image's hash, computed on a second handle while its reader works on the first, and what stops it.
     root_hash: Future[str] | None = None
+    root_hash_stop: threading.Event | None = None
     #: Hash and byte count of the content, once read to the end (count None: the declared size stands).
     sha256: str | None = None
     count: int | None = None
@@ -381,9 +383,13 @@ class Walker:
         try:
             self._read_member(state, scan, logical, depth, root_path, readings)
         except (_MemberReadError, _Abort):
+            _stop_root_hash(scan)
             state.fill(slot, scan.row(logical, depth, complete=False))
             raise
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a reported problem
+        except BaseException as exc:
+            _stop_root_hash(scan)
+            if not isinstance(exc, Exception):
+                raise  # Ctrl-C, exit: unwinds as it is
             state.fill(slot, scan.row(logical, depth, complete=False))
             raise _reported(state, logical, exc) from None
         state.fill(slot, scan.row(logical, depth, complete=True))
@@ -589,8 +595,7 @@ class Walker:
             if isinstance(exc, BudgetExhausted):
                 _report_exception(state, logical, exc)
             meta["incomplete"] = True
-            if scan.root_hash is not None:
-                scan.root_hash.cancel()  # the walk stops: nobody will ask for the image's hash
+            _stop_root_hash(scan)  # the walk stops: nobody will ask for the image's hash
             raise _Abort from None
         except Exception as exc:  # noqa: BLE001 - a format error, a reader's bug or a library's error on bad input
             _report_exception(state, logical, exc)
@@ -706,10 +711,33 @@ class _BinaryCopy:
 
 
 def _hash_root_aside(scan: _Scan, root_path: str) -> None:
-    """Hash the image file on a second handle in a background thread (``scan.root_hash``)."""
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inspector-hash")
-    scan.root_hash = pool.submit(hash_file, root_path)
-    pool.shutdown(wait=False)
+    """Hash the image file on a second handle in a background thread (``scan.root_hash``).
+
+    A daemon thread with a stop event (``_stop_root_hash``), not a pool's worker: a walk that stops early (a
+    limit, Ctrl-C, a reader's failure) must not wait, nor keep the process waiting at exit, for the hash of
+    the rest of a large image.
+    """
+    future: Future[str] = Future()
+    stop = threading.Event()
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(hash_file(root_path, stop))
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever asks for the result
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="inspector-hash", daemon=True).start()
+    scan.root_hash, scan.root_hash_stop = future, stop
+
+
+def _stop_root_hash(scan: _Scan) -> None:
+    """Stop hashing the image aside (its entry is then listed without a hash), if it is being hashed."""
+    if scan.root_hash_stop is not None:
+        scan.root_hash_stop.set()
+    if scan.root_hash is not None:
+        scan.root_hash.cancel()
 
 
 def _binary_too_big(state: _WalkState, logical: str, limit: int) -> None:

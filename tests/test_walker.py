@@ -291,3 +291,28 @@ def test_a_small_member_that_exhausts_the_byte_budget_is_listed_unhashed_and_sto
     assert by_name["big"].sha256 is None and by_name["big"].size == 3000
     assert "after" not in by_name and not inv.complete
     assert [(pr.path, pr.limit) for pr in inv.problems] == [("x.tar!/big", "max_total_bytes")]
+
+
+def test_a_walk_stopped_by_a_limit_stops_hashing_the_image_aside(tmp_path: Path, monkeypatch) -> None:
+    import threading
+
+    from inspector import walker
+    from inspector.streams import HashStopped
+
+    asked: list[threading.Event] = []
+    started = threading.Event()
+
+    def hash_until_stopped(path: str, stop: threading.Event | None = None) -> str:
+        assert stop is not None
+        asked.append(stop)
+        started.set()
+        stop.wait(60)  # a large image: hashing goes on until told to stop
+        raise HashStopped(path)
+
+    monkeypatch.setattr(walker, "hash_file", hash_until_stopped)
+    p = tmp_path / "many.tar"
+    p.write_bytes(_tar({f"f{i}": b"x" for i in range(50)}))
+    inv = Walker(Limits(max_members=10)).inventory(p)
+    assert started.wait(10)
+    assert asked[0].is_set()
+    assert inv.root.sha256 is None and not inv.complete
