@@ -97,7 +97,6 @@ def entry_of(row: tuple[Any, ...]) -> Entry:
 _LAYOUT = tuple("kind._value_" if name == "kind" else name for name in _FIELDS)
 #: An entry as a row in the record layout, its metadata left as it is (a mapping).
 row_of: Callable[[Entry], tuple[Any, ...]] = attrgetter(*_LAYOUT)
-_row = row_of
 
 
 def make_row(path: str, kind: EntryKind, size: int | None, depth: int, stored_size: int | None, sha256: str | None,
@@ -124,7 +123,7 @@ def rows(entries: Sequence[Entry]) -> Iterator[tuple[Any, ...]]:
     one). Entries on the heap are turned into rows."""
     if isinstance(entries, FrozenEntries):
         return entries.rows()
-    return map(_row, entries)
+    return map(row_of, entries)
 
 
 def _from_rows(rows: list[Any]) -> list[Entry]:
@@ -244,7 +243,7 @@ class EntryLog:
             self._heap[slot] = entry
             self._weight += 1 + (meta_weight(entry.meta) if entry.meta else 0)
         else:
-            self._spill(slot, _row(entry))
+            self._spill(slot, row_of(entry))
 
     def _spill(self, slot: int, row: tuple[Any, ...], in_order: bool = False) -> None:
         """Record a spilled slot's row (late when later slots were reserved since, unless ``in_order``)."""
@@ -281,17 +280,15 @@ class EntryLog:
         self._flush()
         if self._lengths.count(0) == len(self._kept):  # every slot filled (kept ones have length 0 too)
             offsets, lengths, kept = array("q", self._offsets), array("q", self._lengths), dict(self._kept)
-            if self._file is not None:
-                self._file.flush()
-            return FrozenEntries(heap, _Records(self._file, offsets, lengths, kept))
-        offsets, lengths, kept = array("q"), array("q"), {}
-        for i in range(len(self._offsets)):
-            if i in self._kept:
-                kept[len(offsets)] = self._kept[i]
-            elif self._lengths[i] == 0:
-                continue
-            offsets.append(self._offsets[i])
-            lengths.append(self._lengths[i])
+        else:  # slots never filled are left out
+            offsets, lengths, kept = array("q"), array("q"), {}
+            for i in range(len(self._offsets)):
+                if i in self._kept:
+                    kept[len(offsets)] = self._kept[i]
+                elif self._lengths[i] == 0:
+                    continue
+                offsets.append(self._offsets[i])
+                lengths.append(self._lengths[i])
         if self._file is not None:
             self._file.flush()
         return FrozenEntries(heap, _Records(self._file, offsets, lengths, kept))
@@ -326,7 +323,7 @@ class _Records:
 
     def rows(self) -> Iterator[tuple[Any, ...]]:
         """Every entry as a row (see ``rows``)."""
-        return self._each(0, len(self), _record_row, _row)
+        return self._each(0, len(self), _record_row, row_of)
 
     def _each(self, start: int, stop: int, decode: Callable[[bytes | memoryview], Any],
               kept_as: Callable[[Entry], Any]) -> Iterator[Any]:
@@ -538,7 +535,7 @@ class FrozenEntries(_EntrySequence):
 
     def rows(self) -> Iterator[tuple[Any, ...]]:
         """Every entry as a row (see ``rows``)."""
-        head = map(_row, self._heap)
+        head = map(row_of, self._heap)
         return head if self._spilled is None else chain(head, self._spilled.rows())
 
 

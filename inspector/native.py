@@ -1,10 +1,10 @@
 """The one place that decides whether inspector's compiled fast paths (``inspector._native``) are used.
 
 The C module is optional: it is built by ``pip install`` when a compiler and Python's headers are there
-(``setup.py``), and each fast path here is ``None`` when it is not built or when ``INSPECTOR_PURE_PYTHON=1``
-is set (so tests and benchmarks can run both ways). Callers keep their pure-Python code, which stays the
-reference: a fast path recognises only a common form of its input and gives exactly what that code gives
-(``tests/test_native.py`` compares them).
+(``setup.py``), and each fast path here is ``None`` (``sha256_hex``: hashlib's) when it is not built or when
+``INSPECTOR_PURE_PYTHON=1`` is set (so tests and benchmarks can run both ways). Callers keep their pure-Python
+code, which stays the reference: a fast path recognises only a common form of its input and gives exactly
+what that code gives (``tests/test_native.py`` compares them).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ tar_plain_run: Callable[..., tuple[list[Any], int, int]] | None = None
 #: ``text_or_data(head, magics) -> "text" | "data" | None``: ``sniff.detect_type`` of a non-empty head that
 #: starts with none of ``magics``; None when ``detect_type`` must decide.
 text_or_data: Callable[[bytes, tuple[tuple[int, bytes], ...]], str | None] | None = None
-
 
 
 def _hashlib_sha256_hex(data: bytes | bytearray | memoryview) -> str:

@@ -595,8 +595,7 @@ class Walker:
             if isinstance(exc, BudgetExhausted):
                 _report_exception(state, logical, exc)
             meta["incomplete"] = True
-            _stop_root_hash(scan)  # the walk stops: nobody will ask for the image's hash
-            raise _Abort from None
+            raise _Abort from None  # _visit stops hashing the image aside: nobody will ask for its hash
         except Exception as exc:  # noqa: BLE001 - a format error, a reader's bug or a library's error on bad input
             _report_exception(state, logical, exc)
             meta["incomplete"] = True

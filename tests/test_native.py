@@ -34,7 +34,7 @@ from inspector.unpack import archive, tar
 from inspector.unpack.base import FormatError, Member, UnpackContext
 from inspector.walker import Walker
 from tests.conftest import require_tool
-from tests.test_tar_reader import python_tar, tool_tar, v7_tar
+from tests.test_tar_reader import BSDTAR_FORMATS, GNU_TAR_FORMATS, python_tar, tool_tar, v7_tar
 
 try:
     from inspector import _native
@@ -399,13 +399,13 @@ def test_python_tarfile_inventory_is_the_same_with_and_without_the_compiled_modu
     same_inventory_both_ways(python_tar(tmp_path / "t.tar", fmt))
 
 
-@pytest.mark.parametrize("fmt", ["v7", "oldgnu", "gnu", "ustar", "posix"])
+@pytest.mark.parametrize("fmt", GNU_TAR_FORMATS)
 def test_gnu_tar_inventory_is_the_same_with_and_without_the_compiled_module(tmp_path, fmt) -> None:
     require_tool("tar")
     same_inventory_both_ways(tool_tar(tmp_path, "tar", fmt))
 
 
-@pytest.mark.parametrize("fmt", ["ustar", "pax", "gnutar", "v7"])
+@pytest.mark.parametrize("fmt", BSDTAR_FORMATS)
 def test_bsdtar_inventory_is_the_same_with_and_without_the_compiled_module(tmp_path, fmt) -> None:
     require_tool("bsdtar")
     same_inventory_both_ways(tool_tar(tmp_path, "bsdtar", fmt))

@@ -105,6 +105,11 @@ def _tree(root: Path, fmt: str) -> Path:
     return root
 
 
+#: The formats ``tool_tar`` asks of GNU tar and of bsdtar (each tool's own names).
+GNU_TAR_FORMATS = ["v7", "oldgnu", "gnu", "ustar", "posix"]
+BSDTAR_FORMATS = ["ustar", "pax", "gnutar", "v7"]
+
+
 def tool_tar(tmp_path: Path, tool: str, fmt: str) -> Path:
     """The tree above archived by ``tool`` (``tar`` or ``bsdtar``) in format ``fmt``."""
     src = _tree(tmp_path / "src", fmt)
@@ -142,13 +147,13 @@ def test_python_tarfile_archives_read_like_libarchive_without_handing_over(tmp_p
     assert kinds["top/fifo"] is EntryKind.OTHER and kinds["top/sub"] is EntryKind.DIR
 
 
-@pytest.mark.parametrize("fmt", ["v7", "oldgnu", "gnu", "ustar", "posix"])
+@pytest.mark.parametrize("fmt", GNU_TAR_FORMATS)
 def test_gnu_tar_archives_read_like_libarchive(tmp_path, fmt) -> None:
     require_tool("tar")
     same_as_libarchive(tool_tar(tmp_path, "tar", fmt))
 
 
-@pytest.mark.parametrize("fmt", ["ustar", "pax", "gnutar", "v7"])
+@pytest.mark.parametrize("fmt", BSDTAR_FORMATS)
 def test_bsdtar_archives_read_like_libarchive(tmp_path, fmt) -> None:
     require_tool("bsdtar")
     same_as_libarchive(tool_tar(tmp_path, "bsdtar", fmt))

@@ -90,7 +90,7 @@ class Handler(Protocol):
     #: True when ``members`` needs ``seek``/``tell`` (the walker then spools non-seekable input).
     needs_seekable: bool
     # Optional ``min_head: int``, for a handler listed without magics (asked about every member): it never
-    # accepts content shorter than that, so the dispatcher need not ask (tar: a magic at 257 or a header).
+    # accepts content shorter than that, so the dispatcher need not ask (tar: one whole 512-byte header).
 
     def match(self, info: SniffInfo) -> bool:
         """Whether this handler reads content starting with ``info.head``."""

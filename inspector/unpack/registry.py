@@ -132,9 +132,6 @@ class Dispatcher:
         #: offset-0 magics by their first byte: (magic, handler indices); other magics by where they lie.
         self._first: dict[int, list[tuple[bytes, tuple[int, ...]]]] = {}
         self._always: tuple[int, ...] = ()
-        #: Content shorter than this has no candidate but those of its first byte: every deep magic ends
-        #: further in, and every catch-all needs at least this much (``Handler.min_head``).
-        self._shortest = 0
         #: a handler's family: the first magic it was listed with (handlers sharing a magic are one family)
         self._family: dict[int, str] = {}
         first: dict[bytes, list[int]] = {}
@@ -154,14 +151,16 @@ class Dispatcher:
                     deep.setdefault((offset, len(magic)), {}).setdefault(magic, []).append(index)
         for magic, indices in first.items():
             self._first.setdefault(magic[0], []).append((magic, tuple(indices)))
-        self._deep_slices = tuple((offset, offset + length, {m: tuple(ix) for m, ix in table.items()})
-                                  for (offset, length), table in deep.items())
+        #: (offset, end, magics) of the magics further in, ordered by where they end.
+        self._deep_slices = tuple(sorted(((offset, offset + length, {m: tuple(ix) for m, ix in table.items()})
+                                          for (offset, length), table in deep.items()), key=lambda s: s[1]))
         self._always = tuple(always)
         #: How long content must be for each catch-all to be asked (``Handler.min_head``), and for all of them.
         self._always_needs = tuple(getattr(self.handlers[i], "min_head", 0) for i in always)
         self._always_need_all = max(self._always_needs, default=0)
         self._always_need_least = min(self._always_needs, default=0)
-        self._deep_slices = tuple(sorted(self._deep_slices, key=lambda s: s[1]))  # by where the magic ends
+        #: Content shorter than this has no candidate but those of its first byte: every deep magic ends
+        #: further in, and every catch-all needs at least this much.
         self._shortest = min([end for _offset, end, _table in self._deep_slices] + list(self._always_needs),
                              default=1 << 62)
 
