@@ -32,6 +32,7 @@ from inspector.model import EMPTY_META, EntryKind
 from inspector.streams import Budget
 from inspector.unpack import archive, tar
 from inspector.unpack.base import FormatError, Member, UnpackContext
+from inspector.unpack.blocks import Blocks, bytes_opener
 from inspector.walker import Walker
 from tests.conftest import require_tool
 from tests.test_tar_reader import BSDTAR_FORMATS, GNU_TAR_FORMATS, python_tar, tool_tar, v7_tar
@@ -81,7 +82,7 @@ def read_members(blob: bytes, most: int) -> dict[str, Any]:
     problems: list[tuple[Any, ...]] = []
     ctx = UnpackContext(path="t.tar", name="t.tar", size=None, head=blob[:65536], budget=Budget(Limits()),
                         problem=lambda *a, **k: problems.append((*a, tuple(sorted(k.items())))))
-    blocks = tar._Blocks(ShortReads(blob, most))  # type: ignore[arg-type]
+    blocks = Blocks(ShortReads(blob, most))  # type: ignore[arg-type]
     links = archive.HardLinkCheck(ctx, set())
     members: list[tuple[Any, ...]] = []
     reader = tar._read(blocks, ctx, links)
@@ -291,7 +292,7 @@ def test_compiled_tar_run_makes_members_of_plain_names_and_leaves_the_others_to_
     blob = (plain_header(b"d/a.txt", 1) + plain_header(b"./b.txt", 2) + plain_header(b"c", 0, flag=b"5")
             + plain_header(b"dev", 0, flag=b"3"))  # tarfile writes the directory as "c/"
     seen: set[str] = set()
-    make = (Member, tar._MEMBER_FIELDS, EMPTY_META, tar._bytes_opener, seen)
+    make = (Member, tar._MEMBER_FIELDS, EMPTY_META, bytes_opener, seen)
     run, _, _ = _native.tar_plain_run(blob, 0, tar._RUN_MOST, tar.SMALL, 1, tar._RUN_KINDS, make)
     assert [type(item) for item in run] == [Member, tuple, tuple, Member]
     assert run[0] == Member("d/a.txt", EntryKind.FILE, 1, None, 0o644, 1_600_000_000, None, EMPTY_META, run[0].open,

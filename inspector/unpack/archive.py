@@ -1,4 +1,5 @@
-"""Archive formats read through libarchive: tar (all variants), ar (incl. .deb), cpio, RPM, 7z, CAB, RAR, XAR.
+"""Archive formats read through libarchive: cpio, RPM, 7z, CAB, RAR, XAR, and tar and ar (incl. .deb) from
+wherever our own readers (``unpack.tar``, ``unpack.ar``) hand them over (``LibarchiveHandler.resume``).
 
 libarchive reads each of these front to back from a stream, so members are produced in storage order
 and their data is streamed block by block, never extracted. The format is fixed from our own sniffing
@@ -238,7 +239,9 @@ class _ArHeaderWatch:
     extra I/O) and records a sentence for a size field that is not a non-negative decimal number.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, base: int = 0) -> None:
+        #: The archive position of the first byte this watch sees (a resumed reading starts further on).
+        self._base = base
         self._pos = 0
         self._next: int | None = 8  # after the "!<arch>\n" magic
         self._partial = bytearray()
@@ -267,8 +270,9 @@ class _ArHeaderWatch:
         field = block[48:58].strip(b" ")
         if not field.isdigit():
             name = display_name(block[0:16].rstrip(b" "))
-            self.problems.append(f"ar member '{name}' at byte {offset}: size field '{display_name(field)}' is not "
-                                 "a non-negative number; its content and everything after it cannot be located")
+            self.problems.append(f"ar member '{name}' at byte {offset + self._base}: size field "
+                                 f"'{display_name(field)}' is not a non-negative number; its content and everything "
+                                 "after it cannot be located")
             self._next = None
             return
         size = int(field)
@@ -424,22 +428,23 @@ class LibarchiveHandler:
         return self.resume(stream, ctx)
 
     def resume(self, stream: BinaryIO, ctx: UnpackContext, *, offset: int = 0, links: HardLinkCheck | None = None,
-               preamble: bytes = b"") -> Iterator[Member]:
+               preamble: bytes = b"", skip: bool | None = None) -> Iterator[Member]:
         """``members`` of an archive that another reader began: ``stream`` starts ``offset`` bytes into it.
 
-        Our own tar reader (``unpack.tar``) hands anything it does not read itself (sparse files, damage,
-        pax keys it does not know) to libarchive from the header where it stopped. ``preamble`` is one
-        member's headers put in front of the stream and dropped: libarchive only starts on a stream whose
-        first header it accepts, and they leave it in the state the archive's earlier headers left it in.
-        ``offset`` keeps positions in libarchive's messages those of the whole archive, ``links`` the
-        members seen so far.
+        Our own tar and ar readers (``unpack.tar``, ``unpack.ar``) hand anything they do not read themselves
+        (sparse files, damage, pax keys they do not know) to libarchive from the header where they stopped.
+        ``preamble`` is put in front of the stream: for tar one member's headers, dropped (``skip``, the
+        default with a preamble), that leave libarchive in the state the archive's earlier headers left it
+        in; for ar the archive's magic and its long-name table. libarchive only starts on a stream whose
+        first header it accepts. ``offset`` keeps positions in libarchive's messages those of the whole
+        archive, ``links`` the members seen so far.
         """
         import libarchive  # here, not at import: see _libarchive
         import libarchive.exception
 
         if preamble:
             stream = cast(BinaryIO, Prefixed(preamble, stream))  # libarchive-c reads with readinto
-        watch = _ArHeaderWatch() if self.name == "ar" else None
+        watch = _ArHeaderWatch(offset - len(preamble)) if self.name == "ar" else None
         guard = _GuardedReader(stream, watch)
         src: BinaryIO = stream if self.needs_seekable else guard  # type: ignore[assignment]
         try:
@@ -447,7 +452,7 @@ class LibarchiveHandler:
                 src, format_name=self.format_name, filter_name=self.filter_name, block_size=CHUNK
             ) as archive:
                 yield from self._members(archive._pointer, guard, ctx, offset - len(preamble), links,
-                                         skip=bool(preamble))
+                                         skip=bool(preamble) if skip is None else skip)
         except libarchive.exception.ArchiveError as exc:  # raised while opening, by libarchive-c
             if guard.error is not None:
                 raise guard.error from None

@@ -1,6 +1,6 @@
 """Debian binary packages (``.deb``): an ``ar`` archive whose first member is ``debian-binary``.
 
-The members are read by the generic libarchive ``ar`` reader and re-yielded unchanged, so the walker
+The members are read by the generic ``ar`` reader (``unpack.ar``) and re-yielded unchanged, so the walker
 still walks ``control.tar.*`` and ``data.tar.*`` as usual. On the way, the small ``debian-binary`` and
 ``control.tar.{gz,xz,zst,bz2}`` members are read (bounded), the ``control`` file is parsed and its
 fields (Package, Version, Architecture, Installed-Size in KiB, Depends, ...) go into the package's
@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 
 import zstandard
 
-from inspector.unpack import archive
+from inspector.unpack import ar
 from inspector.unpack.base import Member, SniffInfo, UnpackContext
 from inspector.unpack.bounded import read_bounded, replay
 
@@ -125,7 +125,7 @@ class DebHandler:
     def members(self, stream: BinaryIO, ctx: UnpackContext) -> Iterator[Member]:
         """The ar members; ``debian-binary`` and ``control.tar.*`` are read here and replayed from memory."""
         seen_control = False
-        for n, member in enumerate(archive.AR.members(stream, ctx)):
+        for n, member in enumerate(ar.AR.members(stream, ctx)):
             name = member.name
             if n == 0 and name == "debian-binary":
                 data = read_bounded(member, 64)

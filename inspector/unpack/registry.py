@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from inspector.unpack import archive, bzimage, compressed, deb, tar
+from inspector.unpack import ar, archive, bzimage, compressed, deb, tar
 from inspector.unpack.base import Handler, Member, SniffInfo, UnpackContext
 
 
@@ -91,7 +91,7 @@ REGISTRY: tuple[tuple[Handler, Magics], ...] = (
     (archive.RPM, ((0, b"\xed\xab\xee\xdb"),)),
     (deb.DEB, _AR),
     (_lazy("vib:VibHandler", "vib", False), _AR),  # before ar: an ar whose first member is descriptor.xml
-    (archive.AR, _AR),
+    (ar.AR, _AR),  # our own header parser; libarchive (archive.AR) reads what it does not
     (archive.CPIO, _CPIO),
     # before tar: same header layout, data elsewhere (``vmtar.MAGIC``, the libarchive reader's VMTAR_MAGIC)
     (_lazy("vmtar:VmtarHandler", "vmtar", False), ((257, archive.VMTAR_MAGIC),)),

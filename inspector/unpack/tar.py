@@ -22,18 +22,18 @@ this module's code stays the reference and reads everything the C code does not.
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Callable, Generator, Iterator
-from typing import BinaryIO, cast
+from typing import BinaryIO
 
 from inspector import native
 from inspector.model import EMPTY_META, EntryKind
 from inspector.names import checked_member_path, member_path
 from inspector.seennames import bounded
-from inspector.streams import CHUNK, Stream
+from inspector.streams import Stream
 from inspector.unpack import archive
-from inspector.unpack.base import FormatError, Member, SniffInfo, UnpackContext
+from inspector.unpack.base import Member, SniffInfo, UnpackContext
+from inspector.unpack.blocks import Blocks, HandOver, MemberStream, bytes_opener, failing, small_content
 
 #: Members up to this size are read with their header and handed over as bytes (``Member.data``).
 SMALL = archive.SCRATCH
@@ -61,183 +61,6 @@ _NO_DATA_KINDS = {0x32: EntryKind.SYMLINK, 0x33: EntryKind.DEVICE, 0x34: EntryKi
 _FILE_TYPES = frozenset(b"0\x007")
 
 
-class _HandOver(Exception):
-    """This member is not one this reader reads; libarchive reads the archive from its first header on."""
-
-
-class _Blocks:
-    """The archive's bytes as the stream gives them, read ``CHUNK`` at a time the way libarchive-c reads.
-
-    ``buf[pos:]`` is what is not yet consumed; ``offset`` is the archive position of ``buf[0]``. A read
-    failure while a member's data is being read is kept in ``error`` and raised again at the next
-    header, as libarchive does with a failing read callback.
-    """
-
-    def __init__(self, stream: BinaryIO) -> None:
-        self.stream = stream
-        self.buf = b""
-        self.pos = 0
-        self.offset = 0
-        self.eof = False
-        self.error: BaseException | None = None
-        #: Which kind of header libarchive last read ("old", "ustar", "gnu", "pax": a pax header was seen and
-        #: ustar headers followed), which decides how it reads a hard link that declares a size.
-        self.format = "old"
-        self._block = bytearray(CHUNK)
-
-    @property
-    def total(self) -> int:
-        """Bytes read from the stream so far."""
-        return self.offset + len(self.buf)
-
-    def fill(self, n: int) -> bool:
-        """Make ``n`` bytes from ``pos`` available in ``buf``; False when the stream ends first."""
-        while len(self.buf) - self.pos < n:
-            if self.eof:
-                return False
-            got = self.stream.readinto(self._block) or 0  # type: ignore[attr-defined]
-            if got <= 0:
-                self.eof = True
-                return False
-            self.offset += self.pos
-            block = memoryview(self._block)[:got].tobytes()  # one copy (a bytearray slice would be two)
-            self.buf = self.buf[self.pos:] + block if self.pos < len(self.buf) else block
-            self.pos = 0
-        return True
-
-    def copy_into(self, view: memoryview, n: int, need: int) -> bool:
-        """Copy the next ``n`` bytes into ``view`` and consume ``need`` (at least ``n``): a large member's read.
-
-        Blocks are read as ``fill`` reads them but not joined (one copy of the content, not three). False,
-        with nothing copied and everything the stream had joined in ``buf``, when it ends first.
-        """
-        start = self.pos
-        there = len(self.buf) - start
-        if there >= need:
-            view[:n] = memoryview(self.buf)[start : start + n]
-            self.pos += need
-            return True
-        parts = [self.buf]
-        try:
-            while there < need and not self.eof:
-                got = self.stream.readinto(self._block) or 0  # type: ignore[attr-defined]
-                if got <= 0:
-                    self.eof = True
-                    break
-                parts.append(memoryview(self._block)[:got].tobytes())
-                there += got
-        except BaseException:
-            self._join(parts)
-            raise
-        if there < need:
-            self._join(parts)
-            return False
-        at = 0  # position of the current part in the parts joined
-        out = 0
-        for part in parts:
-            lo, hi = max(start, at), min(start + n, at + len(part))
-            if hi > lo:
-                view[out : out + hi - lo] = memoryview(part)[lo - at : hi - at]
-                out += hi - lo
-            at += len(part)
-        last = parts[-1]
-        self.offset += at - len(last)
-        self.buf = last
-        self.pos = start + need - (at - len(last))
-        return True
-
-    def _join(self, parts: list[bytes]) -> None:
-        """Keep every block read in ``buf`` (what ``fill`` would have made of them)."""
-        self.offset += self.pos
-        self.buf = b"".join([parts[0][self.pos:], *parts[1:]])
-        self.pos = 0
-
-    def rest(self) -> BinaryIO:
-        """What is not consumed, then the rest of the stream (for libarchive to take over)."""
-        return cast(BinaryIO, archive.Prefixed(self.buf[self.pos:], self.stream))
-
-
-class _MemberStream(io.RawIOBase):
-    """A large member's content, read from the archive's blocks as libarchive's ``archive_read_data`` reads it.
-
-    A read that cannot be filled whole fails whole: the end of the archive inside the content is
-    libarchive's "Truncated tar archive", inside the padding after it "Truncated input file". A read
-    failure of the stream below is raised here and again at the next header (``_Blocks.error``).
-    """
-
-    def __init__(self, blocks: _Blocks, size: int, padding: int) -> None:
-        super().__init__()
-        self._blocks = blocks
-        self.remaining = size
-        self.padding = padding
-        #: Bytes handed out by the last read that did not reach the end: libarchive counts them as not yet
-        #: consumed when it skips the rest of the member.
-        self._last = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
-        blocks = self._blocks
-        if blocks.error is not None:
-            raise blocks.error
-        if self.remaining <= 0:
-            return 0
-        view = memoryview(b).cast("B")
-        n = min(len(view), self.remaining)
-        ends = n == self.remaining
-        try:
-            whole = blocks.copy_into(view, n, n + self.padding if ends else n)
-        except BaseException as exc:  # noqa: BLE001 - raised here and at the next header
-            blocks.error = exc
-            raise
-        if not whole:
-            raise self._truncated()
-        self.remaining -= n
-        self._last = n
-        if ends:
-            self.padding = self._last = 0
-        return n
-
-    def _truncated(self) -> FormatError:
-        """The archive ended inside this read: libarchive consumed what there was and says where."""
-        blocks = self._blocks
-        there = len(blocks.buf) - blocks.pos
-        blocks.pos += there
-        self._last = 0
-        if there < self.remaining:
-            self.remaining -= there
-            return FormatError(f"corrupt member data: Truncated tar archive{_after(blocks.total)}")
-        pad = there - self.remaining
-        self.remaining = 0
-        return FormatError(f"corrupt member data: Truncated input file (needed {self.padding} bytes, only {pad} "
-                           f"available){_after(blocks.total)}")
-
-    def skip(self) -> None:
-        """Step over what was not read of the member and its padding, as libarchive's skip does."""
-        blocks = self._blocks
-        if blocks.error is not None:
-            raise blocks.error
-        needed = self.remaining + self._last + self.padding
-        if not needed:
-            return
-        there = self._last
-        wanted = needed - self._last
-        while len(blocks.buf) - blocks.pos < wanted:
-            there += len(blocks.buf) - blocks.pos
-            wanted -= len(blocks.buf) - blocks.pos
-            blocks.pos = len(blocks.buf)
-            if not blocks.fill(1):
-                raise FormatError(f"tar: Truncated input file (needed {needed} bytes, only {there} available)"
-                                  f"{_after(blocks.total)}")
-        blocks.pos += wanted
-        self.remaining = self.padding = self._last = 0
-
-
-def _after(where: int) -> str:
-    """Where in the archive something happened, worded as ``archive._Libarchive.reason`` words it."""
-    return f" (after {where} bytes of the archive)" if where > 0 else ""
-
 
 def _number(h: bytes, start: int, end: int) -> int:
     """A numeric header field as libarchive reads it (octal, or base-256 when the first byte has bit 7)."""
@@ -248,11 +71,11 @@ def _number(h: bytes, start: int, end: int) -> int:
         if first & 0x40:
             value -= 1 << (8 * width - 1)
         if not -(1 << 63) <= value < (1 << 63):
-            raise _HandOver  # libarchive clamps; rare enough to leave to it
+            raise HandOver  # libarchive clamps; rare enough to leave to it
         return value
     m = _OCTAL.fullmatch(h, start, end)
     if m is None:
-        raise _HandOver
+        raise HandOver
     digits = m.group(1)
     return int(digits, 8) if digits else 0
 
@@ -261,16 +84,16 @@ def _octal(field: bytes) -> int:
     """An octal field as libarchive's ``tar_atol8`` reads it, when it is written the plain way.
 
     Leading spaces, octal digits, then spaces or NULs; anything else (a NUL before the digits, a space
-    between them) is ``_HandOver``: libarchive stops at the first non-digit, which we do not imitate.
+    between them) is ``HandOver``: libarchive stops at the first non-digit, which we do not imitate.
     """
     m = _OCTAL.fullmatch(field)
     if m is None:
-        raise _HandOver
+        raise HandOver
     return int(m[1], 8) if m[1] else 0
 
 
 def _header_numbers(h: bytes) -> tuple[int, int, int]:
-    """The mode, size and mtime of a header block whose checksum is right (else ``_HandOver``).
+    """The mode, size and mtime of a header block whose checksum is right (else ``HandOver``).
 
     The fields as Python's tarfile and GNU tar write them are read with one regular expression; anything
     else (bsdtar's spacing, base-256 numbers) field by field.
@@ -281,14 +104,14 @@ def _header_numbers(h: bytes) -> tuple[int, int, int]:
     else:
         field = h[148:156]
         if field.translate(None, _OCTAL_CHARS):
-            raise _HandOver  # libarchive: "Damaged tar archive"
+            raise HandOver  # libarchive: "Damaged tar archive"
         stored = _octal(field)
         if not h[100:148].translate(None, _OCTAL_CHARS):
             mode, size, mtime = _octal(h[100:108]), _octal(h[124:136]), _octal(h[136:148])
         else:
             mode, size, mtime = _number(h, 100, 108), _number(h, 124, 136), _number(h, 136, 148)
     if not archive.tar_sum_matches(h, stored):
-        raise _HandOver
+        raise HandOver
     return mode, size, mtime
 
 
@@ -324,7 +147,7 @@ def _cstring(h: bytes, start: int, end: int) -> bytes:
 def _text(raw: bytes) -> str:
     """An ASCII name as libarchive gives it; anything else (another character set) is libarchive's."""
     if not raw.isascii():
-        raise _HandOver
+        raise HandOver
     return raw.decode("ascii")
 
 
@@ -335,23 +158,23 @@ def _pax(body: bytes, header_size: int) -> tuple[bytes | None, bytes | None, flo
     from the header's, or a key in ``_PAX_HANDED_OVER`` goes to libarchive.
     """
     if not body.isascii() or 0 in body:
-        raise _HandOver
+        raise HandOver
     path = link = None
     mtime: float | int | None = None
     at = 0
     while at < len(body):
         m = _PAX_RECORD.match(body, at)
         if m is None:
-            raise _HandOver
+            raise HandOver
         end = at + int(m.group(1))
         if end > len(body) or body[end - 1] != 0x0A:
-            raise _HandOver
+            raise HandOver
         eq = body.find(b"=", m.end(), end - 1)
         if eq <= m.end():
-            raise _HandOver
+            raise HandOver
         key, value = body[m.end() : eq], body[eq + 1 : end - 1]
         if key.startswith(_PAX_HANDED_OVER):
-            raise _HandOver
+            raise HandOver
         if key == b"path":
             path = value
         elif key == b"linkpath":
@@ -359,11 +182,11 @@ def _pax(body: bytes, header_size: int) -> tuple[bytes | None, bytes | None, flo
         elif key == b"mtime":
             t = _PAX_TIME.fullmatch(value)
             if t is None:
-                raise _HandOver
+                raise HandOver
             nanos = int((t.group(2) or b"")[:9].ljust(9, b"0"))
             mtime = archive.mtime_value(int(t.group(1)), nanos)
         elif key == b"size" and value != b"%d" % header_size:
-            raise _HandOver
+            raise HandOver
         at = end
     return path, link, mtime
 
@@ -382,7 +205,7 @@ class TarHandler:
 
     def members(self, stream: BinaryIO, ctx: UnpackContext) -> Iterator[Member]:
         """Yield the archive's members in storage order, each readable until the next one is asked for."""
-        blocks = _Blocks(stream)
+        blocks = Blocks(stream)
         links = archive.HardLinkCheck(ctx)
         offset = yield from _read(blocks, ctx, links)
         if offset is not None:
@@ -411,7 +234,7 @@ def _preamble(fmt: str) -> bytes:
     return pax + _header(b"resume", b"5", magic)
 
 
-def _read(blocks: _Blocks, ctx: UnpackContext, links: archive.HardLinkCheck) -> Generator[Member, None, int | None]:
+def _read(blocks: Blocks, ctx: UnpackContext, links: archive.HardLinkCheck) -> Generator[Member, None, int | None]:
     """Members while they are ones this reader reads; the archive offset where libarchive must go on, or None."""
     while True:
         if blocks.error is not None:
@@ -421,7 +244,7 @@ def _read(blocks: _Blocks, ctx: UnpackContext, links: archive.HardLinkCheck) -> 
             # The compiled run adds names to a set; past seennames.EXACT_NAMES the names are a SeenNames
             # (``HardLinkCheck.member``), and the run leaves the members to be made here.
             seen = links.seen
-            make = (Member, _MEMBER_FIELDS, EMPTY_META, _bytes_opener, seen) if _MEMBER_FIELDS and type(
+            make = (Member, _MEMBER_FIELDS, EMPTY_META, bytes_opener, seen) if _MEMBER_FIELDS and type(
                 seen) is set else None
             run, fmt, end = plain_run(blocks.buf, blocks.pos, _RUN_MOST, SMALL, _FORMATS.index(blocks.format),
                                       _RUN_KINDS, make)
@@ -435,11 +258,11 @@ def _read(blocks: _Blocks, ctx: UnpackContext, links: archive.HardLinkCheck) -> 
                 continue
         try:  # ``_member`` leaves ``blocks.pos`` at the member's first header (reading may move the buffer)
             member, used, padding = _member(blocks, ctx, links)
-        except _HandOver:
+        except HandOver:
             return blocks.offset + blocks.pos
         if member is None:
             return None
-        if type(member.open) is not _MemberStream:
+        if type(member.open) is not MemberStream:
             blocks.pos += used + padding
             yield member
             continue
@@ -449,7 +272,7 @@ def _read(blocks: _Blocks, ctx: UnpackContext, links: archive.HardLinkCheck) -> 
         stream.skip()
 
 
-#: ``_Blocks.format`` by the codes ``native.tar_plain_run`` takes and gives, and the kinds it makes by index.
+#: ``Blocks.format`` by the codes ``native.tar_plain_run`` takes and gives, and the kinds it makes by index.
 _FORMATS = ("old", "ustar", "gnu", "pax")
 _RUN_KINDS = (EntryKind.FILE, EntryKind.SYMLINK, EntryKind.DEVICE, EntryKind.DIR, EntryKind.OTHER)
 #: Members made by one ``tar_plain_run`` call. A run of 1,000 (a 1 MiB block of tiny members) keeps some
@@ -473,20 +296,20 @@ def _plain_member(ctx: UnpackContext, links: archive.HardLinkCheck,
     name = checked_member_path(name_text, ctx)
     links.member(name)
     return Member(name, kind, size, None, mode, mtime, link, EMPTY_META,
-                  None if data is None else _bytes_opener(data), None, False, data)
+                  None if data is None else bytes_opener(data), None, False, data)
 
 
-def _with_open(member: Member, stream: _MemberStream) -> Member:
+def _with_open(member: Member, stream: MemberStream) -> Member:
     """``member`` with ``open`` returning its content stream (``_member`` leaves the stream itself there)."""
     return Member(name=member.name, kind=member.kind, size=member.size, mode=member.mode, mtime=member.mtime,
                   link_target=member.link_target, meta=EMPTY_META, open=lambda: stream)
 
 
-def _member(blocks: _Blocks, ctx: UnpackContext, links: archive.HardLinkCheck
+def _member(blocks: Blocks, ctx: UnpackContext, links: archive.HardLinkCheck
             ) -> tuple[Member | None, int, int]:
     """The member whose headers start at ``blocks.pos``: (member, header and small-data bytes used, padding).
 
-    (None, 0, 0) at the end of the archive. Raises ``_HandOver`` for anything libarchive must read.
+    (None, 0, 0) at the end of the archive. Raises ``HandOver`` for anything libarchive must read.
     """
     long_name = long_link = pax = None
     used = 0
@@ -494,30 +317,30 @@ def _member(blocks: _Blocks, ctx: UnpackContext, links: archive.HardLinkCheck
         if not blocks.fill(used + _BLOCK):
             if len(blocks.buf) - blocks.pos == used:
                 if used:
-                    raise _HandOver  # the archive ends inside a member's headers
+                    raise HandOver  # the archive ends inside a member's headers
                 return None, 0, 0  # the end of the stream at a header: libarchive's end too
-            raise _HandOver  # a short block at the end
+            raise HandOver  # a short block at the end
         at = blocks.pos + used
         h = blocks.buf[at : at + _BLOCK]
         used += _BLOCK
         if h[0] == 0:
             if h != _ZERO_BLOCK or used > _BLOCK:
-                raise _HandOver
+                raise HandOver
             blocks.pos += _BLOCK
             if blocks.fill(_BLOCK):  # libarchive consumes a second block of zeros, if there is one
                 blocks.pos += _BLOCK
             return None, 0, 0
         numbers = _header_numbers(h)
         if used == _BLOCK and not blocks.offset + blocks.pos and not _bid(h):
-            raise _HandOver  # libarchive refuses an archive whose first header it would not bid on
+            raise HandOver  # libarchive refuses an archive whose first header it would not bid on
         flag = h[156]
         if flag in (0x4C, 0x4B, 0x78):  # 'L', 'K', 'x': a body for the next header
             body_size = numbers[1]
             if not 0 <= body_size <= _SPECIAL_MAX:
-                raise _HandOver
+                raise HandOver
             span = (body_size + 511) & ~511
             if not blocks.fill(used + span):
-                raise _HandOver
+                raise HandOver
             body = blocks.buf[blocks.pos + used : blocks.pos + used + body_size]
             used += span
             if flag == 0x4C and long_name is None and pax is None:
@@ -527,12 +350,12 @@ def _member(blocks: _Blocks, ctx: UnpackContext, links: archive.HardLinkCheck
             elif flag == 0x78 and pax is None and long_name is None and long_link is None:
                 pax = body
             else:
-                raise _HandOver
+                raise HandOver
             continue
         return _entry(blocks, ctx, links, h, numbers, used, long_name, long_link, pax)
 
 
-def _entry(blocks: _Blocks, ctx: UnpackContext, links: archive.HardLinkCheck, h: bytes,
+def _entry(blocks: Blocks, ctx: UnpackContext, links: archive.HardLinkCheck, h: bytes,
            numbers: tuple[int, int, int], used: int, long_name: bytes | None, long_link: bytes | None,
            pax: bytes | None) -> tuple[Member, int, int]:
     """The member of a header block ``h`` (after ``used`` bytes of headers), as libarchive would make it."""
@@ -540,16 +363,16 @@ def _entry(blocks: _Blocks, ctx: UnpackContext, links: archive.HardLinkCheck, h:
     gnu = h.startswith(_GNU_MAGIC, 257)
     ustar = not gnu and h.startswith(b"ustar", 257)
     if gnu and (h[386] or h[483]):
-        raise _HandOver  # GNU sparse map or real size
+        raise HandOver  # GNU sparse map or real size
     plain = h.isascii()
     if not plain:  # names, user and group names as another character set, or base-256 numbers
         for start, end in ((0, 100), (157, 257), *(((265, 329), (345, 500)) if gnu or ustar else ())):
             if not _cstring(h, start, end).isascii():
-                raise _HandOver
+                raise HandOver
     mode, size, seconds = numbers
     mtime: float | int = seconds
     if size < 0 or not 0 <= mode < (1 << 32):
-        raise _HandOver
+        raise HandOver
     end = h.find(0, 0, 100)  # _cstring(h, 0, 100), inline: once per member
     raw_name = h[:end] if end >= 0 else h[:100]
     if ustar and h[345]:
@@ -570,21 +393,21 @@ def _entry(blocks: _Blocks, ctx: UnpackContext, links: archive.HardLinkCheck, h:
         if pax_mtime is not None:
             mtime = pax_mtime
     if not raw_name:
-        raise _HandOver
+        raise HandOver
     name_text = raw_name.decode("ascii") if plain else _text(raw_name)
     link: str | None = None
     data_size = size
     if flag in _FILE_TYPES:
         kind = EntryKind.FILE
         if link_set:
-            raise _HandOver  # a link name on a regular file makes it a hard link in libarchive
+            raise HandOver  # a link name on a regular file makes it a hard link in libarchive
         if name_text[-1] == "/":  # a regular file named like a directory is one, without data (libarchive)
             kind = EntryKind.DIR
             data_size = 0
     elif flag == 0x31:  # '1' hard link
         raw_link = raw_link or _cstring(h, 157, 257)
         if size or not raw_link:
-            raise _HandOver  # a hard link with data: libarchive's heuristics decide
+            raise HandOver  # a hard link with data: libarchive's heuristics decide
         kind = EntryKind.HARDLINK
     elif flag in _NO_DATA_KINDS:
         kind = _NO_DATA_KINDS[flag]
@@ -592,31 +415,31 @@ def _entry(blocks: _Blocks, ctx: UnpackContext, links: archive.HardLinkCheck, h:
         if kind is EntryKind.SYMLINK:
             raw_link = raw_link or _cstring(h, 157, 257)
             if not raw_link:
-                raise _HandOver
+                raise HandOver
             link = _text(raw_link)
         elif link_set:
-            raise _HandOver
+            raise HandOver
     else:
-        raise _HandOver  # 'D', 'M', 'N', 'S', 'V', 'A', 'g', 'X', vendor types
+        raise HandOver  # 'D', 'M', 'N', 'S', 'V', 'A', 'g', 'X', vendor types
     padding = -data_size % _BLOCK
     data = None
-    opener: Callable[[], Stream] | _MemberStream | None = None
+    opener: Callable[[], Stream] | MemberStream | None = None
     if kind is not EntryKind.FILE:
         if data_size > SMALL or not blocks.fill(used + data_size + padding):
-            raise _HandOver
+            raise HandOver
         used += data_size
     elif data_size > SMALL:
-        opener = _MemberStream(blocks, data_size, padding)
+        opener = MemberStream(blocks, data_size, padding)
     elif len(blocks.buf) - blocks.pos >= used + data_size + padding:  # all there (most members)
         at = blocks.pos + used
         data = blocks.buf[at : at + data_size]
         used += data_size
     else:
-        data, used = _small_content(blocks, used, data_size, padding)
+        data, used = small_content(blocks, used, data_size, padding)
         if data is None:
-            opener = _failing(blocks.error)  # type: ignore[arg-type]
+            opener = failing(blocks.error)  # type: ignore[arg-type]
     if data is not None:
-        opener = _bytes_opener(data)
+        opener = bytes_opener(data)
     name = checked_member_path(name_text, ctx)
     if gnu:
         blocks.format = "gnu"
@@ -637,42 +460,6 @@ def _entry(blocks: _Blocks, ctx: UnpackContext, links: archive.HardLinkCheck, h:
                     opener, None, False, data)  # type: ignore[arg-type]
     return member, used, padding
 
-
-def _small_content(blocks: _Blocks, used: int, size: int, padding: int) -> tuple[bytes | None, int]:
-    """A small member's content when more must be read for it: (its bytes or None on a read failure, used).
-
-    A failure reading the content is the member's (``blocks.error``, raised again at the next header); one
-    reading only its padding is met by libarchive at the next header. The end of the archive in either is
-    libarchive's to report (``_HandOver``).
-    """
-    try:
-        whole = blocks.fill(used + size)
-    except Exception as exc:  # noqa: BLE001 - the member's content failed; raised again at the next header
-        blocks.error = exc
-        return None, used
-    if not whole:
-        raise _HandOver
-    at = blocks.pos + used
-    data = blocks.buf[at : at + size]
-    try:
-        whole = blocks.fill(used + size + padding)
-    except Exception as exc:  # noqa: BLE001 - libarchive meets it at the next header
-        blocks.error = exc
-        whole = True
-    if not whole:
-        raise _HandOver
-    return data, used + size
-
-
-def _failing(exc: BaseException) -> Callable[[], Stream]:
-    def fail() -> Stream:
-        raise exc
-
-    return fail
-
-
-def _bytes_opener(data: bytes) -> Callable[[], Stream]:
-    return lambda: io.BytesIO(data)
 
 
 __all__ = ["TarHandler", "SMALL"]
