@@ -438,6 +438,18 @@ def test_elf_section_of_a_type_lief_has_no_name_for_is_read_by_its_number(tmp_pa
         [(r["name"], r["size"], r["offset"]) for r in readelf_sections(tmp_path / "odd")]
 
 
+@pytest.mark.parametrize(("stored", "read"), [(b".r\xc3\xa9ata", ".r\u00e9ata"), (b".r\xffdata", ".r\ufffddata")])
+def test_elf_section_name_that_is_not_ascii_is_read_as_utf8_with_replacement_characters(tmp_path, stored: bytes,
+                                                                                        read: str) -> None:
+    data = bytearray(binaries.good_elf())
+    at = data.index(b".rodata\0")
+    data[at : at + 7] = stored  # the same length: the other names keep their offsets
+    inv = _walk_in_tar(tmp_path, {"odd": bytes(data)})
+    assert not inv.problems
+    names = [s["name"] for s in _member(inv, "odd").meta["binary"]["sections"]]
+    assert read in names and ".data" in names and ".text" in names
+
+
 def test_pe_section_name_that_is_not_utf8_is_read_with_replacement_characters(tmp_path) -> None:
     data = bytearray(binaries.good_pe())
     data[0x80 + 24 + 240 : 0x80 + 24 + 248] = b".t\xffxt\0\0\0"

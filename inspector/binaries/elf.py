@@ -39,14 +39,15 @@ def read_elf(blob: Blob) -> BinaryInfo:
     if shstrndx == SHN_XINDEX:  # extended numbering: section 0's sh_link (its sh_size, the count, is in h)
         shstrndx = struct.unpack_from(record, blob.read(shoff, shentsize))[6]
     table = blob.read(shoff, shnum * shentsize)
-    headers = [struct.unpack_from(record, table, i * shentsize) for i in range(shnum)]
+    headers = list(struct.iter_unpack(record, table))  # check_elf_header: e_shentsize is the record's size
     names = _names(blob, headers, shstrndx)
     total = blob.size
     sections = []
+    append, section = sections.append, elf_section  # a loop over every section of every object file
     for r in headers:
         section_name = names(r[0])  # every entry's name is checked, SHT_NULL ones (type 0, no section) too
         if r[1]:
-            sections.append(elf_section(section_name, r[1], r[2], r[5], r[4], total))
+            append(section(section_name, r[1], r[2], r[5], r[4], total))
     if not sections:
         sections = list(_segments(blob, h.wide, end, h.phoff, h.phentsize, h.phnum))
     return binary_info("elf", name, sections, blob)
@@ -62,14 +63,27 @@ def _names(blob: Blob, headers: list[tuple[int, ...]], shstrndx: int) -> Callabl
     base, size = strtab[4], strtab[5]
     check_extent("ELF", "section-name string table (e_shstrndx)", base, size, blob.size)
     table = blob.read(base, min(size, 16 * 1024 * 1024))
+    size = len(table)
 
     def name(offset: int) -> str:
-        if offset >= len(table):
+        if offset >= size:
             raise BinaryFormatError(f"ELF sh_name {offset} lies past the end of the section-name string table")
         end = table.find(b"\0", offset, offset + MAX_NAME)
         return table[offset : end if end >= 0 else offset + MAX_NAME].decode("utf-8", "replace")
 
-    return name
+    if not table.isascii():
+        return name
+    # Almost every table is ASCII: decoded once, each name is a slice of the text (the same string).
+    text = table.decode("ascii")
+    find = text.find
+
+    def ascii_name(offset: int) -> str:
+        if offset >= size:
+            return name(offset)  # raises
+        end = find("\0", offset, offset + MAX_NAME)
+        return text[offset : end if end >= 0 else offset + MAX_NAME]
+
+    return ascii_name
 
 
 def elf_section(name: str, sh_type: int, flags: int, size: int, offset: int, total: int) -> Section:
