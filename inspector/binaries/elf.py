@@ -42,7 +42,7 @@ def read_elf(blob: Blob) -> BinaryInfo:
     headers = list(struct.iter_unpack(record, table))  # check_elf_header: e_shentsize is the record's size
     names = _names(blob, headers, shstrndx)
     total = blob.size
-    sections = []
+    sections: list[Section] = []
     append, section = sections.append, elf_section  # a loop over every section of every object file
     for r in headers:
         section_name = names(r[0])  # every entry's name is checked, SHT_NULL ones (type 0, no section) too
