@@ -14,7 +14,7 @@ import pytest
 
 from fixtures.common import pseudo_random
 from inspector.diff import diff_images
-from inspector.diff.delta import KeptContent, collect_contents
+from inspector.diff.delta import KeptContent, Stored, collect_contents
 from inspector.diff.engine import delta_candidates, load_sides
 from inspector.diff.pairing import pair_inventories
 from inspector.store import StoreConfig
@@ -244,3 +244,46 @@ def test_the_longest_estimates_are_started_first(releases: tuple[Path, Path], mo
     sizes = [reads(task) for task in _Recorded.submitted]
     assert len(sizes) == 5  # two modified files, the code and data deltas of one, an added file
     assert sizes == sorted(sizes, reverse=True)
+
+
+def _keep(kept: KeptContent, logical: str, *pieces: bytes, done: bool = True) -> None:
+    """Copy ``pieces`` into ``kept`` as the walker does with a leaf, and say it was read whole (``done``)."""
+    sink = kept(logical, None)
+    assert sink is not None
+    for piece in pieces:
+        sink.write(piece)
+    if done:
+        sink.done(hashlib.sha256(b"".join(pieces)).hexdigest())
+
+
+def _kept(kept: KeptContent, rel: str, data: bytes) -> Stored:
+    stored = kept.get(rel, hashlib.sha256(data).hexdigest())
+    assert stored is not None and stored.read() == data and stored.read(2, 3) == data[2:5]
+    return stored
+
+
+def test_kept_content_is_held_in_memory_up_to_its_bound_and_spooled_past_it() -> None:
+    kept = KeptContent(max_file=100, in_memory=10)
+    try:
+        _keep(kept, "img!/a", b"aaaaaa")
+        _keep(kept, "img!/b", b"bbbb", b"bbbb")  # crosses the bound in its second piece: all of it spooled
+        _keep(kept, "img!/c", b"ccc")
+        _keep(kept, "img!/d", b"dd")  # 6 + 3 held: one byte too many
+        assert _kept(kept, "a", b"aaaaaa").data is not None
+        assert _kept(kept, "b", b"bbbbbbbb").data is None
+        assert _kept(kept, "c", b"ccc").data is not None
+        assert _kept(kept, "d", b"dd").data is None
+    finally:
+        kept.close()
+
+
+def test_a_file_not_read_whole_gives_its_memory_back() -> None:
+    kept = KeptContent(max_file=100, in_memory=10)
+    try:
+        _keep(kept, "img!/broken", b"12345678", done=False)
+        _keep(kept, "img!/whole", b"abcdefgh")
+        assert kept.get("broken", hashlib.sha256(b"12345678").hexdigest()) is None
+        assert _kept(kept, "whole", b"abcdefgh").data is not None
+    finally:
+        kept.close()
+
