@@ -3,8 +3,8 @@ unusual.
 
 An ar is the magic ``!<arch>\\n`` and, for each member, a 60-byte text header (name, mtime, uid, gid, octal
 mode, size, the signature ``\\x60\\n``) and the content padded to an even size. Going through libarchive
-costs its import (about 9 ms, the largest single part of a cold ``diff`` of two .debs after Python's own
-start) and about 10 us a member in ctypes calls (a tar.gz of libraries holds 8,600 object files in .a
+costs its import (about 9 ms of a cold ``diff`` of two .debs, which meet no other format read through
+libarchive) and about 10 us a member in ctypes calls (a tar.gz of libraries holds 8,600 object files in .a
 archives). This reader parses the headers itself for what ar programs write, field by field as
 libarchive's ``archive_read_support_format_ar.c`` does:
 
