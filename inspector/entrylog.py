@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import marshal
 import os
-import pickle
 import tempfile
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -56,6 +55,10 @@ def _encode(row: tuple[Any, ...]) -> bytes | None:
         return marshal.dumps(row)
     except ValueError:
         pass
+    # pickle is imported where it is used, not with this module: only metadata marshal cannot take needs it,
+    # and a command's start-up need not pay for it.
+    import pickle
+
     try:
         pickled = pickle.dumps(meta, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:  # noqa: BLE001 - any unpicklable value: the entry stays on the heap instead
@@ -76,6 +79,8 @@ def _from_row(row: Any) -> Entry:
         meta = _EMPTY_META
     else:
         if isinstance(meta, bytes):
+            import pickle
+
             meta = pickle.loads(meta)  # noqa: S301 - a record this process wrote
         if not isinstance(meta, MappingProxyType):  # a row of ``rows`` made from an entry keeps its mapping
             meta = MappingProxyType(meta)
@@ -112,6 +117,8 @@ def _record_row(record: bytes | memoryview) -> tuple[Any, ...]:
     """The row of one ``_encode`` record (pickled metadata loaded)."""
     row = marshal.loads(record)
     if isinstance(row[12], bytes):
+        import pickle
+
         return (*row[:12], pickle.loads(row[12]))  # noqa: S301 - a record this process wrote
     return row
 
@@ -413,6 +420,8 @@ class _RowRecords:
         try:
             record = b"m" + marshal.dumps(rows)
         except ValueError:  # metadata marshal cannot take (rows from JSON never get here)
+            import pickle
+
             record = b"p" + pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
         self._end += len(record)
         self.offsets.append(self._end)
@@ -436,6 +445,8 @@ class _RowRecords:
             data = os.pread(self.fd, self.offsets[k + 1] - self.offsets[k], self.offsets[k])
         if data[:1] == b"m":
             return marshal.loads(data[1:])
+        import pickle
+
         return pickle.loads(data[1:])  # noqa: S301 - a record this process wrote
 
     def get(self, index: int) -> Entry:
