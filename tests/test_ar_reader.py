@@ -200,6 +200,15 @@ def test_an_archive_cut_anywhere_reads_like_libarchive(tmp_path) -> None:
         same_as_libarchive(write(tmp_path, f"cut-{cut}.a", blob[:cut]))
 
 
+def test_unsafe_names_in_an_archive_cut_anywhere_are_said_once_as_libarchive_says_them(tmp_path) -> None:
+    blob = gnu_archive([(b"../escape.txt", b"up and out\n"), (b"/etc/absolute-name-in-table", b"abs"),
+                        (b"ok.txt", b"fine")], symbols=False)
+    for cut in range(len(ar.MAGIC), len(blob) + 1):
+        inv = same_as_libarchive(write(tmp_path, f"cut-{cut}.a", blob[:cut]))
+        reasons = [p.reason for p in inv.problems if "unsafe" in p.reason]
+        assert len(reasons) == len(set(reasons))
+
+
 def test_a_bsd_archive_cut_anywhere_reads_like_libarchive(tmp_path) -> None:
     blob = bsd_archive([(b"a-bsd-name-longer-than-16.o", b"odd\n!"), (b"b", b"12"), (b"c.txt", b"last member\n")])
     for cut in range(len(blob) + 1):

@@ -162,20 +162,19 @@ def _member(blocks: Blocks, ctx: UnpackContext, tables: _Tables
     if mode & _S_IFMT not in (0, _S_IFREG):
         raise HandOver  # a mode of another file type makes another kind of entry in libarchive
     mtime = int(_DECIMAL.match(h, 16, 28).group(1) or b"0")  # type: ignore[union-attr]
-    name_text = checked_member_path(name.decode("ascii"), ctx)
     file_mode = (mode & 0o7777) if mode else None
     if size > SMALL:
         stream = MemberStream(blocks, size, padding, "ar")
-        return (Member(name_text, EntryKind.FILE, size, None, file_mode, mtime, None, EMPTY_META, lambda: stream,
-                       None, False, None), used, 0, stream)
+        return (Member(checked_member_path(name.decode("ascii"), ctx), EntryKind.FILE, size, None, file_mode, mtime,
+                       None, EMPTY_META, lambda: stream, None, False, None), used, 0, stream)
     if len(blocks.buf) - at >= used + size + padding:  # all there (most members)
         data: bytes | None = blocks.buf[at + used : at + used + size]
         used += size
     else:
-        data, used = small_content(blocks, used, size, padding)
+        data, used = small_content(blocks, used, size, padding)  # may hand over: the name is checked after
     opener = failing(blocks.error) if data is None else bytes_opener(data)  # type: ignore[arg-type]
-    return (Member(name_text, EntryKind.FILE, size, None, file_mode, mtime, None, EMPTY_META, opener, None, False,
-                   data), used + padding, 0, None)
+    return (Member(checked_member_path(name.decode("ascii"), ctx), EntryKind.FILE, size, None, file_mode, mtime,
+                   None, EMPTY_META, opener, None, False, data), used + padding, 0, None)
 
 
 def _read_table(blocks: Blocks, tables: _Tables, size: int, padding: int) -> None:
