@@ -141,11 +141,11 @@ class KeptContent:
     The first occurrence of each path that is read whole is kept, each file up to ``max_file`` bytes,
     ``budget`` bytes in all: the first ``in_memory`` bytes in memory, the rest in one unlinked spool file
     (nothing but this process can see it; it goes away with it), under the digest the walker tells it
-    (``done``: it is not hashed twice). The delta
-    estimates then read the modified and added files from here (``get``) instead of walking the image a
-    second time: for a small pair that second walk (decompressing everything again) cost more than the
-    estimates themselves. Whatever was not kept is read by the second walk as before. The spool file is
-    made when the first file is kept, by the walk's own thread (the two sides' walks run at once).
+    (``done``: it is not hashed twice). The delta estimates then read the modified and added files from
+    here (``get``) instead of walking the image a second time: for a small pair that second walk
+    (decompressing everything again) cost more than the estimates themselves. Whatever was not kept is read
+    by the second walk as before. The spool file is made when memory is full, by the walk's own thread (the
+    two sides' walks run at once).
     """
 
     def __init__(self, max_file: int, budget: int = KEEP_BUDGET, in_memory: int = KEEP_IN_MEMORY) -> None:
@@ -205,6 +205,7 @@ class KeptContent:
         if sink is self._active and not sink.dropped:
             if sink.parts is not None:
                 data = b"".join(sink.parts)
+                sink.parts = [data]  # the pieces go; the bytes held stay counted in ``_held``
                 self._files[sink.rel] = Stored(-1, 0, sink.count, sha256, data)
             else:
                 assert self._fh is not None
