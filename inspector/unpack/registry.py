@@ -194,9 +194,12 @@ class Dispatcher:
 
     def readings_of(self, head: bytes, name: str, size: int | None) -> Readings:
         """``readings`` of content starting with ``head`` (its ``SniffInfo`` made only when some reader is asked)."""
-        if (len(head) < self._shortest and (not head or head[0] not in self._first)) or not self.candidates(head):
+        if len(head) < self._shortest and (not head or head[0] not in self._first):
             return NO_READING  # most small files: no magic starts them, and they are too short for any other
-        return self.readings(SniffInfo(head=head, name=name, size=size))
+        candidates = self.candidates(head)
+        if not candidates:
+            return NO_READING
+        return self._readings(SniffInfo(head=head, name=name, size=size), candidates)
 
     def find(self, info: SniffInfo) -> Handler | None:
         """The first handler (registry order) that accepts ``info``, or None for a leaf."""
@@ -209,8 +212,10 @@ class Dispatcher:
     def readings(self, info: SniffInfo) -> Readings:
         """The handler that reads ``info`` and the other format families that would accept it too."""
         candidates = self.candidates(info.head)
-        if not candidates:
-            return NO_READING
+        return self._readings(info, candidates) if candidates else NO_READING
+
+    def _readings(self, info: SniffInfo, candidates: Sequence[int]) -> Readings:
+        """``readings`` among ``candidates`` (``candidates(info.head)``, not empty)."""
         chosen: int | None = None
         others: list[str] = []
         seen: set[str] = set()
