@@ -123,10 +123,9 @@ def _member(blocks: Blocks, ctx: UnpackContext, tables: _Tables
     field = h[0:16]
     if 0 in field or not field.isascii():
         raise HandOver  # libarchive copies the name up to a NUL; another character set is its to decode
-    size_field = h[48:58].strip(b" ")
-    if not size_field.isdigit():
+    size = archive.ar_size(h)
+    if size is None:
         raise HandOver  # what libarchive makes of it, with the sentence ``archive._ArHeaderWatch`` adds
-    size = int(size_field)
     padding = size % 2
     name = field.rstrip(b" ")
     if not name:

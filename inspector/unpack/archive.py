@@ -231,6 +231,13 @@ class _GuardedReader(io.RawIOBase):
         return n
 
 
+def ar_size(header: bytes) -> int | None:
+    """The size field of a 60-byte ar member header, or None when it is not a non-negative decimal number
+    (libarchive then reads it as far as it is digits and goes on reading content as headers)."""
+    field = header[48:58].strip(b" ")
+    return int(field) if field.isdigit() else None
+
+
 class _ArHeaderWatch:
     """Follows the ar member headers in the bytes libarchive reads, to say in words what it would not.
 
@@ -267,15 +274,14 @@ class _ArHeaderWatch:
         if block[58:60] != b"`\n":
             self._next = None  # not a header (padding, or damage libarchive reports itself)
             return
-        field = block[48:58].strip(b" ")
-        if not field.isdigit():
+        size = ar_size(block)
+        if size is None:
             name = display_name(block[0:16].rstrip(b" "))
             self.problems.append(f"ar member '{name}' at byte {offset + self._base}: size field "
-                                 f"'{display_name(field)}' is not a non-negative number; its content and everything "
-                                 "after it cannot be located")
+                                 f"'{display_name(block[48:58].strip(b' '))}' is not a non-negative number; its "
+                                 "content and everything after it cannot be located")
             self._next = None
             return
-        size = int(field)
         self._next = offset + 60 + size + size % 2
 
     def take(self) -> list[str]:
