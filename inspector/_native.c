@@ -37,10 +37,24 @@
  *
  * plain_name(name) -> bool
  *   Whether names.checked_member_path takes `name` as it is: no "..", and names._PLAIN matches it whole.
+ *
+ * elf_meta(data, kind, machines[, size]) -> dict | None
+ *   binaries.reader's meta of the ELF file in `data` (BinaryInfo.to_meta() of binaries.elf.read_elf), for a
+ *   common form only: a section table that binaries.headers.check_elf_header accepts without extended
+ *   numbering, at a non-zero e_shoff, with an ASCII section-name string table of at most 16 MiB inside the
+ *   file, every sh_name inside it, at least one section that is not SHT_NULL, and every section's bytes
+ *   inside the file. Anything else (and a libcrypto without SHA256) gives None: read_elf decides, and
+ *   raises where it must. `kind(name, sh_type, sh_flags)` is the class rule's one home in Python
+ *   (binaries.elf.section_row_kind): it gives (class index in SectionClass order, class name, flag letters,
+ *   writable). `machines` maps e_machine to its name (others are spelt as their number). The code and data
+ *   digests are computed with the GIL released. `data` is a buffer, or a file descriptor (an int) whose
+ *   first `size` bytes are the file, read with pread (nothing is mapped); a file shorter than that gives None.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <dlfcn.h>
+#include <errno.h>
+#include <unistd.h>
 #include <string.h>
 
 #define BLOCK 512
@@ -559,6 +573,408 @@ sha256_hex(PyObject *self, PyObject *arg)
     return PyUnicode_FromStringAndSize(out, 64);
 }
 
+/* -- elf_meta ------------------------------------------------------------------------------------ */
+#define ELF_CLASSES 6          /* SectionClass: code, rodata, data, bss, debug, other (definition order) */
+#define ELF_CODE 0
+#define ELF_RODATA 1
+#define ELF_DATA 2
+#define ELF_BSS 3
+#define ELF_SHT_NOBITS 8
+#define ELF_MAX_NAME 4096
+#define ELF_MAX_STRTAB (16 * 1024 * 1024)
+static PyObject *K_FORMAT, *K_MACHINE, *K_CODE_BYTES, *K_DATA_BYTES, *K_WCODE_BYTES, *K_RODATA_BYTES,
+    *K_RWDATA_BYTES, *K_BSS_BYTES, *K_DEBUG_BYTES, *K_OTHER_BYTES, *K_CODE_SHA, *K_DATA_SHA, *K_SECTIONS,
+    *K_NAME, *K_CLASS, *K_SIZE, *K_FILE_SIZE, *K_OFFSET, *K_FLAGS, *K_WRITABLE, *V_ELF;
+
+static unsigned long long
+elf_word(const unsigned char *p, int n, int big)
+{
+    unsigned long long v = 0;
+    if (big)
+        for (int i = 0; i < n; i++)
+            v = (v << 8) | p[i];
+    else
+        for (int i = n - 1; i >= 0; i--)
+            v = (v << 8) | p[i];
+    return v;
+}
+
+static int
+elf_set(PyObject *d, PyObject *key, PyObject *value)
+{
+    if (value == NULL)
+        return -1;
+    int rc = PyDict_SetItem(d, key, value);
+    Py_DECREF(value);
+    return rc;
+}
+
+static int
+elf_set_u64(PyObject *d, PyObject *key, unsigned long long v)
+{
+    return elf_set(d, key, PyLong_FromUnsignedLongLong(v));
+}
+
+static PyObject *
+elf_hex(const unsigned char *md)
+{
+    static const char hex[] = "0123456789abcdef";
+    char out[64];
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    return PyUnicode_FromStringAndSize(out, 64);
+}
+
+typedef struct { unsigned long long offset, size; int group; } elf_extent;  /* group 1 code, 2 data */
+
+/* Where ELF32 and ELF64 keep the fields read here (System V gABI): e_shoff in the header (the section-table
+ * fields follow e_shoff, e_flags and three halfwords), the width of an address or offset, a section
+ * header's size, and sh_offset in it (sh_size follows; sh_flags is at 8 in both). */
+typedef struct { int shoff, word, sh_offset; unsigned long long record; } elf_layout;
+static const elf_layout ELF32_LAYOUT = {0x20, 4, 16, 40};
+static const elf_layout ELF64_LAYOUT = {0x28, 8, 24, 64};
+
+/* Where an ELF file's bytes are: in memory (buf), or in a file read with pread (fd; a spooled executable,
+ * read rather than mapped so that its pages do not count against the process). */
+typedef struct { const unsigned char *buf; int fd; unsigned long long total; } elf_src;
+
+#define ELF_SHORT (-2)  /* the file holds fewer bytes than it was said to: read_elf decides */
+
+/* The n bytes at off (inside the file): a pointer into memory, or a copy in *owned (PyMem_Free'd by the
+ * caller). NULL with an exception set, or NULL and *status ELF_SHORT. */
+static const unsigned char *
+elf_bytes(const elf_src *src, unsigned long long off, size_t n, unsigned char **owned, int *status)
+{
+    if (src->buf != NULL)
+        return src->buf + off;
+    unsigned char *p = PyMem_Malloc(n ? n : 1);
+    if (p == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(src->fd, p + got, n - got, (off_t)(off + got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            if (r < 0)
+                PyErr_SetFromErrno(PyExc_OSError);
+            else
+                *status = ELF_SHORT;
+            PyMem_Free(p);
+            return NULL;
+        }
+        got += (size_t)r;
+    }
+    *owned = p;
+    return p;
+}
+
+/* Hash the extents of one group into ctx, without the GIL held by the caller: 1, 0 (SHA256 failed),
+ * -1 (read error: errno) or ELF_SHORT. */
+static int
+elf_hash(const elf_src *src, const elf_extent *extents, size_t n, int group, sha256_ctx *ctx,
+         unsigned char *scratch, size_t scratch_size)
+{
+    if (!sha_init(ctx))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (extents[i].group != group || extents[i].size == 0)
+            continue;
+        if (src->buf != NULL) {
+            if (!sha_update(ctx, src->buf + extents[i].offset, (size_t)extents[i].size))
+                return 0;
+            continue;
+        }
+        unsigned long long at = extents[i].offset, left = extents[i].size;
+        while (left > 0) {
+            size_t want = left < scratch_size ? (size_t)left : scratch_size;
+            ssize_t r = pread(src->fd, scratch, want, (off_t)at);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r < 0)
+                return -1;
+            if (r == 0)
+                return ELF_SHORT;
+            if (!sha_update(ctx, scratch, (size_t)r))
+                return 0;
+            at += (unsigned long long)r;
+            left -= (unsigned long long)r;
+        }
+    }
+    return 1;
+}
+
+static PyObject *
+elf_meta(PyObject *self, PyObject *args)
+{
+    PyObject *data, *kind, *machines;
+    long long size_arg = -1;
+    Py_buffer view;
+    int have_view = 0, status = 0;
+    elf_src src = {NULL, -1, 0};
+    PyObject *result = NULL, *sections = NULL, *names_cache = NULL;
+    elf_extent *extents = NULL;
+    unsigned char *owned_table = NULL, *owned_strtab = NULL, *scratch = NULL;
+    unsigned char head[64];
+    if (!PyArg_ParseTuple(args, "OOO!|L:elf_meta", &data, &kind, &PyDict_Type, &machines, &size_arg))
+        return NULL;
+    if (sha_init == NULL)
+        Py_RETURN_NONE;
+    if (PyLong_Check(data)) {  /* a file descriptor, with the executable's size */
+        src.fd = (int)PyLong_AsLong(data);
+        if (src.fd < 0 || size_arg < 0) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "elf_meta: a file descriptor needs the file's size");
+            return NULL;
+        }
+        src.total = (unsigned long long)size_arg;
+        size_t want = src.total < 64 ? (size_t)src.total : 64;
+        unsigned char *owned = NULL;
+        const unsigned char *h = elf_bytes(&src, 0, want, &owned, &status);
+        if (h == NULL)
+            goto none_or_fail;
+        memcpy(head, h, want);
+        PyMem_Free(owned);
+    }
+    else {
+        if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0)
+            return NULL;
+        have_view = 1;
+        src.buf = view.buf;
+        src.total = (unsigned long long)view.len;
+        memcpy(head, view.buf, src.total < 64 ? (size_t)src.total : 64);
+    }
+    const unsigned char *b = head;
+    unsigned long long total = src.total;
+    int wide, big;
+    unsigned long long shoff, shentsize, shnum, shstrndx, machine;
+    /* binaries.headers.check_elf_header, for the shapes read here */
+    if (total < 52 || (b[4] != 1 && b[4] != 2) || (b[5] != 1 && b[5] != 2))
+        goto none;
+    wide = b[4] == 2;
+    big = b[5] == 2;
+    if (wide && total < 64)
+        goto none;
+    const elf_layout *L = wide ? &ELF64_LAYOUT : &ELF32_LAYOUT;
+    machine = elf_word(b + 0x12, 2, big);
+    shoff = elf_word(b + L->shoff, L->word, big);
+    shentsize = elf_word(b + L->shoff + L->word + 10, 2, big);  /* after e_flags, e_ehsize, e_phentsize, e_phnum */
+    shnum = elf_word(b + L->shoff + L->word + 12, 2, big);
+    shstrndx = elf_word(b + L->shoff + L->word + 14, 2, big);
+    if (shoff == 0 || shnum == 0 || shentsize != L->record || shstrndx == 0xFFFF)
+        goto none;
+    if (shoff > total || shnum * shentsize > total - shoff)
+        goto none;
+    if (shstrndx == 0 || shstrndx >= shnum)
+        goto none;  /* _names: no name table (read_elf names everything "" or raises) */
+    const unsigned char *table = elf_bytes(&src, shoff, (size_t)(shnum * shentsize), &owned_table, &status);
+    if (table == NULL)
+        goto none_or_fail;
+    /* The name table: inside the file, at most 16 MiB, ASCII (so each name is its bytes). */
+    const unsigned char *st = table + shstrndx * shentsize;
+    unsigned long long st_off = elf_word(st + L->sh_offset, L->word, big);
+    unsigned long long st_size = elf_word(st + L->sh_offset + L->word, L->word, big);
+    if (st_size == 0 || st_size > ELF_MAX_STRTAB || st_off > total || st_size > total - st_off)
+        goto none;  /* an empty table: every sh_name would lie past its end */
+    const unsigned char *strtab = elf_bytes(&src, st_off, (size_t)st_size, &owned_strtab, &status);
+    if (strtab == NULL)
+        goto none_or_fail;
+    for (unsigned long long i = 0; i < st_size; i++)
+        if (strtab[i] & 0x80)
+            goto none;
+    extents = PyMem_Malloc(sizeof(elf_extent) * (size_t)shnum);
+    if (extents == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    if ((sections = PyList_New(0)) == NULL || (names_cache = PyDict_New()) == NULL)
+        goto fail;
+    unsigned long long by_class[ELF_CLASSES] = {0}, writable_code = 0;
+    size_t n_extents = 0;
+    for (unsigned long long i = 0; i < shnum; i++) {
+        const unsigned char *r = table + i * shentsize;
+        unsigned long long sh_name = elf_word(r, 4, big), sh_type = elf_word(r + 4, 4, big);
+        unsigned long long flags = elf_word(r + 8, L->word, big);
+        unsigned long long offset = elf_word(r + L->sh_offset, L->word, big);
+        unsigned long long size = elf_word(r + L->sh_offset + L->word, L->word, big);
+        if (sh_name >= st_size)
+            goto none;  /* read_elf raises, naming sh_name */
+        if (sh_type == 0)
+            continue;  /* SHT_NULL: its name was checked, as read_elf checks it */
+        unsigned long long file_size = sh_type == ELF_SHT_NOBITS ? 0 : size;
+        if (file_size && (offset > total || file_size > total - offset))
+            goto none;  /* read_elf raises, naming the section */
+        const unsigned char *name_start = strtab + sh_name;
+        unsigned long long most = st_size - sh_name < ELF_MAX_NAME ? st_size - sh_name : ELF_MAX_NAME;
+        const unsigned char *nul = memchr(name_start, 0, (size_t)most);
+        Py_ssize_t name_len = nul != NULL ? nul - name_start : (Py_ssize_t)most;
+        /* Names repeat within a file (and the class rule is cached by name): one str per distinct name. */
+        PyObject *name_key = PyLong_FromUnsignedLongLong(sh_name);
+        if (name_key == NULL)
+            goto fail;
+        PyObject *name = PyDict_GetItemWithError(names_cache, name_key);
+        if (name != NULL)
+            Py_INCREF(name);
+        else if (!PyErr_Occurred()) {
+            name = PyUnicode_DecodeASCII((const char *)name_start, name_len, NULL);
+            if (name != NULL && PyDict_SetItem(names_cache, name_key, name) < 0)
+                Py_CLEAR(name);
+        }
+        Py_DECREF(name_key);
+        if (name == NULL)
+            goto fail;
+        PyObject *type_obj = PyLong_FromUnsignedLongLong(sh_type);
+        PyObject *flags_obj = PyLong_FromUnsignedLongLong(flags);
+        PyObject *k = NULL;
+        if (type_obj != NULL && flags_obj != NULL) {
+            PyObject *kargs[3] = {name, type_obj, flags_obj};
+            k = PyObject_Vectorcall(kind, kargs, 3, NULL);
+        }
+        Py_XDECREF(type_obj);
+        Py_XDECREF(flags_obj);
+        if (k == NULL) {
+            Py_DECREF(name);
+            goto fail;
+        }
+        long klass = -1;
+        int writable = 0;
+        if (PyTuple_Check(k) && PyTuple_GET_SIZE(k) == 4) {
+            klass = PyLong_AsLong(PyTuple_GET_ITEM(k, 0));
+            writable = PyObject_IsTrue(PyTuple_GET_ITEM(k, 3));
+        }
+        if (klass < 0 || klass >= ELF_CLASSES || writable < 0) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "elf_meta: kind() must give (class index, class, letters, writable)");
+            Py_DECREF(k);
+            Py_DECREF(name);
+            goto fail;
+        }
+        PyObject *row = PyDict_New();
+        int bad = row == NULL
+            || PyDict_SetItem(row, K_NAME, name) < 0
+            || PyDict_SetItem(row, K_CLASS, PyTuple_GET_ITEM(k, 1)) < 0
+            || elf_set_u64(row, K_SIZE, size) < 0
+            || elf_set_u64(row, K_FILE_SIZE, file_size) < 0
+            || elf_set_u64(row, K_OFFSET, offset) < 0
+            || PyDict_SetItem(row, K_FLAGS, PyTuple_GET_ITEM(k, 2)) < 0
+            || (writable && PyDict_SetItem(row, K_WRITABLE, Py_True) < 0)
+            || PyList_Append(sections, row) < 0;
+        Py_XDECREF(row);
+        Py_DECREF(k);
+        Py_DECREF(name);
+        if (bad)
+            goto fail;
+        by_class[klass] += klass == ELF_BSS ? size : file_size;
+        if (klass == ELF_CODE && writable)
+            writable_code += file_size;
+        if (klass == ELF_CODE || klass == ELF_RODATA || klass == ELF_DATA) {
+            extents[n_extents].offset = offset;
+            extents[n_extents].size = file_size;
+            extents[n_extents].group = klass == ELF_CODE ? 1 : 2;
+            n_extents++;
+        }
+    }
+    if (PyList_GET_SIZE(sections) == 0)
+        goto none;  /* read_elf falls back to the program headers */
+    /* The digests: code sections' bytes in table order, and the data sections' (binaries.blob.binary_info). */
+    size_t scratch_size = 1 << 20;
+    if (src.buf == NULL && (scratch = PyMem_Malloc(scratch_size)) == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    unsigned char code_md[32], data_md[32];
+    sha256_ctx code_ctx, data_ctx;
+    int hashed;
+    Py_BEGIN_ALLOW_THREADS
+    hashed = elf_hash(&src, extents, n_extents, 1, &code_ctx, scratch, scratch_size);
+    if (hashed == 1)
+        hashed = elf_hash(&src, extents, n_extents, 2, &data_ctx, scratch, scratch_size);
+    if (hashed == 1)
+        hashed = sha_final(code_md, &code_ctx) && sha_final(data_md, &data_ctx);
+    Py_END_ALLOW_THREADS
+    if (hashed == ELF_SHORT)
+        goto none;
+    if (hashed == -1) {
+        PyErr_SetFromErrno(PyExc_OSError);
+        goto fail;
+    }
+    if (!hashed) {
+        PyErr_SetString(PyExc_RuntimeError, "elf_meta: libcrypto's SHA256 failed");
+        goto fail;
+    }
+    PyObject *machine_key = PyLong_FromUnsignedLongLong(machine);
+    if (machine_key == NULL)
+        goto fail;
+    PyObject *machine_name = PyDict_GetItemWithError(machines, machine_key);
+    if (machine_name != NULL)
+        Py_INCREF(machine_name);
+    else if (!PyErr_Occurred())
+        machine_name = PyObject_Str(machine_key);
+    Py_DECREF(machine_key);
+    if (machine_name == NULL)
+        goto fail;
+    /* BinaryInfo.to_meta's keys, in its order. */
+    result = PyDict_New();
+    if (result == NULL
+        || PyDict_SetItem(result, K_FORMAT, V_ELF) < 0
+        || elf_set(result, K_MACHINE, machine_name) < 0
+        || elf_set_u64(result, K_CODE_BYTES, by_class[ELF_CODE]) < 0
+        || elf_set_u64(result, K_DATA_BYTES, by_class[ELF_RODATA] + by_class[ELF_DATA]) < 0
+        || elf_set_u64(result, K_WCODE_BYTES, writable_code) < 0
+        || elf_set_u64(result, K_RODATA_BYTES, by_class[ELF_RODATA]) < 0
+        || elf_set_u64(result, K_RWDATA_BYTES, by_class[ELF_DATA]) < 0
+        || elf_set_u64(result, K_BSS_BYTES, by_class[ELF_BSS]) < 0
+        || elf_set_u64(result, K_DEBUG_BYTES, by_class[4]) < 0
+        || elf_set_u64(result, K_OTHER_BYTES, by_class[5]) < 0
+        || elf_set(result, K_CODE_SHA, elf_hex(code_md)) < 0
+        || elf_set(result, K_DATA_SHA, elf_hex(data_md)) < 0
+        || PyDict_SetItem(result, K_SECTIONS, sections) < 0)
+        goto fail;
+    goto done;
+none_or_fail:
+    if (PyErr_Occurred())
+        goto fail;
+none:
+    Py_CLEAR(result);
+    result = Py_None;
+    Py_INCREF(result);
+    goto done;
+fail:
+    Py_CLEAR(result);
+done:
+    Py_XDECREF(sections);
+    Py_XDECREF(names_cache);
+    PyMem_Free(extents);
+    PyMem_Free(owned_table);
+    PyMem_Free(owned_strtab);
+    PyMem_Free(scratch);
+    if (have_view)
+        PyBuffer_Release(&view);
+    return result;
+}
+
+static int
+elf_init_keys(void)
+{
+    struct { PyObject **slot; const char *text; } keys[] = {
+        {&K_FORMAT, "format"}, {&K_MACHINE, "machine"}, {&K_CODE_BYTES, "code_bytes"},
+        {&K_DATA_BYTES, "data_bytes"}, {&K_WCODE_BYTES, "writable_code_bytes"}, {&K_RODATA_BYTES, "rodata_bytes"},
+        {&K_RWDATA_BYTES, "rwdata_bytes"}, {&K_BSS_BYTES, "bss_bytes"}, {&K_DEBUG_BYTES, "debug_bytes"},
+        {&K_OTHER_BYTES, "other_bytes"}, {&K_CODE_SHA, "code_sha256"}, {&K_DATA_SHA, "data_sha256"},
+        {&K_SECTIONS, "sections"}, {&K_NAME, "name"}, {&K_CLASS, "class"}, {&K_SIZE, "size"},
+        {&K_FILE_SIZE, "file_size"}, {&K_OFFSET, "offset"}, {&K_FLAGS, "flags"}, {&K_WRITABLE, "writable"},
+        {&V_ELF, "elf"},
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (*keys[i].slot == NULL && (*keys[i].slot = PyUnicode_InternFromString(keys[i].text)) == NULL)
+            return -1;
+    return 0;
+}
+
 static PyObject *
 has_sha256(PyObject *self, PyObject *unused)
 {
@@ -576,6 +992,9 @@ static PyMethodDef native_methods[] = {
     {"tar_plain_run", tar_plain_run, METH_VARARGS,
      "tar_plain_run(buf, pos, most, small, fmt, kinds, make) -> (items, fmt, end): the run of plain tar members at "
      "buf[pos:] as inspector.unpack.tar reads them (see the module source)."},
+    {"elf_meta", elf_meta, METH_VARARGS,
+     "elf_meta(data, kind, machines[, size]) -> dict | None: the meta binaries.elf.read_elf gives for a common ELF, "
+     "with the code/data digests computed without the GIL; None where read_elf must decide."},
     {"plain_name", plain_name, METH_O,
      "plain_name(name) -> bool: whether names.checked_member_path takes name as it is (no '..', names._PLAIN)."},
     {NULL, NULL, 0, NULL},
@@ -593,6 +1012,8 @@ PyInit__native(void)
     if (TEXT == NULL && (TEXT = PyUnicode_InternFromString("text")) == NULL)
         return NULL;
     if (DATA == NULL && (DATA = PyUnicode_InternFromString("data")) == NULL)
+        return NULL;
+    if (elf_init_keys() < 0)
         return NULL;
     find_sha256();
     return PyModule_Create(&native_module);

@@ -21,6 +21,11 @@ tar_plain_run: Callable[..., tuple[list[Any], int, int]] | None = None
 #: starts with none of ``magics``; None when ``detect_type`` must decide.
 text_or_data: Callable[[bytes, tuple[tuple[int, bytes], ...]], str | None] | None = None
 
+#: ``elf_meta(data, kind, machines, size) -> dict | None``: ``binaries.elf.read_elf(...).to_meta()`` for the common
+#: shapes of an ELF file, None for the rest (see ``inspector/_native.c``; used through ``binaries.elf.elf_meta``).
+elf_meta: Callable[[Any, Callable[[str, int, int], tuple[int, str, str, bool]], dict[int, str], int],
+                   dict[str, Any] | None] | None = None
+
 
 def _hashlib_sha256_hex(data: bytes | bytearray | memoryview) -> str:
     return hashlib.sha256(data).hexdigest()
@@ -40,6 +45,7 @@ if os.environ.get("INSPECTOR_PURE_PYTHON", "") in ("", "0"):
         text_or_data = _native.text_or_data
         if _native.has_sha256():  # libcrypto's SHA256_* found when the module was imported
             sha256_hex = _native.sha256_hex
+            elf_meta = _native.elf_meta
 
 
 def compiled() -> bool:
@@ -47,4 +53,4 @@ def compiled() -> bool:
     return tar_plain_run is not None
 
 
-__all__ = ["tar_plain_run", "text_or_data", "sha256_hex", "compiled"]
+__all__ = ["tar_plain_run", "text_or_data", "sha256_hex", "elf_meta", "compiled"]

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Union
+from typing import Any, BinaryIO, Union
 
 from inspector.limits import BudgetExhausted, LimitExceeded, Limits, TimeoutExceeded
 
@@ -227,10 +227,11 @@ class TrackedStream(io.RawIOBase):
                 return
 
     def _drain_overlapped(self, sink: BinaryIO | None, first: bytearray) -> None:
-        """The rest of ``drain`` for long content: each chunk is hashed in a thread of its own while the
-        next one is read into a second buffer (sha256 releases the GIL), so the hashing of large members
-        no longer adds to the reading thread's time. Chunks are hashed in order; a buffer is read into
-        again only once its chunk is hashed."""
+        """The rest of ``drain`` for long content: each chunk is hashed (and copied to ``sink``) in a thread
+        of its own while the next one is read into a second buffer (sha256 and file writes release the GIL),
+        so neither the hashing of large members nor their copy to a spool adds to the reading thread's
+        time. Chunks are handled in order; a buffer is read into again only once its chunk is done, and the
+        sink is used by one thread at a time."""
         from concurrent.futures import Future, ThreadPoolExecutor
 
         digest, self._hash = self._hash, None  # readinto still counts and checks limits; hashing is here
@@ -249,9 +250,10 @@ class TrackedStream(io.RawIOBase):
                     if not n:
                         return
                     chunk = memoryview(buf)[:n]
-                    pending = pool.submit(digest.update, chunk)
-                    if sink is not None:
-                        sink.write(chunk)
+                    if sink is None:
+                        pending = pool.submit(digest.update, chunk)
+                    else:
+                        pending = pool.submit(_hash_and_copy, digest, chunk, sink)
                     turn ^= 1
             finally:
                 if pending is not None:
@@ -262,6 +264,12 @@ class TrackedStream(io.RawIOBase):
     def sha256(self) -> str | None:
         """Hex SHA-256 of everything read so far (the whole content once drained)."""
         return self._hash.hexdigest() if self._hash is not None else None
+
+
+def _hash_and_copy(digest: Any, chunk: memoryview, sink: BinaryIO) -> None:
+    """One chunk of ``TrackedStream._drain_overlapped``: hashed, then passed to the sink."""
+    digest.update(chunk)
+    sink.write(chunk)
 
 
 def check_member_bytes(budget: Budget, n: int, count: int, ratio_base: Callable[[], int] | None) -> None:

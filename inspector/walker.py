@@ -22,8 +22,7 @@ from typing import Any, BinaryIO, cast
 from inspector import native
 from inspector.binaries.headers import BinaryFormatError
 from inspector.binaries.model import META_KEY as BINARY_META
-from inspector.binaries.model import BinaryInfo
-from inspector.binaries.reader import ANALYSED_TYPES, IN_MEMORY_MAX, read_binary, read_binary_file
+from inspector.binaries.reader import ANALYSED_TYPES, IN_MEMORY_MAX, binary_meta, binary_meta_file
 from inspector.entrylog import EntryLog, make_row
 from inspector.inventory import Summariser, remember_summary
 from inspector.limits import BudgetExhausted, Limits, WalkError
@@ -452,7 +451,7 @@ class Walker:
             if n > self.limits.max_binary_bytes:
                 _binary_too_big(state, logical, self.limits.max_binary_bytes)
             else:
-                _note_sections(state, scan, logical, lambda detected: read_binary(detected, data))
+                _note_sections(state, scan, logical, lambda detected: binary_meta(detected, data))
         return sha256, detected, scan.container, scan.meta
 
     @staticmethod
@@ -697,12 +696,12 @@ class _BinaryCopy:
             self.space.buffer = bytearray(self.space.buffer)
             self.space.buffer[start:start + len(chunk)] = chunk
 
-    def read(self, detected: str) -> BinaryInfo:
-        """The executable's sections, from memory or from the spool."""
+    def read(self, detected: str) -> dict[str, Any]:
+        """The executable's ``meta["binary"]``, from memory or from the spool."""
         if self.spool is None:
-            return read_binary(detected, memoryview(self.space.buffer)[:self.size])
+            return binary_meta(detected, memoryview(self.space.buffer)[:self.size])
         self.spool.flush()
-        return read_binary_file(detected, self.spool, self.size)
+        return binary_meta_file(detected, self.spool, self.size)
 
     def close(self) -> None:
         """Done with this executable (its space is left for the next one)."""
@@ -746,11 +745,11 @@ def _binary_too_big(state: _WalkState, logical: str, limit: int) -> None:
                   "(--max-binary-mib)", ProblemKind.LIMIT, limit="max_binary_bytes")
 
 
-def _note_sections(state: _WalkState, scan: _Scan, logical: str, read: Callable[[str], BinaryInfo]) -> None:
+def _note_sections(state: _WalkState, scan: _Scan, logical: str, read: Callable[[str], dict[str, Any]]) -> None:
     """Record an executable's sections in its meta; a header that lies is said, the file still listed."""
     assert scan.detected is not None
     try:
-        info = read(scan.detected)
+        binary = read(scan.detected)
     except BinaryFormatError as exc:
         state.problem(logical, f"{exc}; its code/data sections are not measured", ProblemKind.MISMATCH)
         return
@@ -758,7 +757,7 @@ def _note_sections(state: _WalkState, scan: _Scan, logical: str, read: Callable[
         state.problem(logical, f"section table unreadable ({type(exc).__name__}: {exc}); its code/data sections "
                       "are not measured", ProblemKind.MISMATCH)
         return
-    scan.own_meta()[BINARY_META] = info.to_meta()
+    scan.own_meta()[BINARY_META] = binary
 
 
 def _ratio_base(member: Member) -> Callable[[], int] | None:

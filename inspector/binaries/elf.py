@@ -7,6 +7,10 @@ memory or from a spool file, at about 20 us a file. LIEF, measured first, took 0
 same walk without sections); pyelftools took 1.35 ms a file. Both serve as oracles in the tests, with
 readelf and size(1). Extended numbering (``e_shnum``/``e_shstrndx`` in section 0) is followed; a binary
 without a section table falls back to its loadable segments (executable ones are code).
+
+``read_elf`` is the reference. The walker goes through ``elf_meta`` first: the compiled reader
+(``inspector/_native.c``) builds the same ``meta["binary"]`` for the common shapes, about twice as fast and
+hashing without the GIL, and leaves everything else (and every lie) to ``read_elf``.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from __future__ import annotations
 import functools
 import struct
 from collections.abc import Callable, Iterator
+from typing import Any
 
+from inspector import native
 from inspector.binaries import classify
 from inspector.binaries.blob import Blob, binary_info
 from inspector.binaries.headers import BinaryFormatError, check_elf_header, check_extent
@@ -52,6 +58,34 @@ def read_elf(blob: Blob) -> BinaryInfo:
     if not sections:
         sections = list(_segments(blob, h.wide, end, h.phoff, h.phentsize, h.phnum))
     return binary_info("elf", name, sections, blob)
+
+
+def elf_meta(data: bytes | bytearray | memoryview | int, size: int = -1) -> dict[str, Any] | None:
+    """``read_elf(...).to_meta()`` of the ELF file in ``data`` by the compiled reader, for the common shapes it
+    reads (a plain section table, an ASCII name table, every section inside the file); None when it is not
+    built or the file is not of those shapes: then ``read_elf`` reads it, and names what lies.
+
+    The 131,000 sections of a tar.gz of libraries cost about 1.6 us each as ``Section`` objects and dicts;
+    the compiled reader builds the meta dicts straight from the table, asks ``section_row_kind`` (the class
+    rule's home) once per distinct (name, type, flags), and hashes the code and data without the GIL.
+    ``data`` may also be the descriptor of a file whose first ``size`` bytes are the executable (a spool),
+    which is read, not mapped: its pages are not the process's memory.
+    """
+    if native.elf_meta is None:
+        return None
+    return native.elf_meta(data, section_row_kind, MACHINES, size)
+
+
+#: Each class's position in ``SectionClass`` (the compiled reader sums bytes by it).
+_CLASS_INDEX = {klass: i for i, klass in enumerate(SectionClass)}
+
+
+@functools.lru_cache(maxsize=16384)
+def section_row_kind(name: str, sh_type: int, flags: int) -> tuple[int, str, str, bool]:
+    """``_section_kind`` as the compiled reader takes it: (class index in ``SectionClass``, class name, flag
+    letters, writable)."""
+    klass, letters, writable = _section_kind(name, sh_type, flags)
+    return _CLASS_INDEX[klass], klass.value, letters, writable
 
 
 def _names(blob: Blob, headers: list[tuple[int, ...]], shstrndx: int) -> Callable[[int], str]:
