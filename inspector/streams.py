@@ -114,6 +114,11 @@ class TrackedStream(io.RawIOBase):
         if head is not None:  # the head was already read from ``raw`` (see ``read_head``)
             self._head, self._eof, self._error = head.data, head.eof, head.error
 
+    @property
+    def hands_out_chunks(self) -> bool:
+        """Whether ``read`` passes the raw stream's own chunks on (see ``ReadAheadReader.hands_out_chunks``)."""
+        return getattr(self._raw, "hands_out_chunks", False)
+
     # -- sniffing -------------------------------------------------------------------------------------
     def peek_head(self, n: int = HEAD_SIZE) -> bytes:
         """Return up to ``n`` bytes from the start without consuming them (only before any read)."""
@@ -180,8 +185,19 @@ class TrackedStream(io.RawIOBase):
         return n
 
     def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes. Past the head, what the raw stream's own ``read`` returns is accounted and
+        handed on as it is: a decompressor's output reaches a tar reader without being copied again, and a
+        file's bytes reach a decompressor in the one copy the file makes (not a fresh zeroed buffer, read
+        into and copied twice more)."""
         if size is None or size < 0:
             return self.readall()
+        if self._head_pos >= len(self._head) and not self._eof and size > 0:
+            data = self._raw.read(size)
+            if not data:
+                self._eof = True
+                return b""
+            self._account(memoryview(data))
+            return data
         buf = bytearray(size)
         n = self.readinto(buf)
         return bytes(buf[:n])
@@ -201,8 +217,11 @@ class TrackedStream(io.RawIOBase):
         self.count += n
         check_member_bytes(self._budget, n, self.count, self._ratio_base)
 
-    def drain(self, sink: BinaryIO | None = None) -> None:
+    def drain(self, sink: BinaryIO | None = None, size: int | None = None) -> None:
         """Read (and hash) whatever the consumer left unread, copying it to ``sink`` if given.
+
+        ``size``, the content's declared size when known, sizes the read buffer: a member of a few KiB is
+        not read through a fresh, zeroed MiB.
 
         With a sink the content must not have been read yet (the head is replayed into it). Content that
         ``peek_head`` read whole (most members are small) is hashed and counted in one step, without a
@@ -217,7 +236,8 @@ class TrackedStream(io.RawIOBase):
                 if sink is not None:
                     sink.write(head)
             return
-        buf = bytearray(CHUNK)
+        left = None if size is None else size - self.count
+        buf = bytearray(CHUNK if left is None or left >= CHUNK else max(left + 1, 4096))
         view = memoryview(buf)
         while n := self.readinto(buf):
             if sink is not None:
@@ -225,6 +245,9 @@ class TrackedStream(io.RawIOBase):
             if self.count >= OVERLAP_FROM and self._hash is not None:
                 self._drain_overlapped(sink, buf)
                 return
+            if n == len(buf) < CHUNK:  # more than declared: read on in whole chunks
+                buf = bytearray(CHUNK)
+                view = memoryview(buf)
 
     def _drain_overlapped(self, sink: BinaryIO | None, first: bytearray) -> None:
         """The rest of ``drain`` for long content: each chunk is hashed (and copied to ``sink``) in a thread
@@ -236,7 +259,7 @@ class TrackedStream(io.RawIOBase):
 
         digest, self._hash = self._hash, None  # readinto still counts and checks limits; hashing is here
         assert digest is not None
-        buffers = (first, bytearray(CHUNK))
+        buffers = (first if len(first) == CHUNK else bytearray(CHUNK), bytearray(CHUNK))
         pending: Future[None] | None = None
         turn = 1
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="inspector-hash") as pool:
@@ -345,6 +368,9 @@ class ReadAheadReader(io.RawIOBase):
     """
 
     _END = object()
+    #: ``read`` returns the chunks the producer made, not copies: a reader that keeps what it reads (the tar
+    #: and ar readers' ``Blocks``) calls ``read`` rather than ``readinto`` on a stream that says so.
+    hands_out_chunks = True
 
     def __init__(self, src: Stream, depth: int = 4, chunk: int = CHUNK) -> None:
         super().__init__()
@@ -389,23 +415,43 @@ class ReadAheadReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
-        view = memoryview(b).cast("B")
+    def _next_item(self) -> bool:
+        """Make the next chunk the pending one; False at the end (a producer's error is raised here)."""
         while not self._pending:
             if self._done:
-                return 0
+                return False
             item = self._queue.get()
             if item is self._END:
                 self._done = True
-                return 0
+                return False
             if isinstance(item, BaseException):
                 self._done = True
                 raise item
             self._pending = memoryview(item)  # type: ignore[arg-type]
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        view = memoryview(b).cast("B")
+        if not self._next_item():
+            return 0
         n = min(len(view), len(self._pending))
         view[:n] = self._pending[:n]
         self._pending = self._pending[n:]
         return n
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes: a whole chunk the producer made is handed out as it is, not copied."""
+        if size is None or size < 0:
+            return self.readall()
+        if size == 0 or not self._next_item():
+            return b""
+        pending = self._pending
+        if size >= len(pending) and isinstance(pending.obj, bytes) and len(pending) == len(pending.obj):
+            self._pending = memoryview(b"")
+            return pending.obj
+        n = min(size, len(pending))
+        self._pending = pending[n:]
+        return pending[:n].tobytes()
 
     def close(self) -> None:
         """Stop the producer (also when the reader gives up early) and wait for it."""

@@ -475,7 +475,7 @@ class Walker:
             if scan.member.size is not None and scan.member.size > binary.limit:
                 binary.too_big = True
         try:
-            scan.ts.drain(cast(BinaryIO, binary) if binary is not None else sink)
+            scan.ts.drain(cast(BinaryIO, binary) if binary is not None else sink, scan.member.size)
         except Exception:
             if scan.broke_off:  # the unpacker already reported why the content broke off
                 raise _MemberReadError from None

@@ -42,6 +42,17 @@ class Blocks:
         self.format = "old"
         self._block = bytearray(CHUNK)
 
+    def _read_block(self) -> bytes:
+        """The stream's next piece, up to ``CHUNK`` bytes, as bytes (empty at the end).
+
+        A stream that hands out its chunks (a decompressor, read ahead or not, and a member tracked over one)
+        gives them without a copy; any other stream is read into one buffer and copied out once.
+        """
+        if getattr(self.stream, "hands_out_chunks", False):
+            return self.stream.read(CHUNK)
+        got = self.stream.readinto(self._block) or 0  # type: ignore[attr-defined]
+        return memoryview(self._block)[:got].tobytes() if got > 0 else b""  # one copy (a slice would be two)
+
     @property
     def total(self) -> int:
         """Bytes read from the stream so far."""
@@ -52,12 +63,11 @@ class Blocks:
         while len(self.buf) - self.pos < n:
             if self.eof:
                 return False
-            got = self.stream.readinto(self._block) or 0  # type: ignore[attr-defined]
-            if got <= 0:
+            block = self._read_block()
+            if not block:
                 self.eof = True
                 return False
             self.offset += self.pos
-            block = memoryview(self._block)[:got].tobytes()  # one copy (a bytearray slice would be two)
             self.buf = self.buf[self.pos:] + block if self.pos < len(self.buf) else block
             self.pos = 0
         return True
@@ -77,12 +87,12 @@ class Blocks:
         parts = [self.buf]
         try:
             while there < need and not self.eof:
-                got = self.stream.readinto(self._block) or 0  # type: ignore[attr-defined]
-                if got <= 0:
+                block = self._read_block()
+                if not block:
                     self.eof = True
                     break
-                parts.append(memoryview(self._block)[:got].tobytes())
-                there += got
+                parts.append(block)
+                there += len(block)
         except BaseException:
             self._join(parts)
             raise

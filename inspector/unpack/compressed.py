@@ -69,6 +69,9 @@ class DecompressReader(io.RawIOBase):
     (``decompress(data, max_length)``, ``eof``, ``unused_data``, ``needs_input``).
     """
 
+    #: ``read`` returns the decompressor's output as it is (see ``streams.ReadAheadReader.hands_out_chunks``).
+    hands_out_chunks = True
+
     def __init__(self, src: BinaryIO, new_decompressor: Callable[[], Any], magic: bytes) -> None:
         super().__init__()
         self._src = src
