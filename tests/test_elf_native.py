@@ -56,6 +56,11 @@ def gcc_builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     return built
 
 
+def compiled(data: Any, size: int = -1) -> dict[str, Any] | None:
+    """The compiled reader's meta of ``data`` (called directly: ``INSPECTOR_PURE_PYTHON`` does not switch it off)."""
+    return _native.elf_meta(data, elf.section_row_kind, elf.MACHINES, size)
+
+
 def reference(data: bytes) -> dict[str, Any] | None:
     """``read_elf``'s meta of ``data``, or None where it rejects the file."""
     try:
@@ -93,7 +98,7 @@ def test_compiled_reader_gives_read_elfs_meta_for_gcc_builds(gcc_builds, build) 
     if build not in gcc_builds:
         pytest.skip(f"gcc could not build {build} here")
     data = gcc_builds[build]
-    fast, ref = elf.elf_meta(data), reference(data)
+    fast, ref = compiled(data), reference(data)
     assert fast is not None and ref is not None
     assert same_shape(fast, ref)
 
@@ -103,22 +108,22 @@ def test_compiled_reader_reads_big_endian_files_as_read_elf_does(gcc_builds, bui
     if build not in gcc_builds:
         pytest.skip(f"gcc could not build {build} here")
     data = big_endian(gcc_builds[build])
-    fast, ref = elf.elf_meta(data), reference(data)
+    fast, ref = compiled(data), reference(data)
     assert fast is not None and ref is not None
     assert same_shape(fast, ref)
-    assert fast["code_bytes"] == elf.elf_meta(gcc_builds[build])["code_bytes"]  # type: ignore[index]
+    assert fast["code_bytes"] == compiled(gcc_builds[build])["code_bytes"]  # type: ignore[index]
 
 
 def test_compiled_reader_gives_the_fixture_builders_elf_with_writable_code_as_read_elf() -> None:
     data = binaries.elf_image(binaries.CONTENT, writable_text=True)
-    fast = elf.elf_meta(data)
+    fast = compiled(data)
     assert fast is not None and same_shape(fast, reference(data))  # type: ignore[arg-type]
     assert fast["writable_code_bytes"] > 0 and any(s.get("writable") for s in fast["sections"])
 
 
 def test_an_unknown_machine_is_spelt_as_its_number() -> None:
     data = binaries.elf_image(binaries.CONTENT, machine=4242)
-    fast = elf.elf_meta(data)
+    fast = compiled(data)
     assert fast is not None and fast["machine"] == "4242" and same_shape(fast, reference(data))  # type: ignore[arg-type]
 
 
@@ -127,14 +132,14 @@ def test_a_name_table_that_is_not_ascii_is_left_to_read_elf(gcc_builds) -> None:
     data = bytearray(gcc_builds["exe"])
     at = data.index(b".rodata\0")
     data[at + 2] = 0xE9
-    assert elf.elf_meta(bytes(data)) is None
+    assert compiled(bytes(data)) is None
     assert "\ufffd" in str(reference(bytes(data)))
 
 
 @pytest.mark.parametrize("lie", [name for name, (make, _field) in binaries.LIES.items() if make()[:4] == b"\x7fELF"])
 def test_every_elf_header_lie_is_left_to_read_elf_which_names_the_field(lie) -> None:
     data = binaries.LIES[lie][0]()
-    assert elf.elf_meta(data) is None
+    assert compiled(data) is None
     with pytest.raises(BinaryFormatError):
         read_binary("elf", data)
 
@@ -143,7 +148,7 @@ def test_a_file_without_a_section_table_is_left_to_read_elfs_program_headers(gcc
     data = bytearray(gcc_builds["exe"])
     struct.pack_into("<Q", data, 0x28, 0)  # e_shoff
     struct.pack_into("<HH", data, 0x3C, 0, 0)  # e_shnum, e_shstrndx
-    assert elf.elf_meta(bytes(data)) is None
+    assert compiled(bytes(data)) is None
     ref = reference(bytes(data))
     assert ref is not None and ref["sections"][0]["flags"] == "segment"
 
@@ -194,7 +199,7 @@ def test_mutants_get_read_elfs_meta_or_none_never_a_meta_read_elf_would_reject(g
         pytest.skip(f"gcc could not build {build} here")
     read = left = 0
     for i, data in enumerate(mutants(original, f"elf-native:{build}", 1500)):
-        fast, ref = elf.elf_meta(data), reference(data)
+        fast, ref = compiled(data), reference(data)
         if fast is None:
             left += 1
             continue
@@ -207,11 +212,11 @@ def test_mutants_get_read_elfs_meta_or_none_never_a_meta_read_elf_would_reject(g
 # -- a spooled executable ------------------------------------------------------------------------------------
 def test_a_spooled_file_read_through_its_descriptor_gives_the_same_meta(gcc_builds, tmp_path) -> None:
     data = gcc_builds["exe"]
-    with open(tmp_path / "spool", "w+b") as fh:
+    with open(tmp_path / "spool", "w+b") as fh, compiled_elf_reader(True):
         fh.write(data + b"stale bytes of a larger executable")
         fh.flush()
         assert binary_meta_file("elf-executable", fh, len(data)) == binary_meta("elf-executable", data)
-        assert elf.elf_meta(fh.fileno(), len(data)) == elf.elf_meta(data)
+        assert compiled(fh.fileno(), len(data)) == compiled(data)
 
 
 def test_a_descriptor_that_holds_fewer_bytes_than_said_is_left_to_read_elf(gcc_builds, tmp_path) -> None:
@@ -219,7 +224,7 @@ def test_a_descriptor_that_holds_fewer_bytes_than_said_is_left_to_read_elf(gcc_b
     with open(tmp_path / "spool", "w+b") as fh:
         fh.write(data[: len(data) // 2])
         fh.flush()
-        assert elf.elf_meta(fh.fileno(), len(data)) is None
+        assert compiled(fh.fileno(), len(data)) is None
 
 
 # -- whole walks -----------------------------------------------------------------------------------------------
@@ -250,10 +255,20 @@ def test_a_walk_is_the_same_with_and_without_the_compiled_reader_in_memory_and_s
     assert sum("'binary'" in meta for _p, _s, meta in runs[1]) == len(gcc_builds) + 1
 
 
+def test_binary_meta_goes_to_the_compiled_reader_when_it_is_switched_on(gcc_builds, monkeypatch) -> None:
+    calls = []
+    monkeypatch.setattr(native, "elf_meta", lambda *args: calls.append(args) or _native.elf_meta(*args))
+    assert binary_meta("elf-shared", gcc_builds["lib.so"]) == reference(gcc_builds["lib.so"])
+    assert len(calls) == 1
+    with compiled_elf_reader(False):
+        assert binary_meta("elf-shared", gcc_builds["lib.so"]) == reference(gcc_builds["lib.so"])
+    assert len(calls) == 1
+
+
 def test_the_class_rule_is_asked_once_per_distinct_name_type_and_flags(gcc_builds) -> None:
     elf.section_row_kind.cache_clear()
-    elf.elf_meta(gcc_builds["exe"])
-    elf.elf_meta(gcc_builds["exe"])
+    compiled(gcc_builds["exe"])
+    compiled(gcc_builds["exe"])
     info = elf.section_row_kind.cache_info()
-    assert info.misses == len(elf.elf_meta(gcc_builds["exe"])["sections"])  # type: ignore[index]
+    assert info.misses == len(compiled(gcc_builds["exe"])["sections"])  # type: ignore[index]
     assert info.hits == info.misses
