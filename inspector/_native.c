@@ -35,6 +35,14 @@
  *   pairs: every prefix detect_type looks for before it tells text from data): sniff._looks_text of its
  *   first 8192 bytes, with Python's own UTF-8 decoder. None otherwise: detect_type decides.
  *
+ * twins_take(entries, n, prefix, old_side, blocked, interior, mine, theirs, rest, other_rest, found,
+ *            same_file, entry_of, doubt, file_kind, dir_kind, binary_key) -> int
+ *   inspector.diff.twins._Side._take, step for step, on the same objects: up to n (index, row) pairs from
+ *   `entries`; rows that cannot be twins go to `rest` as (index, entry_of(row)); a file waits in `mine` or
+ *   meets its counterpart in `theirs` and, when same_file says so, is added to `found` (its groups, the
+ *   lists beside them and its arrays). Raises `doubt` as _take raises TwinsInDoubt. Returns how many rows
+ *   were read.
+ *
  * plain_name(name) -> bool
  *   Whether names.checked_member_path takes `name` as it is: no "..", and names._PLAIN matches it whole.
  *
@@ -573,6 +581,360 @@ sha256_hex(PyObject *self, PyObject *arg)
     return PyUnicode_FromStringAndSize(out, 64);
 }
 
+/* -- twins_take ---------------------------------------------------------------------------------- */
+static PyObject *S_INCOMPLETE, *S_APPEND;
+
+/* rest.append((index, entry_of(row))) */
+static int
+twins_rest(PyObject *rest, PyObject *entry_of, PyObject *index, PyObject *row)
+{
+    PyObject *entry = PyObject_CallOneArg(entry_of, row);
+    if (entry == NULL)
+        return -1;
+    PyObject *pair = PyTuple_Pack(2, index, entry);
+    Py_DECREF(entry);
+    if (pair == NULL)
+        return -1;
+    int rc = PyList_Append(rest, pair);
+    Py_DECREF(pair);
+    return rc;
+}
+
+/* set.add(text[cut:]) */
+static int
+twins_interior(PyObject *interior, PyObject *path, Py_ssize_t cut)
+{
+    PyObject *rel = PyUnicode_Substring(path, cut, PyUnicode_GET_LENGTH(path));
+    if (rel == NULL)
+        return -1;
+    int rc = PySet_Add(interior, rel);
+    Py_DECREF(rel);
+    return rc;
+}
+
+/* list[g] += value (value None counts 0) */
+static int
+twins_add(PyObject *list, Py_ssize_t g, PyObject *value)
+{
+    if (value == Py_None)
+        return 0;
+    int truth = PyObject_IsTrue(value);
+    if (truth <= 0)
+        return truth;
+    PyObject *sum = PyNumber_Add(PyList_GET_ITEM(list, g), value);
+    if (sum == NULL)
+        return -1;
+    return PyList_SetItem(list, g, sum);  /* steals sum */
+}
+
+static int
+twins_call_append(PyObject *append, PyObject *value)
+{
+    PyObject *r = PyObject_CallOneArg(append, value);
+    Py_XDECREF(r);
+    return r == NULL ? -1 : 0;
+}
+
+static int
+twins_append_ssize(PyObject *append, Py_ssize_t value)
+{
+    PyObject *v = PyLong_FromSsize_t(value);
+    if (v == NULL)
+        return -1;
+    int rc = twins_call_append(append, v);
+    Py_DECREF(v);
+    return rc;
+}
+
+/* Whether a row's meta rules it out as a twin: ``meta and (meta.get("incomplete") or binary in meta)``. */
+static int
+twins_meta_excludes(PyObject *meta, PyObject *binary_key)
+{
+    if (meta == Py_None)
+        return 0;
+    int truth = PyObject_IsTrue(meta);
+    if (truth <= 0)
+        return truth;
+    PyObject *incomplete;
+    if (PyDict_CheckExact(meta)) {
+        incomplete = PyDict_GetItemWithError(meta, S_INCOMPLETE);
+        Py_XINCREF(incomplete);
+        if (incomplete == NULL && PyErr_Occurred())
+            return -1;
+    }
+    else {
+        incomplete = PyObject_CallMethod(meta, "get", "O", S_INCOMPLETE);
+        if (incomplete == NULL)
+            return -1;
+    }
+    if (incomplete != NULL) {
+        truth = PyObject_IsTrue(incomplete);
+        Py_DECREF(incomplete);
+        if (truth != 0)
+            return truth;
+    }
+    return PySequence_Contains(meta, binary_key);
+}
+
+static PyObject *
+twins_take(PyObject *self, PyObject *args)
+{
+    PyObject *entries, *prefix, *blocked, *interior, *mine, *theirs, *rest, *other_rest, *found;
+    PyObject *same_file, *entry_of, *doubt, *file_kind, *dir_kind, *binary_key;
+    Py_ssize_t n;
+    int old_side;
+    if (!PyArg_ParseTuple(args, "OnUpO!O!O!O!O!O!OOOOUUU:twins_take", &entries, &n, &prefix, &old_side,
+                          &PySet_Type, &blocked, &PySet_Type, &interior, &PyDict_Type, &mine, &PyDict_Type, &theirs,
+                          &PyList_Type, &rest, &PyList_Type, &other_rest, &found, &same_file, &entry_of, &doubt,
+                          &file_kind, &dir_kind, &binary_key))
+        return NULL;
+    static const char *names[] = {"groups", "by_parent", "count", "old_bytes", "new_bytes", "old_implied",
+                                  "new_implied", "old_index", "new_index", "group_of", "paths"};
+    enum { GROUPS, BY_PARENT, COUNT, OLD_BYTES, NEW_BYTES, OLD_IMPLIED, NEW_IMPLIED, OLD_INDEX, NEW_INDEX,
+           GROUP_OF, PATHS, N_FIELDS };
+    PyObject *f[N_FIELDS] = {NULL};
+    PyObject *appends[4] = {NULL};  /* old_index, new_index, group_of, paths: their bound append */
+    Py_ssize_t taken = 0;
+    PyObject *result = NULL;
+    for (int i = 0; i < N_FIELDS; i++)
+        if ((f[i] = PyObject_GetAttrString(found, names[i])) == NULL)
+            goto done;
+    for (int i = GROUPS; i <= NEW_IMPLIED; i++)
+        if (i != BY_PARENT && !PyList_Check(f[i])) {
+            PyErr_Format(PyExc_TypeError, "twins_take: found.%s must be a list", names[i]);
+            goto done;
+        }
+    if (!PyTuple_Check(f[BY_PARENT]) || PyTuple_GET_SIZE(f[BY_PARENT]) != 2
+        || !PyDict_Check(PyTuple_GET_ITEM(f[BY_PARENT], 0)) || !PyDict_Check(PyTuple_GET_ITEM(f[BY_PARENT], 1))) {
+        PyErr_SetString(PyExc_TypeError, "twins_take: found.by_parent must be two dicts");
+        goto done;
+    }
+    for (int i = 0; i < 4; i++)
+        if ((appends[i] = PyObject_GetAttr(f[OLD_INDEX + i], S_APPEND)) == NULL)
+            goto done;
+    PyObject *mine_index = appends[old_side ? 0 : 1], *theirs_index = appends[old_side ? 1 : 0];
+    PyObject *groups = f[GROUPS];
+    Py_ssize_t cut = PyUnicode_GET_LENGTH(prefix);
+    for (; taken < n; taken++) {
+        PyObject *item = PyIter_Next(entries);
+        if (item == NULL) {
+            if (PyErr_Occurred())
+                goto done;
+            break;
+        }
+        /* the rest of the loop body holds item; every exit below goes through `next` or `fail_item` */
+        PyObject *index, *e, *rel = NULL, *other = NULL, *parent = NULL;
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2 || !PyTuple_Check(PyTuple_GET_ITEM(item, 1))
+            || PyTuple_GET_SIZE(PyTuple_GET_ITEM(item, 1)) < 13) {
+            PyErr_SetString(PyExc_TypeError, "twins_take: entries must give (index, row) with a 13-field row");
+            goto fail_item;
+        }
+        index = PyTuple_GET_ITEM(item, 0);
+        e = PyTuple_GET_ITEM(item, 1);
+        PyObject *path = PyTuple_GET_ITEM(e, 0), *kind = PyTuple_GET_ITEM(e, 1);
+        if (!PyUnicode_Check(path) || !PyUnicode_Check(kind)) {
+            PyErr_SetString(PyExc_TypeError, "twins_take: a row's path and kind must be str");
+            goto fail_item;
+        }
+        int is_file = kind == file_kind || PyUnicode_Compare(kind, file_kind) == 0;
+        Py_ssize_t prefixed = PyUnicode_Tailmatch(path, prefix, 0, PY_SSIZE_T_MAX, -1);
+        if (prefixed < 0)
+            goto fail_item;
+        if (!is_file || !prefixed) {
+            if (prefixed && (kind == dir_kind || PyUnicode_Compare(kind, dir_kind) == 0)
+                && twins_interior(interior, path, cut) < 0)
+                goto fail_item;
+            if (twins_rest(rest, entry_of, index, e) < 0)
+                goto fail_item;
+            goto next;
+        }
+        int container = PyObject_IsTrue(PyTuple_GET_ITEM(e, 10));
+        if (container < 0)
+            goto fail_item;
+        if (container) {
+            int opened = PyObject_IsTrue(PyTuple_GET_ITEM(e, 11));
+            if (opened < 0)
+                goto fail_item;
+            if (opened) {
+                if (twins_interior(interior, path, cut) < 0 || twins_rest(rest, entry_of, index, e) < 0)
+                    goto fail_item;
+                goto next;
+            }
+        }
+        int excluded = PyTuple_GET_ITEM(e, 5) == Py_None;
+        if (!excluded && (excluded = twins_meta_excludes(PyTuple_GET_ITEM(e, 12), binary_key)) < 0)
+            goto fail_item;
+        if (excluded) {
+            if (twins_rest(rest, entry_of, index, e) < 0)
+                goto fail_item;
+            goto next;
+        }
+        if ((rel = PyUnicode_Substring(path, cut, PyUnicode_GET_LENGTH(path))) == NULL)
+            goto fail_item;
+        other = PyDict_GetItemWithError(theirs, rel);  /* theirs.pop(rel, None) */
+        if (other != NULL) {
+            Py_INCREF(other);
+            if (PyDict_DelItem(theirs, rel) < 0)
+                goto fail_item;
+        }
+        else if (PyErr_Occurred())
+            goto fail_item;
+        if (other == NULL) {
+            Py_ssize_t len = PyUnicode_GET_LENGTH(rel);
+            Py_ssize_t pos = PyUnicode_FindChar(rel, '/', 0, len, -1);
+            if (pos == -2)
+                goto fail_item;
+            int in_blocked = 0;
+            if (pos > 0 && PySet_GET_SIZE(blocked) && (in_blocked = PySet_Contains(blocked, rel)) < 0)
+                goto fail_item;
+            if (pos <= 0 || in_blocked) {
+                if (twins_rest(rest, entry_of, index, e) < 0)
+                    goto fail_item;
+                goto next;
+            }
+            int nest = PyUnicode_READ_CHAR(rel, pos - 1) == '!';
+            if ((parent = PyUnicode_Substring(rel, 0, nest ? pos - 1 : pos)) == NULL)
+                goto fail_item;
+            int early = PySet_Contains(interior, parent);
+            if (early < 0)
+                goto fail_item;
+            PyObject *waiting = PyTuple_Pack(5, index, e, parent, nest ? Py_True : Py_False,
+                                             early ? Py_True : Py_False);
+            if (waiting == NULL)
+                goto fail_item;
+            PyObject *got = PyDict_SetDefault(mine, rel, waiting);  /* borrowed */
+            Py_DECREF(waiting);
+            if (got == NULL)
+                goto fail_item;
+            int differs = PyObject_RichCompareBool(PyTuple_GET_ITEM(got, 0), index, Py_NE);
+            if (differs < 0)
+                goto fail_item;
+            if (differs) {
+                PyErr_Format(doubt, "%U twice on one side", rel);
+                goto fail_item;
+            }
+            goto next;
+        }
+        if (!PyTuple_Check(other) || PyTuple_GET_SIZE(other) != 5) {
+            PyErr_SetString(PyExc_TypeError, "twins_take: a waiting file must be a 5-tuple");
+            goto fail_item;
+        }
+        PyObject *other_row = PyTuple_GET_ITEM(other, 1);
+        PyObject *o_e = old_side ? e : other_row, *n_e = old_side ? other_row : e;
+        PyObject *pair_args[2] = {o_e, n_e};
+        PyObject *same_obj = PyObject_Vectorcall(same_file, pair_args, 2, NULL);
+        if (same_obj == NULL)
+            goto fail_item;
+        int same = PyObject_IsTrue(same_obj);
+        Py_DECREF(same_obj);
+        if (same < 0)
+            goto fail_item;
+        if (!same) {
+            if (twins_rest(rest, entry_of, index, e) < 0
+                || twins_rest(other_rest, entry_of, PyTuple_GET_ITEM(other, 0), other_row) < 0)
+                goto fail_item;
+            goto next;
+        }
+        parent = PyTuple_GET_ITEM(other, 2);  /* the same relative path: the same parent */
+        Py_INCREF(parent);
+        PyObject *nest_obj = PyTuple_GET_ITEM(other, 3);
+        int nest = PyObject_IsTrue(nest_obj);
+        if (nest < 0)
+            goto fail_item;
+        PyObject *by_parent = PyTuple_GET_ITEM(f[BY_PARENT], nest);
+        PyObject *g_obj = PyDict_GetItemWithError(by_parent, parent);
+        Py_ssize_t g;
+        if (g_obj == NULL) {
+            if (PyErr_Occurred())
+                goto fail_item;
+            g = PyList_GET_SIZE(groups);
+            if (!PyUnicode_Check(parent) || !PyTuple_Check(n_e) || PyTuple_GET_SIZE(n_e) < 1) {
+                PyErr_SetString(PyExc_TypeError, "twins_take: a waiting file's parent must be str");
+                goto fail_item;
+            }
+            PyObject *g_new = PyLong_FromSsize_t(g);
+            if (g_new == NULL)
+                goto fail_item;
+            int bad = PyDict_SetItem(by_parent, parent, g_new) < 0;
+            Py_DECREF(g_new);
+            if (bad)
+                goto fail_item;
+            PyObject *key = PyUnicode_Substring(rel, PyUnicode_GET_LENGTH(parent), PyUnicode_GET_LENGTH(rel));
+            if (key == NULL)
+                goto fail_item;
+            PyObject *group = PyTuple_Pack(4, parent, nest_obj, key, PyTuple_GET_ITEM(n_e, 0));
+            Py_DECREF(key);
+            if (group == NULL)
+                goto fail_item;
+            bad = PyList_Append(groups, group) < 0;
+            Py_DECREF(group);
+            PyObject *zero = PyLong_FromLong(0);
+            for (int i = COUNT; !bad && i <= NEW_BYTES; i++)
+                bad = zero == NULL || PyList_Append(f[i], zero) < 0;
+            Py_XDECREF(zero);
+            for (int i = OLD_IMPLIED; !bad && i <= NEW_IMPLIED; i++)
+                bad = PyList_Append(f[i], Py_False) < 0;
+            if (bad)
+                goto fail_item;
+        }
+        else if ((g = PyLong_AsSsize_t(g_obj)) < 0 || g >= PyList_GET_SIZE(groups)) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_IndexError, "twins_take: a group index out of range");
+            goto fail_item;
+        }
+        if (PyList_GET_SIZE(f[COUNT]) <= g || PyList_GET_SIZE(f[OLD_BYTES]) <= g || PyList_GET_SIZE(f[NEW_BYTES]) <= g
+            || PyList_GET_SIZE(f[OLD_IMPLIED]) <= g || PyList_GET_SIZE(f[NEW_IMPLIED]) <= g) {
+            PyErr_SetString(PyExc_IndexError, "twins_take: the group lists are shorter than the groups");
+            goto fail_item;
+        }
+        int early = PySet_Contains(interior, parent);
+        int other_early = PyObject_IsTrue(PyTuple_GET_ITEM(other, 4));
+        if (early < 0 || other_early < 0)
+            goto fail_item;
+        if (!(old_side ? early : other_early)) {
+            Py_INCREF(Py_True);
+            if (PyList_SetItem(f[OLD_IMPLIED], g, Py_True) < 0)
+                goto fail_item;
+        }
+        if (!(old_side ? other_early : early)) {
+            Py_INCREF(Py_True);
+            if (PyList_SetItem(f[NEW_IMPLIED], g, Py_True) < 0)
+                goto fail_item;
+        }
+        PyObject *one = PyLong_FromLong(1);
+        int bad = one == NULL || twins_add(f[COUNT], g, one) < 0;
+        Py_XDECREF(one);
+        if (bad || twins_add(f[OLD_BYTES], g, PyTuple_GET_ITEM(o_e, 2)) < 0
+            || twins_add(f[NEW_BYTES], g, PyTuple_GET_ITEM(n_e, 2)) < 0)
+            goto fail_item;
+        Py_hash_t h = PyObject_Hash(rel);
+        if (h == -1 && PyErr_Occurred())
+            goto fail_item;
+        if (twins_call_append(mine_index, index) < 0 || twins_call_append(theirs_index, PyTuple_GET_ITEM(other, 0)) < 0
+            || twins_append_ssize(appends[2], g) < 0 || twins_append_ssize(appends[3], (Py_ssize_t)h) < 0)
+            goto fail_item;
+    next:
+        Py_XDECREF(rel);
+        Py_XDECREF(other);
+        Py_XDECREF(parent);
+        Py_DECREF(item);
+        continue;
+    fail_item:
+        Py_XDECREF(rel);
+        Py_XDECREF(other);
+        Py_XDECREF(parent);
+        Py_DECREF(item);
+        goto done;
+    }
+    result = PyLong_FromSsize_t(taken);
+done:
+    for (int i = 0; i < N_FIELDS; i++)
+        Py_XDECREF(f[i]);
+    for (int i = 0; i < 4; i++)
+        Py_XDECREF(appends[i]);
+    return result;
+}
+
 /* -- elf_meta ------------------------------------------------------------------------------------ */
 #define ELF_CLASSES 6          /* SectionClass: code, rodata, data, bss, debug, other (definition order) */
 #define ELF_CODE 0
@@ -992,6 +1354,9 @@ static PyMethodDef native_methods[] = {
     {"tar_plain_run", tar_plain_run, METH_VARARGS,
      "tar_plain_run(buf, pos, most, small, fmt, kinds, make) -> (items, fmt, end): the run of plain tar members at "
      "buf[pos:] as inspector.unpack.tar reads them (see the module source)."},
+    {"twins_take", twins_take, METH_VARARGS,
+     "twins_take(entries, n, prefix, old_side, blocked, interior, mine, theirs, rest, other_rest, found, same_file, "
+     "entry_of, doubt, file_kind, dir_kind, binary_key) -> int: inspector.diff.twins._Side._take in C."},
     {"elf_meta", elf_meta, METH_VARARGS,
      "elf_meta(data, kind, machines[, size]) -> dict | None: the meta binaries.elf.read_elf gives for a common ELF, "
      "with the code/data digests computed without the GIL; None where read_elf must decide."},
@@ -1014,6 +1379,10 @@ PyInit__native(void)
     if (DATA == NULL && (DATA = PyUnicode_InternFromString("data")) == NULL)
         return NULL;
     if (elf_init_keys() < 0)
+        return NULL;
+    if (S_INCOMPLETE == NULL && (S_INCOMPLETE = PyUnicode_InternFromString("incomplete")) == NULL)
+        return NULL;
+    if (S_APPEND == NULL && (S_APPEND = PyUnicode_InternFromString("append")) == NULL)
         return NULL;
     find_sha256();
     return PyModule_Create(&native_module);

@@ -26,6 +26,10 @@ text_or_data: Callable[[bytes, tuple[tuple[int, bytes], ...]], str | None] | Non
 elf_meta: Callable[[Any, Callable[[str, int, int], tuple[int, str, str, bool]], dict[int, str], int],
                    dict[str, Any] | None] | None = None
 
+#: ``twins_take(entries, n, prefix, old_side, blocked, interior, mine, theirs, rest, other_rest, found,
+#: same_file, entry_of, doubt, file_kind, dir_kind, binary_key) -> int``: ``diff.twins._Side._take`` in C.
+twins_take: Callable[..., int] | None = None
+
 
 def _hashlib_sha256_hex(data: bytes | bytearray | memoryview) -> str:
     return hashlib.sha256(data).hexdigest()
@@ -43,6 +47,7 @@ if os.environ.get("INSPECTOR_PURE_PYTHON", "") in ("", "0"):
     else:
         tar_plain_run = _native.tar_plain_run
         text_or_data = _native.text_or_data
+        twins_take = _native.twins_take
         if _native.has_sha256():  # libcrypto's SHA256_* found when the module was imported
             sha256_hex = _native.sha256_hex
             elf_meta = _native.elf_meta
@@ -53,4 +58,4 @@ def compiled() -> bool:
     return tar_plain_run is not None
 
 
-__all__ = ["tar_plain_run", "text_or_data", "sha256_hex", "elf_meta", "compiled"]
+__all__ = ["tar_plain_run", "text_or_data", "twins_take", "sha256_hex", "elf_meta", "compiled"]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from inspector import entrylog
+from inspector import entrylog, native
 from inspector.diff import DiffOptions, DiffResult, diff_inventories
 from inspector.diff import pairing as pairing_module
 from inspector.diff import twins as twins_module
@@ -305,3 +305,84 @@ def test_inventories_kept_on_disk_give_the_same_diff_as_on_the_heap(monkeypatch)
         assert not isinstance(a.entries, tuple)
         assert _twins(a, b, monkeypatch) > 0
         assert _documents(diff_inventories(a, b, DiffOptions(delta=False))) == expected, keep.__name__
+
+
+# -- the compiled take ---------------------------------------------------------------------------------------
+
+try:
+    from inspector import _native
+except ImportError:  # pragma: no cover - depends on the install
+    _native = None  # type: ignore[assignment]
+
+needs_native = pytest.mark.skipif(_native is None, reason="inspector._native was not built: the Python take runs")
+
+
+def _set_aside(old: Inventory, new: Inventory) -> object:
+    try:
+        return twins_module.set_aside(old, new)
+    except twins_module.TwinsInDoubt as exc:
+        return ("in doubt", str(exc))
+
+
+def _set_aside_both_ways(old: Inventory, new: Inventory, monkeypatch: pytest.MonkeyPatch) -> object:
+    """``set_aside`` with the Python take and with the compiled one: the same twins, rest and groups."""
+    monkeypatch.setattr(native, "twins_take", None)
+    reference = _set_aside(old, new)
+    monkeypatch.setattr(native, "twins_take", _native.twins_take)
+    fast = _set_aside(old, new)
+    assert fast == reference
+    return fast
+
+
+@needs_native
+@pytest.mark.parametrize("seed", range(60))
+def test_the_compiled_take_sets_aside_what_the_python_take_does(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(seed)
+    base = _random_base(rng)
+    old_rows, new_rows = _random_side(rng, "1.0", base), _random_side(rng, "1.1", base)
+    problems: tuple[Problem, ...] = ()
+    if rng.random() < 0.3:
+        problems = (Problem(f"rel-1.1.iso!/{rng.choice(new_rows)[0]}", "bad", ProblemKind.ERROR),)
+    _set_aside_both_ways(_side("1.0", old_rows), _side("1.1", new_rows, problems), monkeypatch)
+
+
+@needs_native
+def test_the_compiled_take_doubts_where_the_python_take_doubts(monkeypatch: pytest.MonkeyPatch) -> None:
+    once = _side("1.1", _common())
+    twice_here = _side("1.0", [*_common(), _file("docs/d5.txt", sha256="again")])
+    assert _set_aside_both_ways(twice_here, once, monkeypatch) == ("in doubt", "docs/d5.txt twice on one side")
+    twice = [_file("docs/twice.txt"), *_package("pad", 2 * twins_module._BATCH), _file("docs/twice.txt")]
+    both = _set_aside_both_ways(_side("1.0", [*_common(), *twice]), _side("1.1", [*_common(), *twice]), monkeypatch)
+    assert both == ("in doubt", "two twins with one path")
+
+
+@needs_native
+def test_the_compiled_take_sets_aside_the_scale_pair_and_stored_rows_as_the_python_take(monkeypatch) -> None:
+    old, new = scale_pair()[:2]
+    twins = _set_aside_both_ways(old, new, monkeypatch)
+    assert isinstance(twins, twins_module.Twins) and len(twins) == 200
+    stored = [dataclasses.replace(inv, entries=entrylog.from_rows([[(*r[:12], dict(r[12]) if r[12] else None)
+                                                                    for r in entrylog.rows(inv.entries)]]))
+              for inv in (old, new)]
+    assert _set_aside_both_ways(*stored, monkeypatch) == twins
+
+
+@needs_native
+def test_the_compiled_take_weighs_sizes_beyond_64_bits_as_python_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    huge = [*_common(), _file("docs/huge.bin", size=2**64 + 5, sha256="big")]
+    twins = _set_aside_both_ways(_side("1.0", huge), _side("1.1", huge), monkeypatch)
+    assert isinstance(twins, twins_module.Twins)
+    assert any(g.old_bytes > 2**64 for g in twins.groups)
+
+
+@needs_native
+def test_set_aside_uses_the_compiled_take_when_it_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+
+    def counting(*args: object) -> int:
+        calls.append(1)
+        return _native.twins_take(*args)
+
+    monkeypatch.setattr(native, "twins_take", counting)
+    twins_module.set_aside(_side("1.0", _common()), _side("1.1", _common()))
+    assert calls

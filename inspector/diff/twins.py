@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from inspector import entrylog
+from inspector import entrylog, native
 from inspector.binaries.model import META_KEY as _BINARY
 from inspector.diff.model import same_file
 from inspector.model import NEST, Entry, EntryKind, Inventory
@@ -114,29 +114,27 @@ def set_aside(old: Inventory, new: Inventory) -> Twins:
         pass
     if len(set(found.paths)) != len(found.paths):  # a path twice on both sides (or two paths with one hash)
         raise TwinsInDoubt("two twins with one path")
-    groups = tuple(TwinGroup(g.parent, g.nest, g.key, g.path, g.count, g.old_bytes, g.new_bytes, g.old_implied,
-                             g.new_implied) for g in found.groups)
+    groups = tuple(TwinGroup(parent, nest, key, path, count, old_bytes, new_bytes, old_implied, new_implied)
+                   for (parent, nest, key, path), count, old_bytes, new_bytes, old_implied, new_implied
+                   in zip(found.groups, found.count, found.old_bytes, found.new_bytes, found.old_implied,
+                          found.new_implied, strict=True))
     return Twins(o.the_rest(), n.the_rest(), groups, found.old_index, found.new_index, found.group_of,
                  found.paths)
 
 
-class _Group:
-    """A ``TwinGroup`` while ``set_aside`` adds to it."""
-
-    __slots__ = ("parent", "nest", "key", "path", "count", "old_bytes", "new_bytes", "old_implied", "new_implied")
-
-    def __init__(self, parent: str, nest: bool, key: str, path: str) -> None:
-        self.parent, self.nest, self.key, self.path = parent, nest, key, path
-        self.count = self.old_bytes = self.new_bytes = 0
-        self.old_implied = self.new_implied = False
-
-
 class _Found:
-    """The twins found so far (see ``Twins``), and their groups by parent."""
+    """The twins found so far (see ``Twins``), and their groups by parent: group ``g`` is ``groups[g]``
+    (parent, nest, key, path, as ``TwinGroup``) with ``count[g]``, ``old_bytes[g]``, ``new_bytes[g]``,
+    ``old_implied[g]`` and ``new_implied[g]`` beside it (lists a compiled ``take`` can add to as well)."""
 
     def __init__(self) -> None:
-        self.groups: list[_Group] = []
+        self.groups: list[tuple[str, bool, str, str]] = []
         self.by_parent: tuple[dict[str, int], dict[str, int]] = ({}, {})  # below a directory, a container
+        self.count: list[int] = []
+        self.old_bytes: list[int] = []
+        self.new_bytes: list[int] = []
+        self.old_implied: list[bool] = []
+        self.new_implied: list[bool] = []
         self.old_index, self.new_index, self.group_of = array("q"), array("q"), array("l")
         self.paths = array("q")  # hash of each twin's relative path
 
@@ -163,12 +161,25 @@ class _Side:
 
     def take(self, n: int, other_side: _Side) -> int:
         """Read up to ``n`` more entries: a file that may be a twin meets its counterpart waiting on the
-        other side, or waits; the other entries go to the rest. Returns how many were read."""
+        other side, or waits; the other entries go to the rest. Returns how many were read.
+
+        ``native.twins_take`` does the same in compiled code when it is built (``_take`` is the reference).
+        """
+        if native.twins_take is not None:
+            return native.twins_take(self.entries, n, self.prefix, self.old_side, self.blocked, self.interior,
+                                     self.waiting, other_side.waiting, self.rest, other_side.rest, self.found,
+                                     same_file, entrylog.entry_of, TwinsInDoubt, _FILE, _DIR, _BINARY)
+        return self._take(n, other_side)
+
+    def _take(self, n: int, other_side: _Side) -> int:
+        """``take`` in Python: the reference the compiled one is compared with (``tests/test_diff_twins.py``)."""
         rest, interior, blocked, mine, theirs = self.rest.append, self.interior, self.blocked, self.waiting, \
             other_side.waiting
         prefix, cut, old_side, binary = self.prefix, len(self.prefix), self.old_side, _BINARY
         found = self.found
         groups, by_parent, path_hash = found.groups, found.by_parent, found.paths.append
+        counts, old_bytes, new_bytes = found.count, found.old_bytes, found.new_bytes
+        old_implied, new_implied = found.old_implied, found.new_implied
         mine_index, theirs_index = ((found.old_index.append, found.new_index.append) if old_side
                                     else (found.new_index.append, found.old_index.append))
         group_of = found.group_of.append
@@ -210,16 +221,20 @@ class _Side:
             g = by_parent[nest].get(parent)
             if g is None:
                 g = by_parent[nest][parent] = len(groups)
-                groups.append(_Group(parent, nest, rel[len(parent):], n_e[0]))
-            group = groups[g]
+                groups.append((parent, nest, rel[len(parent):], n_e[0]))
+                counts.append(0)
+                old_bytes.append(0)
+                new_bytes.append(0)
+                old_implied.append(False)
+                new_implied.append(False)
             early = parent in interior
             if not (early if old_side else other[4]):
-                group.old_implied = True
+                old_implied[g] = True
             if not (other[4] if old_side else early):
-                group.new_implied = True
-            group.count += 1
-            group.old_bytes += o_e[2] or 0
-            group.new_bytes += n_e[2] or 0
+                new_implied[g] = True
+            counts[g] += 1
+            old_bytes[g] += o_e[2] or 0
+            new_bytes[g] += n_e[2] or 0
             mine_index(index)
             theirs_index(other[0])
             group_of(g)
