@@ -35,6 +35,13 @@
  *   pairs: every prefix detect_type looks for before it tells text from data): sniff._looks_text of its
  *   first 8192 bytes, with Python's own UTF-8 decoder. None otherwise: detect_type decides.
  *
+ * rock_ridge(system_use, skip) -> (name, mode, nlink, uid, gid, ino, stamp, long) | None
+ *   The Rock Ridge entries of one directory record as inspector/unpack/iso9660_rr.py's parse reads them, when
+ *   its System Use area (from `skip`) holds only PX, NM, at most one TF and entries parse skips, ends at ST or
+ *   in NUL padding, and has no CE (continuation), SL, PN, CL, PL, RE, ZF/Z2 or SF entry: the NM parts joined
+ *   (or b"." / b".."; None without NM), the PX fields (None without PX; ino None without its field) and the
+ *   TF entry's modification stamp, 7 or 17 bytes (`long`), for parse to convert. None for anything else.
+ *
  * twins_take(entries, n, prefix, old_side, blocked, interior, mine, theirs, rest, other_rest, found,
  *            same_file, entry_of, doubt, file_kind, dir_kind, binary_key) -> int
  *   inspector.diff.twins._Side._take, step for step, on the same objects: up to n (index, row) pairs from
@@ -579,6 +586,122 @@ sha256_hex(PyObject *self, PyObject *arg)
         out[2 * i + 1] = hex[md[i] & 15];
     }
     return PyUnicode_FromStringAndSize(out, 64);
+}
+
+/* -- rock_ridge ---------------------------------------------------------------------------------- */
+static unsigned long
+le32(const unsigned char *p)
+{
+    return (unsigned long)p[0] | (unsigned long)p[1] << 8 | (unsigned long)p[2] << 16 | (unsigned long)p[3] << 24;
+}
+
+static PyObject *
+rock_ridge(PyObject *self, PyObject *args)
+{
+    Py_buffer view;
+    Py_ssize_t skip;
+    if (!PyArg_ParseTuple(args, "y*n:rock_ridge", &view, &skip))
+        return NULL;
+    const unsigned char *a = view.buf;
+    Py_ssize_t len = view.len, pos = skip < 0 ? len : (skip > len ? len : skip);
+    const unsigned char *name[64];
+    Py_ssize_t name_len[64];
+    int names = 0, has_name = 0, name_dot = 0, have_px = 0, have_ino = 0, tfs = 0, tf_long = 0;
+    unsigned long px[5] = {0};
+    const unsigned char *tf = NULL;
+    PyObject *result = NULL;
+    while (pos + 4 <= len) {
+        const unsigned char *e = a + pos;
+        Py_ssize_t n = e[2];
+        if (n < 4 || pos + n > len) {
+            for (Py_ssize_t i = pos; i < len; i++)
+                if (a[i] != 0)
+                    goto none;  /* a malformed entry: parse reports it */
+            break;
+        }
+        char s0 = (char)e[0], s1 = (char)e[1];
+        if (s0 == 'S' && s1 == 'T')
+            break;
+        if ((s0 == 'C' && s1 == 'E') || (s0 == 'S' && s1 == 'L') || (s0 == 'P' && s1 == 'N')
+            || (s0 == 'C' && s1 == 'L') || (s0 == 'P' && s1 == 'L') || (s0 == 'R' && s1 == 'E')
+            || (s0 == 'Z' && (s1 == 'F' || s1 == '2')) || (s0 == 'S' && s1 == 'F'))
+            goto none;  /* continuation, symlink, device, relocation, compression, sparse: parse reads them */
+        if (s0 == 'P' && s1 == 'X' && n >= 36) {
+            have_px = 1;
+            px[0] = le32(e + 4);
+            px[1] = le32(e + 12);
+            px[2] = le32(e + 20);
+            px[3] = le32(e + 28);
+            if (n >= 44) {
+                have_ino = 1;
+                px[4] = le32(e + 36);
+            }
+        }
+        else if (s0 == 'N' && s1 == 'M' && n >= 5) {
+            has_name = 1;
+            if (e[4] & 0x06) {
+                if (names)
+                    goto none;  /* "." or ".." after name parts: parse replaces them */
+                name_dot = e[4] & 0x02 ? 1 : 2;
+            }
+            else {
+                if (name_dot || names == 64)
+                    goto none;
+                name[names] = e + 5;
+                name_len[names++] = n - 5;
+            }
+        }
+        else if (s0 == 'T' && s1 == 'F' && n >= 5) {
+            if (++tfs > 1)
+                goto none;  /* the last valid stamp wins: parse decides */
+            int flags = e[4], size = flags & 0x80 ? 17 : 7;
+            Py_ssize_t at = 5 + (flags & 0x01 ? size : 0);
+            if (flags & 0x02 && at + size <= n) {
+                tf = e + at;
+                tf_long = size == 17;
+            }
+        }
+        pos += n;
+    }
+    /* (name, mode, nlink, uid, gid, ino, stamp, long stamp): iso9660_rr.parse makes the RockRidge */
+    PyObject *name_obj;
+    if (!has_name)
+        name_obj = Py_NewRef(Py_None);
+    else if (name_dot)
+        name_obj = PyBytes_FromString(name_dot == 1 ? "." : "..");
+    else {
+        Py_ssize_t total = 0;
+        for (int i = 0; i < names; i++)
+            total += name_len[i];
+        name_obj = PyBytes_FromStringAndSize(NULL, total);
+        if (name_obj != NULL) {
+            char *out = PyBytes_AS_STRING(name_obj);
+            for (int i = 0; i < names; i++) {
+                memcpy(out, name[i], (size_t)name_len[i]);
+                out += name_len[i];
+            }
+        }
+    }
+    if (name_obj == NULL)
+        goto done;
+    PyObject *stamp = tf == NULL ? Py_NewRef(Py_None) : PyBytes_FromStringAndSize((const char *)tf, tf_long ? 17 : 7);
+    if (stamp == NULL) {
+        Py_DECREF(name_obj);
+        goto done;
+    }
+    if (have_px)
+        result = Py_BuildValue("(NkkkkNNO)", name_obj, px[0], px[1], px[2], px[3],
+                               have_ino ? PyLong_FromUnsignedLong(px[4]) : Py_NewRef(Py_None), stamp,
+                               tf_long ? Py_True : Py_False);
+    else
+        result = Py_BuildValue("(NOOOOONO)", name_obj, Py_None, Py_None, Py_None, Py_None, Py_None, stamp,
+                               tf_long ? Py_True : Py_False);
+    goto done;
+none:
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&view);
+    return result;
 }
 
 /* -- twins_take ---------------------------------------------------------------------------------- */
@@ -1354,6 +1477,9 @@ static PyMethodDef native_methods[] = {
     {"tar_plain_run", tar_plain_run, METH_VARARGS,
      "tar_plain_run(buf, pos, most, small, fmt, kinds, make) -> (items, fmt, end): the run of plain tar members at "
      "buf[pos:] as inspector.unpack.tar reads them (see the module source)."},
+    {"rock_ridge", rock_ridge, METH_VARARGS,
+     "rock_ridge(system_use, skip) -> (name, mode, nlink, uid, gid, ino, stamp, long) | None: the plain Rock Ridge "
+     "entries of a record as inspector.unpack.iso9660_rr.parse reads them; None where parse must."},
     {"twins_take", twins_take, METH_VARARGS,
      "twins_take(entries, n, prefix, old_side, blocked, interior, mine, theirs, rest, other_rest, found, same_file, "
      "entry_of, doubt, file_kind, dir_kind, binary_key) -> int: inspector.diff.twins._Side._take in C."},

@@ -26,6 +26,9 @@ text_or_data: Callable[[bytes, tuple[tuple[int, bytes], ...]], str | None] | Non
 elf_meta: Callable[[Any, Callable[[str, int, int], tuple[int, str, str, bool]], dict[int, str], int],
                    dict[str, Any] | None] | None = None
 
+#: ``rock_ridge(system_use, skip) -> (name, mode, nlink, uid, gid, ino, stamp, long) | None``: the plain Rock
+#: Ridge entries of a record as ``unpack.iso9660_rr.parse`` reads them (None: ``parse`` reads them itself).
+rock_ridge: Callable[[bytes, int], tuple[Any, ...] | None] | None = None
 #: ``twins_take(entries, n, prefix, old_side, blocked, interior, mine, theirs, rest, other_rest, found,
 #: same_file, entry_of, doubt, file_kind, dir_kind, binary_key) -> int``: ``diff.twins._Side._take`` in C.
 twins_take: Callable[..., int] | None = None
@@ -48,6 +51,7 @@ if os.environ.get("INSPECTOR_PURE_PYTHON", "") in ("", "0"):
         tar_plain_run = _native.tar_plain_run
         text_or_data = _native.text_or_data
         twins_take = _native.twins_take
+        rock_ridge = _native.rock_ridge
         if _native.has_sha256():  # libcrypto's SHA256_* found when the module was imported
             sha256_hex = _native.sha256_hex
             elf_meta = _native.elf_meta
@@ -58,4 +62,4 @@ def compiled() -> bool:
     return tar_plain_run is not None
 
 
-__all__ = ["tar_plain_run", "text_or_data", "twins_take", "sha256_hex", "elf_meta", "compiled"]
+__all__ = ["tar_plain_run", "text_or_data", "twins_take", "rock_ridge", "sha256_hex", "elf_meta", "compiled"]

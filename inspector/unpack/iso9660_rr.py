@@ -14,6 +14,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from inspector import native
 from inspector.model import direct_init
 from inspector.unpack.iso9660 import record_time
 
@@ -181,6 +182,14 @@ class _Builder:
                          problems=tuple(self.problems), **self.fields)  # type: ignore[arg-type]
 
 
+def _plain(name: bytes | None, mode: int | None, nlink: int | None, uid: int | None, gid: int | None,
+           ino: int | None, stamp: bytes | None, long_stamp: bool) -> RockRidge:
+    """The ``RockRidge`` of a record whose entries ``native.rock_ridge`` read: its ``TF`` stamp converted here,
+    as ``_mtime`` converts it."""
+    mtime = None if stamp is None else _long_time(stamp) if long_stamp else record_time(stamp)
+    return RockRidge(name, mode, nlink, uid, gid, ino, None, None, mtime)
+
+
 def parse(system_use: bytes, skip: int, read_area: AreaReader) -> RockRidge:
     """The Rock Ridge fields of one record whose System Use area is ``system_use``.
 
@@ -188,6 +197,10 @@ def parse(system_use: bytes, skip: int, read_area: AreaReader) -> RockRidge:
     through ``read_area``, at most ``MAX_CONTINUATIONS`` of them and ``MAX_SUSP_BYTES`` in all, each
     area once: a malformed or looping chain is reported in ``problems`` and reading stops there.
     """
+    if native.rock_ridge is not None:  # the plain entries of most records, read in C (``_plain``)
+        plain = native.rock_ridge(system_use, skip)
+        if plain is not None:
+            return _plain(*plain)
     b = _Builder()
     area = bytes(system_use[skip:])
     seen: set[tuple[int, int]] = set()
