@@ -390,7 +390,7 @@ plain_name(PyObject *self, PyObject *arg)
     return PyBool_FromLong(plain_text(text, len));
 }
 
-/* The two names text_or_data gives (made once, at import). */
+/* The two names text_or_data gives (made once, at import: intern_strings). */
 static PyObject *TEXT, *DATA;
 
 /* The last magics tuple text_or_data was given, read into a C table (it is the same tuple every call). */
@@ -554,12 +554,37 @@ find_sha256(void)
     }
 }
 
+/* A 32-byte digest as hashlib's hexdigest() spells it. */
+static PyObject *
+hex_digest(const unsigned char *md)
+{
+    static const char hex[] = "0123456789abcdef";
+    char out[64];
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    return PyUnicode_FromStringAndSize(out, 64);
+}
+
+/* The n-byte unsigned integer at p, big-endian when `big`, else little-endian. */
+static unsigned long long
+word_at(const unsigned char *p, int n, int big)
+{
+    unsigned long long v = 0;
+    if (big)
+        for (int i = 0; i < n; i++)
+            v = (v << 8) | p[i];
+    else
+        for (int i = n - 1; i >= 0; i--)
+            v = (v << 8) | p[i];
+    return v;
+}
+
 static PyObject *
 sha256_hex(PyObject *self, PyObject *arg)
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char md[32];
-    char out[64];
     sha256_ctx ctx;
     Py_buffer view;
     int ok;
@@ -581,20 +606,10 @@ sha256_hex(PyObject *self, PyObject *arg)
         PyErr_SetString(PyExc_RuntimeError, "sha256_hex: libcrypto's SHA256 failed");
         return NULL;
     }
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    return PyUnicode_FromStringAndSize(out, 64);
+    return hex_digest(md);
 }
 
 /* -- rock_ridge ---------------------------------------------------------------------------------- */
-static unsigned long
-le32(const unsigned char *p)
-{
-    return (unsigned long)p[0] | (unsigned long)p[1] << 8 | (unsigned long)p[2] << 16 | (unsigned long)p[3] << 24;
-}
-
 static PyObject *
 rock_ridge(PyObject *self, PyObject *args)
 {
@@ -628,13 +643,13 @@ rock_ridge(PyObject *self, PyObject *args)
             goto none;  /* continuation, symlink, device, relocation, compression, sparse: parse reads them */
         if (s0 == 'P' && s1 == 'X' && n >= 36) {
             have_px = 1;
-            px[0] = le32(e + 4);
-            px[1] = le32(e + 12);
-            px[2] = le32(e + 20);
-            px[3] = le32(e + 28);
+            px[0] = (unsigned long)word_at(e + 4, 4, 0);
+            px[1] = (unsigned long)word_at(e + 12, 4, 0);
+            px[2] = (unsigned long)word_at(e + 20, 4, 0);
+            px[3] = (unsigned long)word_at(e + 28, 4, 0);
             if (n >= 44) {
                 have_ino = 1;
-                px[4] = le32(e + 36);
+                px[4] = (unsigned long)word_at(e + 36, 4, 0);
             }
         }
         else if (s0 == 'N' && s1 == 'M' && n >= 5) {
@@ -1071,19 +1086,6 @@ static PyObject *K_FORMAT, *K_MACHINE, *K_CODE_BYTES, *K_DATA_BYTES, *K_WCODE_BY
     *K_RWDATA_BYTES, *K_BSS_BYTES, *K_DEBUG_BYTES, *K_OTHER_BYTES, *K_CODE_SHA, *K_DATA_SHA, *K_SECTIONS,
     *K_NAME, *K_CLASS, *K_SIZE, *K_FILE_SIZE, *K_OFFSET, *K_FLAGS, *K_WRITABLE, *V_ELF;
 
-static unsigned long long
-elf_word(const unsigned char *p, int n, int big)
-{
-    unsigned long long v = 0;
-    if (big)
-        for (int i = 0; i < n; i++)
-            v = (v << 8) | p[i];
-    else
-        for (int i = n - 1; i >= 0; i--)
-            v = (v << 8) | p[i];
-    return v;
-}
-
 static int
 elf_set(PyObject *d, PyObject *key, PyObject *value)
 {
@@ -1098,18 +1100,6 @@ static int
 elf_set_u64(PyObject *d, PyObject *key, unsigned long long v)
 {
     return elf_set(d, key, PyLong_FromUnsignedLongLong(v));
-}
-
-static PyObject *
-elf_hex(const unsigned char *md)
-{
-    static const char hex[] = "0123456789abcdef";
-    char out[64];
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    return PyUnicode_FromStringAndSize(out, 64);
 }
 
 typedef struct { unsigned long long offset, size; int group; } elf_extent;  /* group 1 code, 2 data */
@@ -1245,11 +1235,11 @@ elf_meta(PyObject *self, PyObject *args)
     if (wide && total < 64)
         goto none;
     const elf_layout *L = wide ? &ELF64_LAYOUT : &ELF32_LAYOUT;
-    machine = elf_word(b + 0x12, 2, big);
-    shoff = elf_word(b + L->shoff, L->word, big);
-    shentsize = elf_word(b + L->shoff + L->word + 10, 2, big);  /* after e_flags, e_ehsize, e_phentsize, e_phnum */
-    shnum = elf_word(b + L->shoff + L->word + 12, 2, big);
-    shstrndx = elf_word(b + L->shoff + L->word + 14, 2, big);
+    machine = word_at(b + 0x12, 2, big);
+    shoff = word_at(b + L->shoff, L->word, big);
+    shentsize = word_at(b + L->shoff + L->word + 10, 2, big);  /* after e_flags, e_ehsize, e_phentsize, e_phnum */
+    shnum = word_at(b + L->shoff + L->word + 12, 2, big);
+    shstrndx = word_at(b + L->shoff + L->word + 14, 2, big);
     if (shoff == 0 || shnum == 0 || shentsize != L->record || shstrndx == 0xFFFF)
         goto none;
     if (shoff > total || shnum * shentsize > total - shoff)
@@ -1261,8 +1251,8 @@ elf_meta(PyObject *self, PyObject *args)
         goto none_or_fail;
     /* The name table: inside the file, at most 16 MiB, ASCII (so each name is its bytes). */
     const unsigned char *st = table + shstrndx * shentsize;
-    unsigned long long st_off = elf_word(st + L->sh_offset, L->word, big);
-    unsigned long long st_size = elf_word(st + L->sh_offset + L->word, L->word, big);
+    unsigned long long st_off = word_at(st + L->sh_offset, L->word, big);
+    unsigned long long st_size = word_at(st + L->sh_offset + L->word, L->word, big);
     if (st_size == 0 || st_size > ELF_MAX_STRTAB || st_off > total || st_size > total - st_off)
         goto none;  /* an empty table: every sh_name would lie past its end */
     const unsigned char *strtab = elf_bytes(&src, st_off, (size_t)st_size, &owned_strtab, &status);
@@ -1282,10 +1272,10 @@ elf_meta(PyObject *self, PyObject *args)
     size_t n_extents = 0;
     for (unsigned long long i = 0; i < shnum; i++) {
         const unsigned char *r = table + i * shentsize;
-        unsigned long long sh_name = elf_word(r, 4, big), sh_type = elf_word(r + 4, 4, big);
-        unsigned long long flags = elf_word(r + 8, L->word, big);
-        unsigned long long offset = elf_word(r + L->sh_offset, L->word, big);
-        unsigned long long size = elf_word(r + L->sh_offset + L->word, L->word, big);
+        unsigned long long sh_name = word_at(r, 4, big), sh_type = word_at(r + 4, 4, big);
+        unsigned long long flags = word_at(r + 8, L->word, big);
+        unsigned long long offset = word_at(r + L->sh_offset, L->word, big);
+        unsigned long long size = word_at(r + L->sh_offset + L->word, L->word, big);
         if (sh_name >= st_size)
             goto none;  /* read_elf raises, naming sh_name */
         if (sh_type == 0)
@@ -1404,9 +1394,11 @@ elf_meta(PyObject *self, PyObject *args)
         goto fail;
     /* BinaryInfo.to_meta's keys, in its order. */
     result = PyDict_New();
-    if (result == NULL
-        || PyDict_SetItem(result, K_FORMAT, V_ELF) < 0
-        || elf_set(result, K_MACHINE, machine_name) < 0
+    if (result == NULL || PyDict_SetItem(result, K_FORMAT, V_ELF) < 0) {
+        Py_DECREF(machine_name);
+        goto fail;
+    }
+    if (elf_set(result, K_MACHINE, machine_name) < 0
         || elf_set_u64(result, K_CODE_BYTES, by_class[ELF_CODE]) < 0
         || elf_set_u64(result, K_DATA_BYTES, by_class[ELF_RODATA] + by_class[ELF_DATA]) < 0
         || elf_set_u64(result, K_WCODE_BYTES, writable_code) < 0
@@ -1415,8 +1407,8 @@ elf_meta(PyObject *self, PyObject *args)
         || elf_set_u64(result, K_BSS_BYTES, by_class[ELF_BSS]) < 0
         || elf_set_u64(result, K_DEBUG_BYTES, by_class[4]) < 0
         || elf_set_u64(result, K_OTHER_BYTES, by_class[5]) < 0
-        || elf_set(result, K_CODE_SHA, elf_hex(code_md)) < 0
-        || elf_set(result, K_DATA_SHA, elf_hex(data_md)) < 0
+        || elf_set(result, K_CODE_SHA, hex_digest(code_md)) < 0
+        || elf_set(result, K_DATA_SHA, hex_digest(data_md)) < 0
         || PyDict_SetItem(result, K_SECTIONS, sections) < 0)
         goto fail;
     goto done;
@@ -1442,10 +1434,12 @@ done:
     return result;
 }
 
+/* Every string the functions above make once, at import (interned). */
 static int
-elf_init_keys(void)
+intern_strings(void)
 {
     struct { PyObject **slot; const char *text; } keys[] = {
+        {&TEXT, "text"}, {&DATA, "data"}, {&S_INCOMPLETE, "incomplete"}, {&S_APPEND, "append"},
         {&K_FORMAT, "format"}, {&K_MACHINE, "machine"}, {&K_CODE_BYTES, "code_bytes"},
         {&K_DATA_BYTES, "data_bytes"}, {&K_WCODE_BYTES, "writable_code_bytes"}, {&K_RODATA_BYTES, "rodata_bytes"},
         {&K_RWDATA_BYTES, "rwdata_bytes"}, {&K_BSS_BYTES, "bss_bytes"}, {&K_DEBUG_BYTES, "debug_bytes"},
@@ -1500,15 +1494,7 @@ static struct PyModuleDef native_module = {
 PyMODINIT_FUNC
 PyInit__native(void)
 {
-    if (TEXT == NULL && (TEXT = PyUnicode_InternFromString("text")) == NULL)
-        return NULL;
-    if (DATA == NULL && (DATA = PyUnicode_InternFromString("data")) == NULL)
-        return NULL;
-    if (elf_init_keys() < 0)
-        return NULL;
-    if (S_INCOMPLETE == NULL && (S_INCOMPLETE = PyUnicode_InternFromString("incomplete")) == NULL)
-        return NULL;
-    if (S_APPEND == NULL && (S_APPEND = PyUnicode_InternFromString("append")) == NULL)
+    if (intern_strings() < 0)
         return NULL;
     find_sha256();
     return PyModule_Create(&native_module);
