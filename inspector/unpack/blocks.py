@@ -40,7 +40,9 @@ class Blocks:
         #: tar only: which kind of header libarchive last read ("old", "ustar", "gnu", "pax": a pax header was
         #: seen and ustar headers followed), which decides how it reads a hard link that declares a size.
         self.format = "old"
-        self._block = bytearray(CHUNK)
+        #: The stream gives its own chunks (``read``), not copies of them: no buffer of ours is read into.
+        self._hands_out_chunks = bool(getattr(stream, "hands_out_chunks", False))
+        self._block: bytearray | None = None  # the buffer other streams are read into, made when first needed
 
     def _read_block(self) -> bytes:
         """The stream's next piece, up to ``CHUNK`` bytes, as bytes (empty at the end).
@@ -48,8 +50,10 @@ class Blocks:
         A stream that hands out its chunks (a decompressor, read ahead or not, and a member tracked over one)
         gives them without a copy; any other stream is read into one buffer and copied out once.
         """
-        if getattr(self.stream, "hands_out_chunks", False):
+        if self._hands_out_chunks:
             return self.stream.read(CHUNK)
+        if self._block is None:
+            self._block = bytearray(CHUNK)
         got = self.stream.readinto(self._block) or 0  # type: ignore[attr-defined]
         return memoryview(self._block)[:got].tobytes() if got > 0 else b""  # one copy (a slice would be two)
 
