@@ -260,6 +260,81 @@ def test_drained_content_is_hashed_counted_and_copied_whole(size: int) -> None:
     assert ts.count == size and sink.getvalue() == data
 
 
+@pytest.mark.parametrize("declared", [0, 100, 5000, 2 * 1024 * 1024, 20 * 1024 * 1024])
+def test_content_that_is_longer_or_shorter_than_declared_is_drained_whole(declared: int) -> None:
+    from fixtures.common import pseudo_random
+
+    data = pseudo_random("declared", 6 * 1024 * 1024 + 3)  # past OVERLAP_FROM, and not a whole chunk
+    sink = io.BytesIO()
+    ts = _tracked(data)
+    ts.drain(sink, size=declared)
+    assert ts.sha256 == hashlib.sha256(data).hexdigest()
+    assert ts.count == len(data) and sink.getvalue() == data
+
+
+class _Chunks(io.RawIOBase):
+    """A stream that hands out its own chunks, as a decompressor does (``hands_out_chunks``)."""
+
+    hands_out_chunks = True
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        super().__init__()
+        self.chunks = list(chunks)
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if not self.chunks:
+            return b""
+        if 0 <= size < len(self.chunks[0]):  # asked for less: a cut, the rest kept for the next read
+            head, self.chunks[0] = self.chunks[0][:size], self.chunks[0][size:]
+            return head
+        return self.chunks.pop(0)
+
+
+def test_reading_past_the_head_hands_the_raw_streams_chunks_on_counted_and_hashed() -> None:
+    from inspector.streams import Budget, TrackedStream, read_head
+
+    chunks = [b"h" * 100, b"a" * 70_000, b"b" * 5]
+    raw = _Chunks(chunks)
+    ts = TrackedStream(raw, Budget(Limits()), head=read_head(raw, 50))
+    assert ts.hands_out_chunks
+    got = [ts.read(1 << 20) for _ in range(5)]
+    assert got[0] == b"h" * 50  # the head first, then the rest of the chunk it was cut from
+    assert got[2] is chunks[1] and got[3] is chunks[2]  # then the raw stream's own objects, not copies
+    assert b"".join(got) == b"".join(chunks) and ts.read(10) == b""
+    assert ts.count == 70_105 and ts.sha256 == hashlib.sha256(b"".join(chunks)).hexdigest()
+
+
+def test_a_limit_met_while_reading_past_the_head_still_stops_it() -> None:
+    from inspector.limits import LimitExceeded
+    from inspector.streams import Budget, TrackedStream, read_head
+
+    raw = _Chunks([b"x" * 10, b"y" * 5000])
+    ts = TrackedStream(raw, Budget(Limits(max_member_bytes=1000)), head=read_head(raw, 10))
+    assert ts.read(100) == b"x" * 10
+    with pytest.raises(LimitExceeded):
+        ts.read(1 << 20)
+
+
+def test_read_ahead_hands_out_the_producers_chunks_and_cuts_them_only_when_asked_for_less() -> None:
+    from inspector.streams import ReadAheadReader
+
+    chunks = [bytes([i]) * 1000 for i in range(1, 6)]
+    reader = ReadAheadReader(_Chunks(chunks), depth=2)
+    try:
+        assert reader.read(1000) is chunks[0]
+        assert reader.read(300) == chunks[1][:300]
+        assert reader.read(10_000) == chunks[1][300:]  # the rest of a cut chunk: a copy
+        view = bytearray(1500)
+        assert reader.readinto(view) == 1000 and bytes(view[:1000]) == chunks[2]
+        assert reader.read(5000) is chunks[3] and reader.read(5000) is chunks[4]
+        assert reader.read(10) == b""
+    finally:
+        reader.close()
+
+
 def test_a_limit_met_while_draining_long_content_still_stops_it() -> None:
     from inspector.limits import LimitExceeded
 
