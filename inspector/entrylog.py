@@ -269,6 +269,29 @@ class EntryLog:
         if len(self._pending) >= _WRITE_BATCH:
             self._flush()
 
+    def row_at(self, slot: int) -> tuple[Any, ...] | None:
+        """The row of a filled slot while the walk goes on (None for a slot not filled yet), read back from
+        the record file when it has spilled: the walker gives a member whose content it has already read
+        (``Member.content_key``) the figures of that earlier entry from here instead of keeping them."""
+        if slot < self._spill_after:
+            entry = self._heap[slot] if slot < len(self._heap) else None
+            return None if entry is None else row_of(entry)
+        index = slot - self._spill_after
+        recorded = len(self._offsets)
+        if index >= recorded:  # added by ``add_row`` and not encoded yet
+            pending = index - recorded
+            return self._rows[pending] if pending < len(self._rows) else None
+        kept = self._kept.get(index)
+        if kept is not None:
+            return row_of(kept)
+        length = abs(self._lengths[index])
+        if not length:
+            return None
+        self._flush()
+        assert self._file is not None
+        self._file.flush()
+        return _record_row(os.pread(self._file.fileno(), length, self._offsets[index]))
+
     def _flush(self) -> None:
         if not self._pending:
             return

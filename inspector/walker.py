@@ -76,6 +76,8 @@ class _Frame:
     sha256: str | None
     repeats: int = 0
     first_repeat: str = ""
+    #: Slots of the entries whose content was read, by the member's ``content_key`` (``Walker._twin``).
+    twins: dict[bytes, int] | None = None
 
     def holds(self, extent: tuple[int, int, int] | None, sha256: str | None) -> bool:
         """Whether a member with this extent or hash is this container's own bytes."""
@@ -135,9 +137,11 @@ class _WalkState:
         self.entries.fill_row(slot, row)
         self.summary.add_row(row, slot)
 
-    def add(self, row: tuple[Any, ...]) -> None:
-        """Put a finished entry (its row) in the next slot (one with no members), and count it."""
-        self.summary.add_row(row, self.entries.add_row(row))
+    def add(self, row: tuple[Any, ...]) -> int:
+        """Put a finished entry (its row) in the next slot (one with no members), and count it; the slot."""
+        slot = self.entries.add_row(row)
+        self.summary.add_row(row, slot)
+        return slot
 
     def problem(self, path: str, reason: str, kind: str = ProblemKind.ERROR, limit: str | None = None) -> None:
         self.problems.append(Problem(path=path, reason=" ".join(reason.split()), kind=ProblemKind(kind),
@@ -363,6 +367,23 @@ class Walker:
         if member.kind is not EntryKind.FILE or member.open is None:
             state.add(_plain_row(member, logical, depth))
             return
+        key = member.content_key
+        if key is not None and state.path and self.capture is None:
+            frame = state.path[-1]
+            if self._twin(state, frame, member, key, logical, depth):
+                return
+            problems = len(state.problems)
+            slot = self._visit_file(state, member, logical, depth, root_path)
+            if len(state.problems) == problems:  # read whole, nothing said about it: a twin may take it
+                if frame.twins is None:
+                    frame.twins = {}
+                frame.twins[key] = slot
+            return
+        self._visit_file(state, member, logical, depth, root_path)
+
+    def _visit_file(self, state: _WalkState, member: Member, logical: str, depth: int,
+                    root_path: str | None) -> int:
+        """``_visit`` of a file member with content; its slot."""
         readings = None
         data = member.data  # set when the reader read it with its header (a small member)
         if data is not None:
@@ -375,8 +396,8 @@ class Walker:
                 except Exception as exc:  # noqa: BLE001 - every failure becomes a reported problem
                     state.add(_file_row(member, logical, depth, None, None, None, None, False, None, complete=False))
                     raise _reported(state, logical, exc) from None
-                state.add(_file_row(member, logical, depth, sha256, len(data), detected, container, False, meta))
-                return
+                return state.add(_file_row(member, logical, depth, sha256, len(data), detected, container, False,
+                                           meta))
         slot = state.entries.reserve()
         scan = _Scan(member)
         try:
@@ -392,6 +413,28 @@ class Walker:
             state.fill(slot, scan.row(logical, depth, complete=False))
             raise _reported(state, logical, exc) from None
         state.fill(slot, scan.row(logical, depth, complete=True))
+        return slot
+
+    def _twin(self, state: _WalkState, frame: _Frame, member: Member, key: bytes, logical: str, depth: int) -> bool:
+        """List a member whose content an earlier member of its container had (the same ``content_key``) from
+        that member's entry, without reading it: its digest, size, type and executable analysis. Only a
+        leaf read whole without a problem is taken this way (a container is walked again, a failure read
+        again and reported at each member). A walk with a capture hook reads every member: the hook decides
+        by path which content it keeps, and a second ask for the same path would be refused."""
+        slot = frame.twins.get(key) if frame.twins is not None else None
+        if slot is None or self.capture is not None:
+            return False
+        first = state.entries.row_at(slot)
+        if first is None or first[5] is None or first[10] is not None:
+            return False
+        meta = dict(member.meta) if member.meta else None
+        analysis = first[12].get(BINARY_META) if first[12] else None
+        if analysis is not None:
+            meta = meta or {}
+            meta[BINARY_META] = analysis
+        state.add(make_row(logical, EntryKind.FILE, first[2], depth, member.stored_size, first[5], first[6],
+                           member.mode, member.mtime, member.link_target, None, False, meta))
+        return True
 
     def _read_member(self, state: _WalkState, scan: _Scan, logical: str, depth: int, root_path: str | None,
                      readings: Readings | None = None) -> None:

@@ -45,6 +45,12 @@ class Member:
     #: The whole content, when the reader already holds it (a small member read in the same pass as its
     #: header): the walker sniffs, hashes and counts it from these bytes without opening a stream.
     data: bytes | None = None
+    #: Names the content within its container when the format stores one content for several members (a
+    #: WIM stream's SHA-1: the editions of an install.wim share most of their files). Members with equal keys
+    #: have identical bytes, so the walker reads such content once and gives a later member with the same key
+    #: the first one's digest, type and executable analysis. The reader sets ``stored_size`` accordingly:
+    #: the stored bytes on the first member only, 0 on the others, as for hard links.
+    content_key: bytes | None = None
 
 
 @direct_init
