@@ -70,3 +70,34 @@ def test_an_entry_longer_than_its_area_is_reported_and_the_entries_before_it_kep
     area = susp(b"NM", b"\x00" + b"name.txt") + b"PX\xff\x01" + b"\x00" * 8
     rr = parse(area, 0, _no_areas)
     assert rr.name == b"name.txt" and "past the end" in rr.problems[0]
+
+
+# -- Rock Ridge behind a CD-XA record (genisoimage -xa / -XA) ---------------------------------------------------
+def test_the_sp_entry_is_found_right_after_a_cd_xa_record() -> None:
+    from inspector.unpack.iso9660_rr import find_sp
+
+    xa = b"\x00\x00\x00\x00\x0d\x55XA\x00\x00\x00\x00\x00\x00"  # owner ids, attributes, "XA", file number
+    assert find_sp(xa + b"SP\x07\x01\xbe\xef\x0e") == 14
+    assert find_sp(xa + b"SP\x07\x01\xbe\xef\x00") == 14  # the XA record is skipped whatever the SP says
+    assert find_sp(b"SP\x07\x01\xbe\xef\x00") == 0
+    assert find_sp(xa) is None
+
+
+def test_rock_ridge_names_of_an_image_mastered_with_xa_records_are_read(tmp_path) -> None:  # noqa: ANN001
+    import subprocess
+
+    from inspector.walker import walk
+    from tests.conftest import require_tool
+
+    require_tool("genisoimage")
+    src = tmp_path / "src"
+    (src / "Long Directory Name").mkdir(parents=True)
+    (src / "Long Directory Name" / "a file with a long name.txt").write_bytes(b"x" * 3000)
+    (src / "lower.txt").write_bytes(b"y")
+    for flag in ("-xa", "-XA"):
+        iso = tmp_path / f"xa{flag}.iso"
+        subprocess.run(["genisoimage", "-quiet", "-R", "-J", flag, "-o", str(iso), str(src)], check=True)
+        inv = walk(iso)
+        names = {e.name for e in inv.entries if e.depth == 1}
+        assert {"Long Directory Name/a file with a long name.txt", "lower.txt"} <= names, flag
+        assert inv.root.meta["tree"] == "rock-ridge"

@@ -95,10 +95,21 @@ def _mtime(entry: bytes) -> float | None:
     return _long_time(raw) if size == 17 else record_time(raw)
 
 
+#: Length of the CD-XA system use record (ECMA-119 / Green Book: owner ID, attributes, ``XA``, file number,
+#: reserved) that mastering tools with XA on (``genisoimage -xa``/``-XA``) put before the SUSP entries.
+XA_RECORD = 14
+
+
 def find_sp(system_use: bytes) -> int | None:
-    """The SUSP skip length if ``system_use`` (the root's ``.`` record) starts with an ``SP`` entry."""
+    """The SUSP skip length if ``system_use`` (the root's ``.`` record) starts with an ``SP`` entry, or has one
+    right after a CD-XA record: then every record's SUSP entries start after their XA record (at least 14
+    bytes in, as Linux's isofs reads them), whatever the SP says."""
     if len(system_use) >= 7 and system_use[:2] == b"SP" and system_use[4:6] == b"\xbe\xef":
         return system_use[6]
+    xa = XA_RECORD
+    if (len(system_use) >= xa + 7 and system_use[6:8] == b"XA" and system_use[xa:xa + 2] == b"SP"
+            and system_use[xa + 4:xa + 6] == b"\xbe\xef"):
+        return max(system_use[xa + 6], xa)
     return None
 
 
