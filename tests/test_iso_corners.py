@@ -333,3 +333,43 @@ def test_zisofs_block_inflating_past_its_block_size_is_an_error_and_memory_stays
     assert "header says 40000 bytes, the ZF entry 1000" in problems["liar.txt"]
     good = inv.by_path()[f"{iso.name}{NEST}good.txt"]
     assert good.sha256 == _sha(text_content("zisofs-good", 70_000)) and not inv.complete
+
+
+# -- partitions appended past the ISO volume (xorriso -append_partition) ---------------------------------------
+def _appended_iso(tmp_path: Path, *extra: str) -> tuple[Path, bytes]:
+    require_tool("xorriso", "mkfs.fat", "mcopy")
+    payload = os.urandom(50_000)
+    (tmp_path / "PAYLOAD.BIN").write_bytes(payload)
+    fat = tmp_path / "fat.img"
+    fat.write_bytes(bytes(2 << 20))
+    subprocess.run(["mkfs.fat", "-F", "12", str(fat)], check=True, capture_output=True)
+    subprocess.run(["mcopy", "-i", str(fat), str(tmp_path / "PAYLOAD.BIN"), "::/"], check=True, capture_output=True)
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "readme.txt").write_bytes(b"hello\n")
+    iso = tmp_path / "appended.iso"
+    subprocess.run(["xorriso", "-as", "mkisofs", "-R", "-o", str(iso), "-append_partition", "2", "0x0c", str(fat),
+                    *extra, str(src)], check=True, capture_output=True)
+    return iso, payload
+
+
+@pytest.mark.parametrize("table", ["mbr", "gpt"])
+def test_a_partition_appended_past_the_iso_volume_is_listed_and_opened(tmp_path: Path, table: str) -> None:
+    iso, payload = _appended_iso(tmp_path, *(["-appended_part_as_gpt"] if table == "gpt" else []))
+    inv = walk(iso)
+    entries = {e.path: e for e in inv.entries}
+    part = entries[f"{iso.name}{NEST}[appended]/p2.img"]
+    assert part.container == "fat" and part.meta["partition"]["number"] == 2
+    assert entries[f"{part.path}{NEST}PAYLOAD.BIN"].sha256 == _sha(payload)
+    assert f"{iso.name}{NEST}readme.txt" in entries
+    assert inv.complete
+
+
+def test_an_iso_without_appended_partitions_lists_nothing_appended(tmp_path: Path) -> None:
+    require_tool("xorriso")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_bytes(b"a")
+    iso = tmp_path / "plain.iso"
+    subprocess.run(["xorriso", "-as", "mkisofs", "-R", "-o", str(iso), str(src)], check=True, capture_output=True)
+    assert not [e for e in walk(iso).entries if "[appended]" in e.path]

@@ -5,7 +5,9 @@ An image can carry up to five directory trees over the same data. We read the ri
 Rock Ridge (POSIX modes, links, devices, 255-byte names), then Joliet (Unicode names), ISO 9660:1999,
 then plain ISO 9660, and say which one in the container's metadata. The ISO 9660 trees are read record
 by record by our own reader (``iso9660*`` modules), UDF by our own UDF reader (``udf*`` modules). El Torito boot
-entries are reported too; a boot image that no directory entry points at is listed under ``[boot]/``.
+entries are reported too; a boot image that no directory entry points at is listed under ``[boot]/``. A
+hybrid image's MBR/GPT partitions that lie past the ISO volume (``xorriso -append_partition``: an EFI or
+data FAT no tree reaches) are listed under ``[appended]/``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any, BinaryIO
 from inspector.limits import Unsupported
 from inspector.model import EntryKind, ProblemKind
 from inspector.streams import RangeReader
-from inspector.unpack import udf
+from inspector.unpack import disk, udf
 from inspector.unpack.base import FormatError, Member, SniffInfo, UnpackContext
 from inspector.unpack.iso9660 import SECTOR, IsoFormatError, VolumeDescriptor, read_volume
 from inspector.unpack.iso9660_boot import EMULATION, PLATFORMS, read_catalog
@@ -88,6 +90,10 @@ class IsoHandler:
             extents = walker.extent_paths
         if volume.boot_catalog is not None:
             yield from _boot_members(stream, volume.boot_catalog, extents, ctx)
+        if primary is not None:
+            boot_starts = {e["load_rba"] * SECTOR for e in ctx.meta.get("el_torito", ())}
+            yield from _appended_members(stream, primary.space_blocks * primary.block_size, image_size,
+                                         boot_starts)
 
 
 def _udf_volume(stream: BinaryIO, ctx: UnpackContext) -> udf.UdfVolume | None:
@@ -110,6 +116,39 @@ def _report_truncation(d: VolumeDescriptor, actual: int, ctx: UnpackContext) -> 
     if actual < recorded:
         ctx.problem(None, f"truncated image: {actual} of the {recorded} bytes its volume descriptor records",
                     ProblemKind.ERROR)
+
+
+def _appended_members(stream: BinaryIO, volume_end: int, image_size: int, boot_starts: set[int]
+                      ) -> Iterator[Member]:
+    """The partitions of the image's MBR or GPT (its system area: a hybrid image) that start past the ISO
+    volume: ``xorriso -append_partition`` puts an EFI or data FAT there, which no directory tree reaches and
+    the partition table alone names. Each is a member ``[appended]/pN.img`` the walker opens like any disk
+    partition (one that is also an El Torito boot image is listed under ``[boot]/`` already)."""
+    if image_size <= volume_end:
+        return
+    stream.seek(0)
+    head = stream.read(4096 + 8)
+    if len(head) < 512 or head[510:512] != disk.SIGNATURE:
+        return
+    ss = disk.gpt_sector_size(head)
+    if ss is not None:
+        table = disk.read_gpt(stream, image_size, ss)
+    elif disk.looks_like_mbr(head):
+        table = disk.read_mbr(stream, image_size, head[:512])
+    else:
+        return
+    for p in sorted(table.partitions, key=lambda p: p.number):
+        if p.extended or p.start < volume_end or p.start >= image_size or p.start in boot_starts:
+            continue
+        length = min(p.size, image_size - p.start)
+        yield Member(
+            f"[appended]/p{p.number}.img",
+            EntryKind.FILE,
+            size=length,
+            stored_size=length,
+            meta={"partition": p.meta()},
+            open=lambda s=p.start, n=length: RangeReader(stream, s, n),  # type: ignore[misc]
+        )
 
 
 def _boot_members(stream: BinaryIO, catalog: int, extents: dict[int, str], ctx: UnpackContext) -> Iterator[Member]:
