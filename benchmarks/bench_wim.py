@@ -1,12 +1,14 @@
 """Benchmark: ``inspector inventory`` of WIMs against ``wimverify`` and ``7zz t`` on the same files.
 
-The WIMs are captured by ``wimlib-imagex`` from real shared libraries (the largest-named ``*.so*`` files
-of /usr/lib/x86_64-linux-gnu, in name order, up to ``--mib`` MiB, 300 by default): LZX, XPRESS and a
-solid LZMS ESD (``--solid``). They are cached in ``--work`` (capturing solid LZMS of 300 MB takes minutes).
-Each tool runs as a child process back to back on the same file; wall time and the child's peak RSS
-(``wait4``) are printed with the ratio to ``wimverify`` (which decompresses every resource and checks
-its SHA-1, the least any inventory must do). Also printed: inspector's start-up time (an inventory of a
-one-byte file), part of every inventory's wall time. This is a benchmark, not a test: run it by hand.
+The WIMs are captured by ``wimlib-imagex`` from real shared libraries (the largest-named ``*.so*`` files of
+/usr/lib/x86_64-linux-gnu, in name order, up to ``--mib`` MiB, 300 by default): LZX, XPRESS and a solid LZMS
+ESD (``--solid``), and an LZX WIM of three editions of the same tree (``wimlib-imagex append``, as an
+install.wim's editions share most of their files: each shared stream is read once). They are cached in
+``--work`` (capturing solid LZMS of 300 MB takes minutes). Each tool runs as a child process back to back on
+the same file; wall time and the child's peak RSS (``wait4``) are printed with the ratio to ``wimverify``
+(which decompresses every resource and checks its SHA-1, the least any inventory must do). Also printed:
+inspector's start-up time (an inventory of a one-byte file), part of every inventory's wall time. This is a
+benchmark, not a test: run it by hand.
 
     python benchmarks/bench_wim.py [--mib 300] [--work /tmp/inspector-bench-wim] [--pure]
     python benchmarks/bench_wim.py --smoke      # 8 MiB of libraries: seconds, for a quick check
@@ -28,7 +30,11 @@ KINDS = {  # file name -> wimlib-imagex capture options
     "lzx.wim": ["--compress=LZX"],
     "xpress.wim": ["--compress=XPRESS"],
     "solid-lzms.esd": ["--solid"],
+    # three editions of the same tree (an install.wim's shape: the editions share most of their files)
+    "editions-lzx.wim": ["--compress=LZX"],
 }
+#: How many images each WIM holds (the others are appended copies of the first).
+EDITIONS = {"editions-lzx.wim": 3}
 
 
 def measure(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, int]:
@@ -88,6 +94,9 @@ def main() -> int:
             t0 = time.perf_counter()
             subprocess.run(["wimlib-imagex", "capture", str(work / "src"), str(wim), "bench", *options],
                            check=True, capture_output=True)
+            for n in range(2, EDITIONS.get(name, 1) + 1):
+                subprocess.run(["wimlib-imagex", "append", str(work / "src"), str(wim), f"bench {n}"],
+                               check=True, capture_output=True)
             print(f"(captured {name} in {time.perf_counter() - t0:.0f} s)")
         runs: list[tuple[str, list[str], dict[str, str]]] = [
             ("wimverify", ["wimverify", str(wim)], env),
