@@ -143,6 +143,9 @@ plain_text(const char *name, Py_ssize_t len)
     return !slash;
 }
 
+/* Member's fields (tar.py's _MEMBER_FIELDS checks their names and order). */
+#define MEMBER_FIELDS 13
+
 /* What tar.py needs to make a Member itself (the `make` argument). */
 struct make {
     PyObject *cls, *fields, *meta, *opener, *seen;
@@ -154,7 +157,7 @@ make_member(struct make *make, const char *name, Py_ssize_t name_len, PyObject *
             unsigned long long size, unsigned long long mode, unsigned long long mtime, const char *link,
             Py_ssize_t link_len, const char *data, Py_ssize_t data_size)
 {
-    PyObject *values[12] = {NULL};
+    PyObject *values[MEMBER_FIELDS] = {NULL};
     PyObject *member = NULL, *dict = NULL, *empty;
     int i, ok = 0;
 
@@ -169,9 +172,10 @@ make_member(struct make *make, const char *name, Py_ssize_t name_len, PyObject *
     values[9] = Py_NewRef(Py_None);
     values[10] = Py_NewRef(Py_False);
     values[11] = is_file ? PyBytes_FromStringAndSize(data, data_size) : Py_NewRef(Py_None);
+    values[12] = Py_NewRef(Py_None);  /* content_key: a tar member's content is its own */
     if (values[11] != NULL)
         values[8] = is_file ? PyObject_CallOneArg(make->opener, values[11]) : Py_NewRef(Py_None);
-    for (i = 0; i < 12; i++) {
+    for (i = 0; i < MEMBER_FIELDS; i++) {
         if (values[i] == NULL)
             goto done;
     }
@@ -187,10 +191,10 @@ make_member(struct make *make, const char *name, Py_ssize_t name_len, PyObject *
     /* A dict of its own, made whole and then set (not the instance's own filled key by key): CPython
      * specialises attribute reads on such a dict (4.5 ns a read, against 17 ns), and the walker reads some
      * fifteen attributes of each member. */
-    dict = _PyDict_NewPresized(12);
+    dict = _PyDict_NewPresized(MEMBER_FIELDS);
     if (dict == NULL)
         goto done;
-    for (i = 0; i < 12; i++) {
+    for (i = 0; i < MEMBER_FIELDS; i++) {
         if (PyDict_SetItem(dict, PyTuple_GET_ITEM(make->fields, i), values[i]) < 0)
             goto done;
     }
@@ -198,7 +202,7 @@ make_member(struct make *make, const char *name, Py_ssize_t name_len, PyObject *
         goto done;
     ok = 1;
 done:
-    for (i = 0; i < 12; i++)
+    for (i = 0; i < MEMBER_FIELDS; i++)
         Py_XDECREF(values[i]);
     Py_XDECREF(dict);
     if (!ok)
@@ -327,10 +331,10 @@ tar_plain_run(PyObject *self, PyObject *args)
     if (make_arg != Py_None) {
         if (!PyArg_ParseTuple(make_arg, "O!O!OOO!", &PyType_Type, &make.cls, &PyTuple_Type, &make.fields,
                               &make.meta, &make.opener, &PySet_Type, &make.seen)
-                || PyTuple_GET_SIZE(make.fields) != 12) {
+                || PyTuple_GET_SIZE(make.fields) != MEMBER_FIELDS) {
             PyBuffer_Release(&view);
             if (!PyErr_Occurred())
-                PyErr_SetString(PyExc_ValueError, "tar_plain_run: make is (Member, its 12 fields, meta, opener, seen)");
+                PyErr_SetString(PyExc_ValueError, "tar_plain_run: make is (Member, its 13 fields, meta, opener, seen)");
             return NULL;
         }
         makep = &make;

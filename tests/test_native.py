@@ -302,6 +302,12 @@ def test_compiled_tar_run_makes_members_of_plain_names_and_leaves_the_others_to_
     assert seen == {"d/a.txt", "dev"}
 
 
+@needs_native
+def test_the_compiled_tar_run_knows_every_field_of_member() -> None:
+    """A field added to Member must reach the compiled reader too, or tar silently loses its fast path."""
+    assert tar._MEMBER_FIELDS == tuple(Member.__dataclass_fields__)
+
+
 NAME_SAMPLE = "aZ09_+@=,~%#- ./\\\t\n:*?\x00\x7f\u00e9"
 
 

@@ -283,7 +283,7 @@ _RUN_MOST = 32
 #: (``model.direct_init``'s ``__init__`` fills the instance's dict with them, in this order); else ().
 _MEMBER_FIELDS: tuple[str, ...] = tuple(Member.__dataclass_fields__)
 if _MEMBER_FIELDS != ("name", "kind", "size", "stored_size", "mode", "mtime", "link_target", "meta", "open",
-                      "compressed_progress", "payload", "data") or hasattr(Member, "__post_init__") or hasattr(
+                      "compressed_progress", "payload", "data", "content_key") or hasattr(Member, "__post_init__") or hasattr(
         Member, "__slots__"):  # pragma: no cover - only if Member changes shape
     _MEMBER_FIELDS = ()
 
